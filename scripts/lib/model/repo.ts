@@ -1,0 +1,158 @@
+/**
+ * Loads the whole repository model from disk: clusters, chapters and helmfile.yaml, and checks
+ * what only makes sense across files (the chapter sequence, the pins, remote vs primary).
+ */
+import { readdir, readFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { FindingsError, type Finding } from "../findings.ts";
+import { parseYaml, type ParsedFile } from "../yaml-source.ts";
+import { parseCluster } from "./cluster.ts";
+import { CHAPTER_DIR_PATTERN, parseChapter } from "./chapter.ts";
+import { parseHelmfile, type Helmfile } from "./helmfile.ts";
+import type { Chapter, Cluster } from "./types.ts";
+
+export interface RepoModel {
+  root: string;
+  clusters: Cluster[];
+  chapters: Chapter[];
+  helmfile: Helmfile;
+}
+
+async function subdirs(dir: string): Promise<string[]> {
+  if (!existsSync(dir)) return [];
+  const entries = await readdir(dir, { withFileTypes: true });
+  return entries
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort();
+}
+
+export async function loadRepo(root: string): Promise<{ model?: RepoModel; findings: Finding[] }> {
+  const findings: Finding[] = [];
+  const clusters: Cluster[] = [];
+  const chapters: Chapter[] = [];
+
+  for (const dir of await subdirs(path.join(root, "clusters"))) {
+    const file = `clusters/${dir}/cluster.yaml`;
+    if (!existsSync(path.join(root, file))) continue;
+    const loaded = parseCluster(await readFile(path.join(root, file), "utf8"), file, dir);
+    findings.push(...loaded.findings);
+    if (loaded.value) clusters.push(loaded.value);
+  }
+  for (const dir of await subdirs(path.join(root, "chapters"))) {
+    const file = `chapters/${dir}/chapter.yaml`;
+    if (!CHAPTER_DIR_PATTERN.test(dir)) {
+      findings.push(problem(`chapters/${dir}`, `chapter folder '${dir}' is not named NN-slug`, "rename it, e.g. 05-installing-istio"));
+      continue;
+    }
+    if (!existsSync(path.join(root, file))) {
+      findings.push(problem(`chapters/${dir}`, `chapter folder '${dir}' has no chapter.yaml`, "add chapter.yaml or remove the folder"));
+      continue;
+    }
+    const loaded = parseChapter(await readFile(path.join(root, file), "utf8"), file, dir);
+    findings.push(...loaded.findings);
+    if (loaded.value) chapters.push(loaded.value);
+  }
+  const helmfilePath = path.join(root, "helmfile.yaml");
+  const hf = existsSync(helmfilePath)
+    ? parseHelmfile(await readFile(helmfilePath, "utf8"))
+    : { findings: [problem("helmfile.yaml", "helmfile.yaml is missing", "restore it from git")] };
+  findings.push(...hf.findings);
+
+  chapters.sort((a, b) => a.id - b.id);
+  findings.push(...checkChapterSequence(chapters), ...checkPins(clusters, chapters));
+  if (findings.some((f) => f.severity === "error") || !hf.value) return { findings };
+  return { model: { root, clusters, chapters, helmfile: hf.value }, findings };
+}
+
+/** Like loadRepo, for CLIs: throws a FindingsError instead of returning findings. */
+export async function loadRepoOrThrow(root: string): Promise<RepoModel> {
+  const { model, findings } = await loadRepo(root);
+  if (!model) throw new FindingsError(findings);
+  return model;
+}
+
+function problem(file: string, message: string, hint: string, line = 1, column = 1): Finding {
+  return { file, line, column, rule: "repo/chapter-graph", severity: "error", anchors: [], message, hint };
+}
+
+/** Chapters are numbered 00, 01, 02 ... with no gaps and no repeats: chapter N overlays N-1. */
+export function checkChapterSequence(chapters: readonly Chapter[]): Finding[] {
+  const findings: Finding[] = [];
+  chapters.forEach((c, i) => {
+    if (c.id !== i) {
+      const prev = chapters[i - 1];
+      findings.push(
+        problem(
+          c.file,
+          prev && prev.id === c.id
+            ? `chapter ${c.id} appears twice: ${prev.dir} and ${c.dir}`
+            : `chapter ${c.dir} follows ${prev?.dir ?? "nothing"}: chapter ${String(i).padStart(2, "0")} is missing`,
+          "number chapters 00, 01, 02 ... without gaps or repeats",
+        ),
+      );
+    }
+  });
+  return findings;
+}
+
+export function checkPins(clusters: readonly Cluster[], chapters: readonly Chapter[]): Finding[] {
+  const findings: Finding[] = [];
+  const byDir = new Map(chapters.map((c) => [c.dir, c]));
+  const byName = new Map(clusters.map((c) => [c.name, c]));
+  for (const c of clusters) {
+    const pos = c.chapterPosition;
+    if (!byDir.has(c.chapter)) {
+      findings.push({
+        ...pos,
+        rule: "repo/chapter-pin",
+        severity: "error",
+        anchors: [],
+        message: `cluster '${c.name}' pins unknown chapter '${c.chapter}'`,
+        hint: `use one of: ${chapters.map((ch) => ch.dir).join(", ") || "(no chapters yet)"}`,
+      });
+    }
+    if (c.role !== "remote") continue;
+    const primary = byName.get(c.istio.primaryCluster ?? "");
+    if (!primary || primary.role !== "primary") {
+      findings.push({
+        ...pos,
+        file: c.file,
+        rule: "repo/remote-primary",
+        severity: "error",
+        anchors: [],
+        message: `remote cluster '${c.name}' names '${c.istio.primaryCluster}' as its primary, which is not a declared primary cluster`,
+        hint: `set istio.primaryCluster to one of: ${clusters.filter((x) => x.role === "primary").map((x) => x.name).join(", ")}`,
+      });
+      continue;
+    }
+    const mine = byDir.get(c.chapter);
+    const theirs = byDir.get(primary.chapter);
+    if (mine && theirs && mine.id > theirs.id) {
+      findings.push({
+        ...pos,
+        rule: "repo/remote-ahead",
+        severity: "error",
+        anchors: [],
+        message: `remote cluster '${c.name}' pins chapter ${mine.dir}, ahead of its primary '${primary.name}' at ${theirs.dir}`,
+        hint: `promote '${primary.name}' first; a remote cluster runs on its primary's control plane`,
+      });
+    }
+  }
+  return findings;
+}
+
+/** Reads and parses the mesh files the chapters refer to, keyed by their path under mesh/. */
+export async function readMeshFiles(root: string, chapters: readonly Chapter[]): Promise<Map<string, ParsedFile>> {
+  const files = new Map<string, ParsedFile>();
+  for (const ch of chapters) {
+    for (const add of ch.mesh.add) {
+      if (files.has(add.path)) continue;
+      const full = path.join(root, "mesh", add.path);
+      if (!existsSync(full)) continue; // compose reports the missing file at the chapter's line
+      files.set(add.path, parseYaml(await readFile(full, "utf8"), `mesh/${add.path}`));
+    }
+  }
+  return files;
+}

@@ -1,0 +1,76 @@
+/** The typed model of the repository: clusters pin chapters; chapters overlay each other. */
+import type { SourcePosition } from "../findings.ts";
+
+export type ClusterRole = "primary" | "remote";
+
+export interface Cluster {
+  name: string;
+  role: ClusterRole;
+  /** Folder name of the pinned chapter, e.g. `05-installing-istio`. */
+  chapter: string;
+  kubernetesVersion: string;
+  istio: { meshID: string; clusterName: string; network: string; primaryCluster?: string };
+  argocd: {
+    destination: { name?: string; server?: string };
+    repoURL: string;
+    targetRevision: string;
+    namespace: string;
+  };
+  /** Where cluster.yaml lives, relative to the repo root. */
+  file: string;
+  /** Position of the `chapter:` value, for findings about the pin. */
+  chapterPosition: SourcePosition;
+}
+
+export interface ReleaseChange {
+  name: string;
+  enabled?: boolean;
+  roles?: ClusterRole[];
+  values?: Record<string, unknown>;
+  position: SourcePosition;
+}
+
+export interface MeshAddition {
+  path: string;
+  roles?: ClusterRole[];
+  position: SourcePosition;
+}
+
+export interface PatchTarget {
+  apiVersion: string;
+  kind: string;
+  namespace?: string;
+  name: string;
+}
+
+export interface JsonPatchOperation {
+  op: "add" | "remove" | "replace" | "move" | "copy" | "test";
+  path: string;
+  from?: string;
+  value?: unknown;
+}
+
+export interface ChapterPatch {
+  description?: string;
+  target: PatchTarget;
+  roles?: ClusterRole[];
+  patch: JsonPatchOperation[];
+  position: SourcePosition;
+}
+
+export interface Chapter {
+  id: number;
+  /** Folder name, e.g. `09-traffic-splitting-basic`. */
+  dir: string;
+  title: string;
+  summary: string;
+  releases: ReleaseChange[];
+  mesh: { add: MeshAddition[]; remove: Array<{ path: string; position: SourcePosition }> };
+  patches: ChapterPatch[];
+  expect: Record<string, unknown>;
+  file: string;
+}
+
+export function appliesTo(roles: readonly ClusterRole[] | undefined, role: ClusterRole): boolean {
+  return roles === undefined || roles.includes(role);
+}

@@ -1,0 +1,75 @@
+/**
+ * What Argo CD needs to know about particular charts to sync them cleanly. Kept as data beside
+ * the renderer because it is knowledge about upstream charts, not about this repository.
+ */
+export interface IgnoreDifference {
+  group: string;
+  kind: string;
+  name?: string;
+  jqPathExpressions?: string[];
+  jsonPointers?: string[];
+}
+
+export interface ChartSyncPolicy {
+  syncOptions: string[];
+  ignoreDifferences: IgnoreDifference[];
+}
+
+const webhookFailurePolicy = (name: string): IgnoreDifference => ({
+  group: "admissionregistration.k8s.io",
+  kind: "ValidatingWebhookConfiguration",
+  name,
+  // istiod flips failurePolicy to Fail once it is ready; without this Argo CD shows OutOfSync forever.
+  jqPathExpressions: [".webhooks[]?.failurePolicy", ".webhooks[]?.clientConfig.caBundle"],
+});
+
+const CHART_POLICIES: Record<string, Partial<ChartSyncPolicy>> = {
+  // Istio's CRDs exceed the 256 KiB last-applied annotation of client-side apply.
+  "istio/base": {
+    syncOptions: ["ServerSideApply=true", "RespectIgnoreDifferences=true"],
+    ignoreDifferences: [webhookFailurePolicy("istiod-default-validator")],
+  },
+  "istio/istiod": {
+    syncOptions: ["RespectIgnoreDifferences=true"],
+    ignoreDifferences: [
+      webhookFailurePolicy("istio-validator-istio-system"),
+      {
+        group: "admissionregistration.k8s.io",
+        kind: "MutatingWebhookConfiguration",
+        // istiod injects its CA bundle into the sidecar injector at run time.
+        jqPathExpressions: [".webhooks[]?.clientConfig.caBundle"],
+      },
+    ],
+  },
+  "jetstack/cert-manager": { syncOptions: ["ServerSideApply=true"] },
+  "prometheus-community/prometheus": { syncOptions: ["ServerSideApply=true"] },
+  "argo/argo-cd": { syncOptions: ["ServerSideApply=true"] },
+};
+
+export function chartSyncPolicy(chart: string): ChartSyncPolicy {
+  const p = CHART_POLICIES[chart] ?? {};
+  return { syncOptions: p.syncOptions ?? [], ignoreDifferences: p.ignoreDifferences ?? [] };
+}
+
+/** Sync options Argo CD knows, for checks of hand-written Applications. */
+export const KNOWN_SYNC_OPTIONS = [
+  "Validate=false",
+  "SkipDryRunOnMissingResource=true",
+  "Prune=false",
+  "Prune=confirm",
+  "PruneLast=true",
+  "Delete=false",
+  "Delete=confirm",
+  "ApplyOutOfSyncOnly=true",
+  "PrunePropagationPolicy=foreground",
+  "PrunePropagationPolicy=background",
+  "PrunePropagationPolicy=orphan",
+  "Replace=true",
+  "Force=true",
+  "ServerSideApply=true",
+  "ServerSideApply=false",
+  "ClientSideApplyMigration=false",
+  "FailOnSharedResource=true",
+  "RespectIgnoreDifferences=true",
+  "CreateNamespace=true",
+];

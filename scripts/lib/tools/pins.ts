@@ -1,0 +1,140 @@
+/**
+ * The one place external tools are pinned. Bump a version here and every script, test and CI
+ * job uses it; the tool cache keys binaries by tool and version, so old and new live side by side.
+ */
+export type ToolName = "helm" | "helmfile" | "kubeconform" | "istioctl" | "actionlint";
+
+export interface Download {
+  url: string;
+  /** sha256 of the archive; downloads without a pinned checksum are refused. */
+  sha256?: string;
+}
+
+export interface ToolPin {
+  name: ToolName;
+  /** The version users see (`istioctl version` prints 1.30.3, not the Go pseudo-version). */
+  version: string;
+  /** Go package to `go install`, and the module version to install it at. */
+  goPackage: string;
+  goVersion: string;
+  /** Extra `-ldflags` so the built binary reports its real version. */
+  ldflags?: string;
+  /** Arguments that print the version, and a pattern that finds it in the output. */
+  versionArgs: string[];
+  versionPattern: RegExp;
+  /** Release archives for people without Go, keyed `os-arch` (linux-amd64, darwin-arm64, ...). */
+  downloads: Record<string, Download>;
+  /** Path of the binary inside the release archive. */
+  archiveBinary: (platform: string) => string;
+}
+
+export const TOOL_PINS: Record<ToolName, ToolPin> = {
+  helm: {
+    name: "helm",
+    version: "v4.3.1",
+    goPackage: "helm.sh/helm/v4/cmd/helm",
+    goVersion: "v4.3.1",
+    ldflags: "-X helm.sh/helm/v4/internal/version.version=v4.3.1",
+    versionArgs: ["version", "--short"],
+    versionPattern: /v\d+\.\d+\.\d+/,
+    downloads: {
+      "linux-amd64": { url: "https://get.helm.sh/helm-v4.3.1-linux-amd64.tar.gz" },
+      "linux-arm64": { url: "https://get.helm.sh/helm-v4.3.1-linux-arm64.tar.gz" },
+      "darwin-amd64": { url: "https://get.helm.sh/helm-v4.3.1-darwin-amd64.tar.gz" },
+      "darwin-arm64": { url: "https://get.helm.sh/helm-v4.3.1-darwin-arm64.tar.gz" },
+    },
+    archiveBinary: (platform) => `${platform}/helm`,
+  },
+  helmfile: {
+    name: "helmfile",
+    version: "v1.4.4",
+    goPackage: "github.com/helmfile/helmfile",
+    goVersion: "v1.4.4",
+    ldflags: "-X go.szostok.io/version.version=v1.4.4",
+    versionArgs: ["version", "-o", "short"],
+    versionPattern: /v?\d+\.\d+\.\d+/,
+    downloads: {
+      "linux-amd64": { url: "https://github.com/helmfile/helmfile/releases/download/v1.4.4/helmfile_1.4.4_linux_amd64.tar.gz" },
+      "linux-arm64": { url: "https://github.com/helmfile/helmfile/releases/download/v1.4.4/helmfile_1.4.4_linux_arm64.tar.gz" },
+      "darwin-amd64": { url: "https://github.com/helmfile/helmfile/releases/download/v1.4.4/helmfile_1.4.4_darwin_amd64.tar.gz" },
+      "darwin-arm64": { url: "https://github.com/helmfile/helmfile/releases/download/v1.4.4/helmfile_1.4.4_darwin_arm64.tar.gz" },
+    },
+    archiveBinary: () => "helmfile",
+  },
+  kubeconform: {
+    name: "kubeconform",
+    version: "v0.8.0",
+    goPackage: "github.com/yannh/kubeconform/cmd/kubeconform",
+    goVersion: "v0.8.0",
+    ldflags: "-X main.version=v0.8.0",
+    versionArgs: ["-v"],
+    versionPattern: /v?\d+\.\d+\.\d+/,
+    downloads: {
+      "linux-amd64": {
+        url: "https://github.com/yannh/kubeconform/releases/download/v0.8.0/kubeconform-linux-amd64.tar.gz",
+        sha256: "9bc2bffbf71f261128533edaf912153948b7ff238f9a531ae6d34466ec287883",
+      },
+      "linux-arm64": {
+        url: "https://github.com/yannh/kubeconform/releases/download/v0.8.0/kubeconform-linux-arm64.tar.gz",
+        sha256: "1f53fc8e81258197a35e8603054162a5af1de8c5af13746c71ab680d9534ed87",
+      },
+      "darwin-amd64": {
+        url: "https://github.com/yannh/kubeconform/releases/download/v0.8.0/kubeconform-darwin-amd64.tar.gz",
+        sha256: "71dbc87ac9f24099a62b93570e65aa06312ba6ac8aea63b7f86e9d999edf5a92",
+      },
+      "darwin-arm64": {
+        url: "https://github.com/yannh/kubeconform/releases/download/v0.8.0/kubeconform-darwin-arm64.tar.gz",
+        sha256: "f84f4dfbebf4a6b0b230385fa065a39ea35e02608c2b50d025dcf64775a69d67",
+      },
+    },
+    archiveBinary: () => "kubeconform",
+  },
+  istioctl: {
+    name: "istioctl",
+    version: "1.30.3",
+    goPackage: "istio.io/istio/istioctl/cmd/istioctl",
+    // istio.io/istio has no semver tags, so `go install` needs the pseudo-version of the 1.30.3 release
+    // commit. The Go module proxy reachable here refuses every istio.io/istio pseudo-version (403), so
+    // no commit could be verified: UNRESOLVED makes the wrapper go to the release download instead.
+    goVersion: "UNRESOLVED",
+    ldflags: "-X istio.io/istio/pkg/version.buildVersion=1.30.3 -X istio.io/istio/pkg/version.buildTag=1.30.3 -X istio.io/istio/pkg/version.buildStatus=Clean",
+    versionArgs: ["version", "--remote=false", "--short"],
+    versionPattern: /\d+\.\d+\.\d+/,
+    downloads: {
+      "linux-amd64": { url: "https://github.com/istio/istio/releases/download/1.30.3/istioctl-1.30.3-linux-amd64.tar.gz" },
+      "linux-arm64": { url: "https://github.com/istio/istio/releases/download/1.30.3/istioctl-1.30.3-linux-arm64.tar.gz" },
+      "darwin-amd64": { url: "https://github.com/istio/istio/releases/download/1.30.3/istioctl-1.30.3-osx.tar.gz" },
+      "darwin-arm64": { url: "https://github.com/istio/istio/releases/download/1.30.3/istioctl-1.30.3-osx-arm64.tar.gz" },
+    },
+    archiveBinary: () => "istioctl",
+  },
+  actionlint: {
+    name: "actionlint",
+    version: "v1.7.12",
+    goPackage: "github.com/rhysd/actionlint/cmd/actionlint",
+    goVersion: "v1.7.12",
+    versionArgs: ["-version"],
+    versionPattern: /v?\d+\.\d+\.\d+/,
+    downloads: {
+      "linux-amd64": {
+        url: "https://github.com/rhysd/actionlint/releases/download/v1.7.12/actionlint_1.7.12_linux_amd64.tar.gz",
+        sha256: "8aca8db96f1b94770f1b0d72b6dddcb1ebb8123cb3712530b08cc387b349a3d8",
+      },
+      "linux-arm64": {
+        url: "https://github.com/rhysd/actionlint/releases/download/v1.7.12/actionlint_1.7.12_linux_arm64.tar.gz",
+        sha256: "325e971b6ba9bfa504672e29be93c24981eeb1c07576d730e9f7c8805afff0c6",
+      },
+      "darwin-amd64": {
+        url: "https://github.com/rhysd/actionlint/releases/download/v1.7.12/actionlint_1.7.12_darwin_amd64.tar.gz",
+        sha256: "5b44c3bc2255115c9b69e30efc0fecdf498fdb63c5d58e17084fd5f16324c644",
+      },
+      "darwin-arm64": {
+        url: "https://github.com/rhysd/actionlint/releases/download/v1.7.12/actionlint_1.7.12_darwin_arm64.tar.gz",
+        sha256: "aba9ced2dee8d27fecca3dc7feb1a7f9a52caefa1eb46f3271ea66b6e0e6953f",
+      },
+    },
+    archiveBinary: () => "actionlint",
+  },
+};
+
+export const TOOL_NAMES = Object.keys(TOOL_PINS) as ToolName[];

@@ -1,0 +1,192 @@
+/**
+ * Resolves a pinned external tool to a binary path, in this order:
+ *   1. an explicit path in `<TOOL>_BIN` (HELM_BIN, HELMFILE_BIN, KUBECONFORM_BIN, ISTIOCTL_BIN, ACTIONLINT_BIN);
+ *   2. the tool on PATH, when it reports the pinned version;
+ *   3. the per-user tool cache, `$ISTIO_GITOPS_TOOLS_DIR` or `~/.cache/istio-gitops/tools/<tool>/<version>/`;
+ *   4. installing the pinned version into that cache: `go install` when Go is there, otherwise the
+ *      release download, verified against its pinned sha256.
+ * Installs go to a temporary folder that is renamed into place, so a cache entry is whole or absent.
+ */
+import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
+import { chmod, mkdir, mkdtemp, rename, rm, writeFile, copyFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { TOOL_PINS, type Download, type ToolName, type ToolPin } from "./pins.ts";
+
+const run = promisify(execFile);
+
+export class ToolError extends Error {
+  constructor(
+    readonly tool: ToolName,
+    readonly version: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "ToolError";
+  }
+}
+
+export interface ResolveOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Install when the tool is nowhere to be found (default true). */
+  install?: boolean;
+  /** Called with progress lines ("building helm v4.3.1 with go install ..."). */
+  log?: (line: string) => void;
+  /** Overrides the pin (tests use this to point at a local download server). */
+  pin?: ToolPin;
+}
+
+export function toolCacheRoot(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.ISTIO_GITOPS_TOOLS_DIR) return env.ISTIO_GITOPS_TOOLS_DIR;
+  const base = env.XDG_CACHE_HOME || path.join(os.homedir(), ".cache");
+  return path.join(base, "istio-gitops", "tools");
+}
+
+export function cachedBinaryPath(pin: ToolPin, env: NodeJS.ProcessEnv = process.env): string {
+  return path.join(toolCacheRoot(env), pin.name, pin.version, pin.name);
+}
+
+export function envVarFor(tool: ToolName): string {
+  return `${tool.toUpperCase()}_BIN`;
+}
+
+export function platformKey(): string {
+  const arch = process.arch === "x64" ? "amd64" : process.arch;
+  return `${process.platform}-${arch}`;
+}
+
+function normalizeVersion(v: string): string {
+  return v.replace(/^v/, "");
+}
+
+/** Runs the tool's version command and extracts the version it reports. */
+export async function reportedVersion(bin: string, pin: ToolPin): Promise<string | undefined> {
+  try {
+    const { stdout, stderr } = await run(bin, pin.versionArgs, { timeout: 20_000 });
+    return pin.versionPattern.exec(`${stdout}\n${stderr}`)?.[0];
+  } catch {
+    return undefined;
+  }
+}
+
+function installHint(pin: ToolPin): string {
+  const ld = pin.ldflags ? ` -ldflags='${pin.ldflags}'` : "";
+  return (
+    `run \`pnpm tools\` (builds it with Go), or \`GOBIN=${path.dirname(cachedBinaryPath(pin))} go install${ld} ${pin.goPackage}@${pin.goVersion}\`, ` +
+    `or download ${pin.downloads[platformKey()]?.url ?? "the release for your platform"} and set ${envVarFor(pin.name)}=/path/to/${pin.name}`
+  );
+}
+
+async function which(name: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
+  for (const dir of (env.PATH ?? "").split(path.delimiter)) {
+    if (!dir) continue;
+    const candidate = path.join(dir, name);
+    if (existsSync(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+const inFlight = new Map<string, Promise<string>>();
+
+export async function resolveTool(name: ToolName, options: ResolveOptions = {}): Promise<string> {
+  const env = options.env ?? process.env;
+  const pin = options.pin ?? TOOL_PINS[name];
+  const explicit = env[envVarFor(name)];
+  if (explicit) {
+    if (!existsSync(explicit)) {
+      throw new ToolError(name, pin.version, `${envVarFor(name)}=${explicit} does not exist; unset it or point it at a ${name} ${pin.version} binary`);
+    }
+    return explicit;
+  }
+  const onPath = await which(name, env);
+  if (onPath) {
+    const v = await reportedVersion(onPath, pin);
+    if (v && normalizeVersion(v) === normalizeVersion(pin.version)) return onPath;
+  }
+  const cached = cachedBinaryPath(pin, env);
+  if (existsSync(cached)) return cached;
+  if (options.install === false) {
+    throw new ToolError(name, pin.version, `${name} ${pin.version} is not installed; ${installHint(pin)}`);
+  }
+  // One install per tool and process even when many callers ask at once.
+  const key = `${name}@${pin.version}@${cached}`;
+  let pending = inFlight.get(key);
+  if (!pending) {
+    pending = install(pin, env, options.log ?? (() => {})).finally(() => inFlight.delete(key));
+    inFlight.set(key, pending);
+  }
+  return pending;
+}
+
+async function install(pin: ToolPin, env: NodeJS.ProcessEnv, log: (line: string) => void): Promise<string> {
+  const target = cachedBinaryPath(pin, env);
+  const versionDir = path.dirname(target);
+  await mkdir(path.dirname(versionDir), { recursive: true });
+  const staging = await mkdtemp(path.join(path.dirname(versionDir), `.${pin.version}-`));
+  try {
+    const go = await which("go", env);
+    if (go && pin.goVersion !== "UNRESOLVED") {
+      await goInstall(go, pin, staging, env, log);
+    } else {
+      await downloadInstall(pin, staging, log);
+    }
+    await chmod(path.join(staging, pin.name), 0o755);
+    if (!existsSync(target)) {
+      await rm(versionDir, { recursive: true, force: true });
+      await rename(staging, versionDir);
+    }
+    return target;
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+}
+
+async function goInstall(go: string, pin: ToolPin, gobin: string, env: NodeJS.ProcessEnv, log: (l: string) => void) {
+  const args = ["install", "-trimpath"];
+  if (pin.ldflags) args.push(`-ldflags=${pin.ldflags}`);
+  args.push(`${pin.goPackage}@${pin.goVersion}`);
+  log(`building ${pin.name} ${pin.version}: go ${args.join(" ")}`);
+  try {
+    await run(go, args, { env: { ...env, GOBIN: gobin, GOFLAGS: "-buildvcs=false" }, maxBuffer: 64 * 1024 * 1024, timeout: 30 * 60_000 });
+  } catch (e) {
+    const stderr = String((e as { stderr?: string }).stderr ?? (e as Error).message).trim().split("\n").slice(-5).join("\n");
+    throw new ToolError(pin.name, pin.version, `could not build ${pin.name} ${pin.version} with go install:\n${stderr}\nFix: ${installHint(pin)}`);
+  }
+  if (!existsSync(path.join(gobin, pin.name))) {
+    throw new ToolError(pin.name, pin.version, `go install finished but produced no ${pin.name} binary in ${gobin}`);
+  }
+}
+
+export async function downloadInstall(pin: ToolPin, dir: string, log: (l: string) => void, platform = platformKey()) {
+  const dl: Download | undefined = pin.downloads[platform];
+  if (!dl) throw new ToolError(pin.name, pin.version, `no ${pin.name} ${pin.version} release is pinned for ${platform}; install Go and run \`pnpm tools\``);
+  if (!dl.sha256) {
+    throw new ToolError(pin.name, pin.version, `refusing to download ${dl.url}: no sha256 is pinned for it in scripts/lib/tools/pins.ts. Install Go (then \`pnpm tools\` builds ${pin.name}), or add the checksum published with the release`);
+  }
+  log(`downloading ${pin.name} ${pin.version} from ${dl.url}`);
+  let body: Buffer;
+  try {
+    const res = await fetch(dl.url);
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    body = Buffer.from(await res.arrayBuffer());
+  } catch (e) {
+    throw new ToolError(pin.name, pin.version, `could not download ${dl.url}: ${(e as Error).message}. Fix: ${installHint(pin)}`);
+  }
+  const actual = createHash("sha256").update(body).digest("hex");
+  if (actual !== dl.sha256) {
+    throw new ToolError(pin.name, pin.version, `checksum mismatch for ${dl.url}: expected ${dl.sha256}, got ${actual}; the download was discarded`);
+  }
+  const archive = path.join(dir, "archive.tar.gz");
+  await writeFile(archive, body);
+  const extract = path.join(dir, "extract");
+  await mkdir(extract);
+  await run("tar", ["-xzf", archive, "-C", extract]);
+  const inner = path.join(extract, pin.archiveBinary(platform));
+  if (!existsSync(inner)) throw new ToolError(pin.name, pin.version, `the archive from ${dl.url} has no ${pin.archiveBinary(platform)}`);
+  await copyFile(inner, path.join(dir, pin.name));
+  await rm(extract, { recursive: true, force: true });
+  await rm(archive, { force: true });
+}
