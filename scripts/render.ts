@@ -42,12 +42,16 @@ runMain(async () => {
   });
   let stale = 0;
   for (const { cluster, composition, files } of renders) {
-    const dir = values.out ? path.resolve(values.out, cluster.name) : path.join(root, renderedRoot(cluster.name));
+    const dir = values.out
+      ? path.resolve(values.out, cluster.name)
+      : path.join(root, renderedRoot(cluster.name));
     const shown = path.relative(root, dir) || ".";
     const diff = diffTrees(await readTree(dir), files);
     if (values.check) {
       if (isEmptyDiff(diff)) {
-        console.log(`${cluster.name}: ${shown} is up to date (${composition.chapter.dir}, ${files.size} files)`);
+        console.log(
+          `${cluster.name}: ${shown} is up to date (${composition.chapter.dir}, ${files.size} files)`,
+        );
         continue;
       }
       stale++;
@@ -61,7 +65,9 @@ runMain(async () => {
     const summary = isEmptyDiff(diff)
       ? "unchanged"
       : `${diff.changed.length} changed, ${diff.added.length} added, ${diff.removed.length} removed`;
-    console.log(`${cluster.name}: rendered ${composition.chapter.dir} to ${shown} (${files.size} files; ${summary})`);
+    console.log(
+      `${cluster.name}: rendered ${composition.chapter.dir} to ${shown} (${files.size} files; ${summary})`,
+    );
   }
   if (stale) {
     console.error(`\n${stale} cluster(s) stale: run \`pnpm render\` and commit the result.`);

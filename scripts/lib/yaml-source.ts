@@ -3,7 +3,16 @@
  * Hardened against hostile input: duplicate keys are errors and alias expansion is bounded
  * (a "billion laughs" file fails fast instead of eating memory).
  */
-import { LineCounter, isMap, isPair, isScalar, isSeq, parseAllDocuments, type Document, type Node } from "yaml";
+import {
+  LineCounter,
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  parseAllDocuments,
+  type Document,
+  type Node,
+} from "yaml";
 import type { Finding, SourcePosition } from "./findings.ts";
 
 export type YamlPath = ReadonlyArray<string | number>;
@@ -33,8 +42,22 @@ export interface ParsedFile {
   findings: Finding[];
 }
 
-function yamlFinding(file: string, pos: { line: number; col: number }, message: string, hint: string): Finding {
-  return { file, line: pos.line, column: pos.col, rule: "yaml/syntax", severity: "error", anchors: [], message, hint };
+function yamlFinding(
+  file: string,
+  pos: { line: number; col: number },
+  message: string,
+  hint: string,
+): Finding {
+  return {
+    file,
+    line: pos.line,
+    column: pos.col,
+    rule: "yaml/syntax",
+    severity: "error",
+    anchors: [],
+    message,
+    hint,
+  };
 }
 
 export function parseYaml(text: string, file: string, limits: YamlLimits = DEFAULT_YAML_LIMITS): ParsedFile {
@@ -45,7 +68,12 @@ export function parseYaml(text: string, file: string, limits: YamlLimits = DEFAU
       documents: [],
       findings: [
         {
-          ...yamlFinding(file, { line: 1, col: 1 }, `file is ${size} bytes, over the limit of ${limits.maxBytes}`, ""),
+          ...yamlFinding(
+            file,
+            { line: 1, col: 1 },
+            `file is ${size} bytes, over the limit of ${limits.maxBytes}`,
+            "",
+          ),
           rule: "yaml/too-large",
           hint: "split the file, or raise the limit in the validation config if it is really meant to be this big",
         },
@@ -70,7 +98,9 @@ export function parseYaml(text: string, file: string, limits: YamlLimits = DEFAU
           file,
           pos,
           duplicate ? firstLine(err.message) : `YAML syntax error: ${firstLine(err.message)}`,
-          duplicate ? "remove one of the two keys; YAML keeps only the last and silently drops the other" : "fix the YAML syntax at this position",
+          duplicate
+            ? "remove one of the two keys; YAML keeps only the last and silently drops the other"
+            : "fix the YAML syntax at this position",
         ),
         rule: duplicate ? "yaml/duplicate-key" : "yaml/syntax",
       });
@@ -117,7 +147,9 @@ function positionIn(
     const segment = path[i];
     const last = i === path.length - 1;
     if (isMap(node)) {
-      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(segment));
+      const pair = node.items.find(
+        (p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(segment),
+      );
       if (!pair) break;
       const keyNode = pair.key as Node;
       const valueNode = pair.value as Node | null;

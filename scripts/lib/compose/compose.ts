@@ -52,7 +52,11 @@ export interface ComposeInput {
   meshFiles: ReadonlyMap<string, ParsedFile>;
 }
 
-export function identity(o: { apiVersion: string; kind: string; metadata?: { namespace?: string; name?: string } }): string {
+export function identity(o: {
+  apiVersion: string;
+  kind: string;
+  metadata?: { namespace?: string; name?: string };
+}): string {
   return `${o.apiVersion}/${o.kind}/${o.metadata?.namespace ?? ""}/${o.metadata?.name ?? ""}`;
 }
 
@@ -77,14 +81,27 @@ export function compose(input: ComposeInput): { composition?: Composition; findi
     for (const rc of ch.releases) {
       if (!appliesTo(rc.roles, cluster.role)) continue;
       if (!knownReleases.has(rc.name)) {
-        err(rc.position, "compose/unknown-release", `chapter ${ch.dir} refers to release '${rc.name}', which helmfile.yaml does not declare`, `declare it in helmfile.yaml or use one of: ${[...knownReleases.keys()].join(", ")}`);
+        err(
+          rc.position,
+          "compose/unknown-release",
+          `chapter ${ch.dir} refers to release '${rc.name}', which helmfile.yaml does not declare`,
+          `declare it in helmfile.yaml or use one of: ${[...knownReleases.keys()].join(", ")}`,
+        );
         continue;
       }
       const s = state.get(rc.name) ?? { enabled: false, values: {}, chapters: [] };
       if (rc.enabled !== undefined) s.enabled = rc.enabled;
       if (rc.values) {
         const { value, unknown } = substitute(rc.values, vars);
-        for (const u of unknown) err(rc.position, "compose/unknown-placeholder", `chapter ${ch.dir} uses ${u} in the values of '${rc.name}', which names no cluster field`, `use one of: ${Object.keys(vars).map((k) => "${" + k + "}").join(", ")}`);
+        for (const u of unknown)
+          err(
+            rc.position,
+            "compose/unknown-placeholder",
+            `chapter ${ch.dir} uses ${u} in the values of '${rc.name}', which names no cluster field`,
+            `use one of: ${Object.keys(vars)
+              .map((k) => "${" + k + "}")
+              .join(", ")}`,
+          );
         s.values = mergeValues(s.values, value);
       }
       s.chapters.push(ch.dir);
@@ -93,7 +110,12 @@ export function compose(input: ComposeInput): { composition?: Composition; findi
 
     for (const rm of ch.mesh.remove) {
       if (!meshFilesAdded.has(rm.path)) {
-        err(rm.position, "compose/mesh-remove", `chapter ${ch.dir} removes mesh/${rm.path}, which no earlier chapter added for a ${cluster.role} cluster`, "remove the entry or fix the path");
+        err(
+          rm.position,
+          "compose/mesh-remove",
+          `chapter ${ch.dir} removes mesh/${rm.path}, which no earlier chapter added for a ${cluster.role} cluster`,
+          "remove the entry or fix the path",
+        );
         continue;
       }
       meshFilesAdded.delete(rm.path);
@@ -103,12 +125,22 @@ export function compose(input: ComposeInput): { composition?: Composition; findi
       if (!appliesTo(add.roles, cluster.role)) continue;
       const earlier = meshFilesAdded.get(add.path);
       if (earlier) {
-        err(add.position, "compose/mesh-add", `chapter ${ch.dir} adds mesh/${add.path}, already added by ${earlier}`, "add a file once; change it later with patches");
+        err(
+          add.position,
+          "compose/mesh-add",
+          `chapter ${ch.dir} adds mesh/${add.path}, already added by ${earlier}`,
+          "add a file once; change it later with patches",
+        );
         continue;
       }
       const parsed = input.meshFiles.get(add.path);
       if (!parsed) {
-        err(add.position, "compose/mesh-missing", `chapter ${ch.dir} adds mesh/${add.path}, which does not exist`, "create the file under mesh/ or fix the path");
+        err(
+          add.position,
+          "compose/mesh-missing",
+          `chapter ${ch.dir} adds mesh/${add.path}, which does not exist`,
+          "create the file under mesh/ or fix the path",
+        );
         continue;
       }
       if (parsed.findings.length) {
@@ -119,19 +151,46 @@ export function compose(input: ComposeInput): { composition?: Composition; findi
       for (const doc of parsed.documents) {
         if (doc.value === undefined || doc.value === null) continue;
         const obj = doc.value as KubeObject;
-        if (typeof obj !== "object" || typeof obj.apiVersion !== "string" || typeof obj.kind !== "string" || typeof obj.metadata?.name !== "string") {
-          err(doc.positionOf([]), "compose/not-a-resource", `document ${doc.index + 1} of mesh/${add.path} is not a Kubernetes object with apiVersion, kind and metadata.name`, "complete the object or remove the document");
+        if (
+          typeof obj !== "object" ||
+          typeof obj.apiVersion !== "string" ||
+          typeof obj.kind !== "string" ||
+          typeof obj.metadata?.name !== "string"
+        ) {
+          err(
+            doc.positionOf([]),
+            "compose/not-a-resource",
+            `document ${doc.index + 1} of mesh/${add.path} is not a Kubernetes object with apiVersion, kind and metadata.name`,
+            "complete the object or remove the document",
+          );
           continue;
         }
         const { value, unknown } = substitute(obj, vars);
-        for (const u of unknown) err(doc.positionOf([]), "compose/unknown-placeholder", `mesh/${add.path} uses ${u}, which names no cluster field`, `use one of: ${Object.keys(vars).map((k) => "${" + k + "}").join(", ")}`);
+        for (const u of unknown)
+          err(
+            doc.positionOf([]),
+            "compose/unknown-placeholder",
+            `mesh/${add.path} uses ${u}, which names no cluster field`,
+            `use one of: ${Object.keys(vars)
+              .map((k) => "${" + k + "}")
+              .join(", ")}`,
+          );
         const id = identity(value);
         const dup = mesh.get(id);
         if (dup) {
-          err(doc.positionOf(["metadata", "name"], "value"), "compose/duplicate-resource", `${value.kind} ${value.metadata.namespace ?? ""}/${value.metadata.name} in mesh/${add.path} is already defined in ${dup.source.file}`, "define each resource once; change it later with patches");
+          err(
+            doc.positionOf(["metadata", "name"], "value"),
+            "compose/duplicate-resource",
+            `${value.kind} ${value.metadata.namespace ?? ""}/${value.metadata.name} in mesh/${add.path} is already defined in ${dup.source.file}`,
+            "define each resource once; change it later with patches",
+          );
           continue;
         }
-        mesh.set(id, { object: value, source: { file: `mesh/${add.path}`, document: doc.index, chapter: ch.dir }, patchedBy: [] });
+        mesh.set(id, {
+          object: value,
+          source: { file: `mesh/${add.path}`, document: doc.index, chapter: ch.dir },
+          patchedBy: [],
+        });
       }
     }
 
@@ -140,24 +199,45 @@ export function compose(input: ComposeInput): { composition?: Composition; findi
       const label = `chapter ${ch.dir}, patch ${patchIndex + 1}${p.description ? ` (${p.description})` : ""}`;
       const res = mesh.get(targetIdentity(p.target));
       if (!res) {
-        err(p.position, "compose/patch-target", `${label}: no ${p.target.kind} '${p.target.namespace ? p.target.namespace + "/" : ""}${p.target.name}' (${p.target.apiVersion}) exists at this point for a ${cluster.role} cluster`, "patch a resource that an earlier chapter (or this one) adds under mesh/, with matching apiVersion, kind, namespace and name");
+        err(
+          p.position,
+          "compose/patch-target",
+          `${label}: no ${p.target.kind} '${p.target.namespace ? p.target.namespace + "/" : ""}${p.target.name}' (${p.target.apiVersion}) exists at this point for a ${cluster.role} cluster`,
+          "patch a resource that an earlier chapter (or this one) adds under mesh/, with matching apiVersion, kind, namespace and name",
+        );
         return;
       }
       const { value: ops, unknown } = substitute(p.patch, vars);
-      for (const u of unknown) err(p.position, "compose/unknown-placeholder", `${label} uses ${u}, which names no cluster field`, "use a field of cluster.yaml");
+      for (const u of unknown)
+        err(
+          p.position,
+          "compose/unknown-placeholder",
+          `${label} uses ${u}, which names no cluster field`,
+          "use a field of cluster.yaml",
+        );
       try {
         const doc = structuredClone(res.object);
         const result = applyPatch(doc, ops as fastJsonPatch.Operation[], true, true);
         const patched = result.newDocument as KubeObject;
         if (identity(patched) !== identity(res.object)) {
-          err(p.position, "compose/patch-identity", `${label} changes the identity (apiVersion, kind, namespace or name) of its target`, "add a new mesh file instead of renaming a resource with a patch");
+          err(
+            p.position,
+            "compose/patch-identity",
+            `${label} changes the identity (apiVersion, kind, namespace or name) of its target`,
+            "add a new mesh file instead of renaming a resource with a patch",
+          );
           return;
         }
         res.object = patched;
         res.patchedBy.push(ch.dir);
       } catch (e) {
         const detail = e instanceof JsonPatchError ? describePatchError(e) : (e as Error).message;
-        err(p.position, "compose/patch-failed", `${label} does not apply to ${p.target.kind} '${p.target.name}': ${detail}`, "check the op's path against the resource as the earlier chapters leave it (render the chapter before and look)");
+        err(
+          p.position,
+          "compose/patch-failed",
+          `${label} does not apply to ${p.target.kind} '${p.target.name}': ${detail}`,
+          "check the op's path against the resource as the earlier chapters leave it (render the chapter before and look)",
+        );
       }
     });
   }
@@ -168,13 +248,21 @@ export function compose(input: ComposeInput): { composition?: Composition; findi
     if (!s?.enabled) continue;
     for (const need of r.needs) {
       if (!state.get(need)?.enabled) {
-        err(r.position, "compose/missing-need", `release '${r.name}' needs '${need}', which is not enabled for cluster '${cluster.name}' at chapter ${target.dir}`, `enable '${need}' in the same or an earlier chapter`);
+        err(
+          r.position,
+          "compose/missing-need",
+          `release '${r.name}' needs '${need}', which is not enabled for cluster '${cluster.name}' at chapter ${target.dir}`,
+          `enable '${need}' in the same or an earlier chapter`,
+        );
       }
     }
     releases.push({ release: r, values: s.values, chapters: s.chapters });
   }
   if (findings.length) return { findings };
-  return { composition: { cluster, chapter: target, chapters, releases, mesh: [...mesh.values()] }, findings };
+  return {
+    composition: { cluster, chapter: target, chapters, releases, mesh: [...mesh.values()] },
+    findings,
+  };
 }
 
 function describePatchError(e: InstanceType<typeof JsonPatchError>): string {

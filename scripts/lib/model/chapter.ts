@@ -1,4 +1,3 @@
-import type { Finding } from "../findings.ts";
 import { parseYaml } from "../yaml-source.ts";
 import type { Chapter, ChapterPatch, MeshAddition, ReleaseChange } from "./types.ts";
 import { checkAgainstSchema } from "./schema-check.ts";
@@ -49,7 +48,10 @@ export function parseChapter(text: string, file: string, dir: string): Loaded<Ch
       severity: "error",
       anchors: [],
       message: `chapter id ${raw.id} does not match its folder chapters/${dir}/`,
-      hint: prefix === undefined ? "name the folder NN-slug, e.g. 05-installing-istio" : `set id: ${Number(prefix)}`,
+      hint:
+        prefix === undefined
+          ? "name the folder NN-slug, e.g. 05-installing-istio"
+          : `set id: ${Number(prefix)}`,
     });
   }
   const releaseNames = new Map<string, number>();
@@ -74,7 +76,10 @@ export function parseChapter(text: string, file: string, dir: string): Loaded<Ch
       dir,
       title: raw.title,
       summary: raw.summary.trim(),
-      releases: (raw.releases ?? []).map((r, i) => ({ ...r, position: doc.positionOf(["releases", i], "value") })),
+      releases: (raw.releases ?? []).map((r, i) => ({
+        ...r,
+        position: doc.positionOf(["releases", i], "value"),
+      })),
       mesh: {
         add: (raw.mesh?.add ?? []).map((a, i) => ({
           ...(typeof a === "string" ? { path: a } : a),
@@ -85,7 +90,10 @@ export function parseChapter(text: string, file: string, dir: string): Loaded<Ch
           position: doc.positionOf(["mesh", "remove", i], "value"),
         })),
       },
-      patches: (raw.patches ?? []).map((p, i) => ({ ...p, position: doc.positionOf(["patches", i], "value") })),
+      patches: (raw.patches ?? []).map((p, i) => ({
+        ...p,
+        position: doc.positionOf(["patches", i], "value"),
+      })),
       expect: raw.expect ?? {},
       file,
     },

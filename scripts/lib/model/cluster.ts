@@ -33,7 +33,10 @@ export function parseCluster(text: string, file: string, dirName: string): Loade
   const findings = checkAgainstSchema(doc, clusterSchema, "model/cluster", "cluster.yaml");
   if (findings.length) return { findings };
   const raw = doc.value as Omit<Cluster, "file" | "chapterPosition" | "argocd"> & {
-    argocd: Omit<Cluster["argocd"], "targetRevision" | "namespace"> & { targetRevision?: string; namespace?: string };
+    argocd: Omit<Cluster["argocd"], "targetRevision" | "namespace"> & {
+      targetRevision?: string;
+      namespace?: string;
+    };
   };
   if (raw.name !== dirName) {
     findings.push({

@@ -53,7 +53,11 @@ export function parseHelmfile(text: string, file = "helmfile.yaml"): Loaded<Helm
     const v = (doc.value ?? {}) as Record<string, unknown>;
     for (const [i, r] of ((v.repositories as Array<{ name: string; url: string }>) ?? []).entries()) {
       if (typeof r?.name !== "string" || typeof r?.url !== "string") {
-        problem(doc.positionOf(["repositories", i]), "a repository needs a name and a url", "add name: and url:");
+        problem(
+          doc.positionOf(["repositories", i]),
+          "a repository needs a name and a url",
+          "add name: and url:",
+        );
         continue;
       }
       repos.set(r.name, r.url);
@@ -104,11 +108,13 @@ export function parseHelmfile(text: string, file = "helmfile.yaml"): Loaded<Helm
   const names = new Set(releases.map((r) => r.name));
   for (const r of releases) {
     for (const n of r.needs) {
-      if (!names.has(n)) problem(r.position, `release '${r.name}' needs unknown release '${n}'`, "fix the needs: entry");
+      if (!names.has(n))
+        problem(r.position, `release '${r.name}' needs unknown release '${n}'`, "fix the needs: entry");
     }
   }
   const cycle = findCycle(releases);
-  if (cycle) problem(releases[0]!.position, `the needs graph has a cycle: ${cycle.join(" -> ")}`, "break the cycle");
+  if (cycle)
+    problem(releases[0]!.position, `the needs graph has a cycle: ${cycle.join(" -> ")}`, "break the cycle");
   if (findings.length) return { findings };
   return { value: { file, environments, releases }, findings };
 }

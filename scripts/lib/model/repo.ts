@@ -43,11 +43,23 @@ export async function loadRepo(root: string): Promise<{ model?: RepoModel; findi
   for (const dir of await subdirs(path.join(root, "chapters"))) {
     const file = `chapters/${dir}/chapter.yaml`;
     if (!CHAPTER_DIR_PATTERN.test(dir)) {
-      findings.push(problem(`chapters/${dir}`, `chapter folder '${dir}' is not named NN-slug`, "rename it, e.g. 05-installing-istio"));
+      findings.push(
+        problem(
+          `chapters/${dir}`,
+          `chapter folder '${dir}' is not named NN-slug`,
+          "rename it, e.g. 05-installing-istio",
+        ),
+      );
       continue;
     }
     if (!existsSync(path.join(root, file))) {
-      findings.push(problem(`chapters/${dir}`, `chapter folder '${dir}' has no chapter.yaml`, "add chapter.yaml or remove the folder"));
+      findings.push(
+        problem(
+          `chapters/${dir}`,
+          `chapter folder '${dir}' has no chapter.yaml`,
+          "add chapter.yaml or remove the folder",
+        ),
+      );
       continue;
     }
     const loaded = parseChapter(await readFile(path.join(root, file), "utf8"), file, dir);
@@ -123,7 +135,10 @@ export function checkPins(clusters: readonly Cluster[], chapters: readonly Chapt
         severity: "error",
         anchors: [],
         message: `remote cluster '${c.name}' names '${c.istio.primaryCluster}' as its primary, which is not a declared primary cluster`,
-        hint: `set istio.primaryCluster to one of: ${clusters.filter((x) => x.role === "primary").map((x) => x.name).join(", ")}`,
+        hint: `set istio.primaryCluster to one of: ${clusters
+          .filter((x) => x.role === "primary")
+          .map((x) => x.name)
+          .join(", ")}`,
       });
       continue;
     }
@@ -144,7 +159,10 @@ export function checkPins(clusters: readonly Cluster[], chapters: readonly Chapt
 }
 
 /** Reads and parses the mesh files the chapters refer to, keyed by their path under mesh/. */
-export async function readMeshFiles(root: string, chapters: readonly Chapter[]): Promise<Map<string, ParsedFile>> {
+export async function readMeshFiles(
+  root: string,
+  chapters: readonly Chapter[],
+): Promise<Map<string, ParsedFile>> {
   const files = new Map<string, ParsedFile>();
   for (const ch of chapters) {
     for (const add of ch.mesh.add) {

@@ -6,7 +6,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 import type { Finding } from "../findings.ts";
 import { pointerToPath, type ParsedDocument } from "../yaml-source.ts";
 
-const ajv = new Ajv({ allErrors: true, strict: false });
+const ajv = new Ajv({ allErrors: true, strict: false, verbose: true });
 const compiled = new Map<object, ValidateFunction>();
 
 function validatorFor(schema: object): ValidateFunction {
@@ -18,7 +18,12 @@ function validatorFor(schema: object): ValidateFunction {
   return v;
 }
 
-export function checkAgainstSchema(doc: ParsedDocument, schema: object, rule: string, what: string): Finding[] {
+export function checkAgainstSchema(
+  doc: ParsedDocument,
+  schema: object,
+  rule: string,
+  what: string,
+): Finding[] {
   const validate = validatorFor(schema);
   if (validate(doc.value)) return [];
   const errors = simplify(validate.errors ?? []);

@@ -21,8 +21,24 @@ export function helmTemplateDeps(repoRoot: string): RenderDeps {
         const chartDir = path.resolve(repoRoot, release.chart);
         const { stdout } = await run(
           helm,
-          ["template", release.name, chartDir, "--namespace", release.namespace, "--values", valuesFile, "--skip-tests"],
-          { maxBuffer: 64 * 1024 * 1024, env: { ...process.env, HELM_CACHE_HOME: path.join(dir, "cache"), HELM_CONFIG_HOME: path.join(dir, "config") } },
+          [
+            "template",
+            release.name,
+            chartDir,
+            "--namespace",
+            release.namespace,
+            "--values",
+            valuesFile,
+            "--skip-tests",
+          ],
+          {
+            maxBuffer: 64 * 1024 * 1024,
+            env: {
+              ...process.env,
+              HELM_CACHE_HOME: path.join(dir, "cache"),
+              HELM_CONFIG_HOME: path.join(dir, "config"),
+            },
+          },
         );
         return stdout;
       } catch (e) {

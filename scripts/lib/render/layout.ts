@@ -16,7 +16,10 @@ function slug(s: string): string {
   return s.toLowerCase().replace(/[^a-z0-9.-]+/g, "-");
 }
 
-export function objectFileName(obj: { kind: string; metadata: { name: string; namespace?: string } }): string {
+export function objectFileName(obj: {
+  kind: string;
+  metadata: { name: string; namespace?: string };
+}): string {
   const ns = obj.metadata.namespace ? slug(obj.metadata.namespace) : CLUSTER_SCOPED;
   return `${ns}/${slug(obj.kind)}-${slug(obj.metadata.name)}.yaml`;
 }

@@ -28,19 +28,34 @@ export function selectClusters(model: RepoModel, names: readonly string[] = []):
   if (names.length === 0) return model.clusters;
   return names.map((n) => {
     const c = model.clusters.find((x) => x.name === n);
-    if (!c) throw new UsageError(`unknown cluster '${n}'; declared: ${model.clusters.map((x) => x.name).join(", ")}`);
+    if (!c)
+      throw new UsageError(
+        `unknown cluster '${n}'; declared: ${model.clusters.map((x) => x.name).join(", ")}`,
+      );
     return c;
   });
 }
 
-export async function composeCluster(model: RepoModel, cluster: Cluster, chapterRef?: string): Promise<Composition> {
+export async function composeCluster(
+  model: RepoModel,
+  cluster: Cluster,
+  chapterRef?: string,
+): Promise<Composition> {
   const target = resolveChapterRef(chapterRef ?? cluster.chapter, model.chapters);
   if (!target) {
-    throw new UsageError(`unknown chapter '${chapterRef ?? cluster.chapter}'; chapters: ${model.chapters.map((c) => c.dir).join(", ")}`);
+    throw new UsageError(
+      `unknown chapter '${chapterRef ?? cluster.chapter}'; chapters: ${model.chapters.map((c) => c.dir).join(", ")}`,
+    );
   }
   const upTo = model.chapters.filter((c) => c.id <= target.id);
   const meshFiles = await readMeshFiles(model.root, upTo);
-  const { composition, findings } = compose({ cluster, chapters: model.chapters, target, releases: model.helmfile.releases, meshFiles });
+  const { composition, findings } = compose({
+    cluster,
+    chapters: model.chapters,
+    target,
+    releases: model.helmfile.releases,
+    meshFiles,
+  });
   if (!composition) throw new FindingsError(findings);
   return composition;
 }

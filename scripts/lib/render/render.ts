@@ -51,7 +51,10 @@ export async function renderCluster(c: Composition, deps: RenderDeps): Promise<R
       ...r.chapters.map((ch) => `chapters/${ch}/chapter.yaml`),
       `(${chapterNote})`,
     ];
-    files.set(`${RENDERED_DIRS.values}/${r.release.name}.yaml`, generatedHeader(sources) + toYaml(sortKeysDeep(r.values)));
+    files.set(
+      `${RENDERED_DIRS.values}/${r.release.name}.yaml`,
+      generatedHeader(sources) + toYaml(sortKeysDeep(r.values)),
+    );
     namespaces.add(r.release.namespace);
   }
   files.set(
@@ -68,21 +71,29 @@ export async function renderCluster(c: Composition, deps: RenderDeps): Promise<R
     if (release.local) continue;
     if (release.repoURL) sourceRepos.add(release.repoURL);
     const app = platformApplication(cluster, release, waves.get(release.name) ?? 0);
-    files.set(`${RENDERED_DIRS.argocd}/${release.name}.yaml`, renderDocument(app, ["helmfile.yaml", `(${chapterNote})`]));
+    files.set(
+      `${RENDERED_DIRS.argocd}/${release.name}.yaml`,
+      renderDocument(app, ["helmfile.yaml", `(${chapterNote})`]),
+    );
   }
 
   const meshWave = platformWaveEnd + 1;
   const appWave = platformWaveEnd + 2;
   for (const m of c.mesh) {
     const file = `${RENDERED_DIRS.mesh}/${objectFileName(m.object)}`;
-    const sources = [`${m.source.file} (added in ${m.source.chapter})`, ...m.patchedBy.map((ch) => `chapters/${ch}/chapter.yaml (patches)`)];
+    const sources = [
+      `${m.source.file} (added in ${m.source.chapter})`,
+      ...m.patchedBy.map((ch) => `chapters/${ch}/chapter.yaml (patches)`),
+    ];
     files.set(file, renderDocument(m.object, sources));
     if (m.object.metadata.namespace) namespaces.add(m.object.metadata.namespace);
     if (m.object.kind === "Namespace") namespaces.add(m.object.metadata.name);
   }
   if (c.mesh.length) {
     // Custom resources whose CRDs arrive in the same sync would fail Argo CD's dry run.
-    const app = directoryApplication(cluster, "mesh", RENDERED_DIRS.mesh, "istio-system", meshWave, ["SkipDryRunOnMissingResource=true"]);
+    const app = directoryApplication(cluster, "mesh", RENDERED_DIRS.mesh, "istio-system", meshWave, [
+      "SkipDryRunOnMissingResource=true",
+    ]);
     files.set(`${RENDERED_DIRS.argocd}/mesh.yaml`, renderDocument(app, ["mesh/", `(${chapterNote})`]));
   }
 
@@ -91,27 +102,54 @@ export async function renderCluster(c: Composition, deps: RenderDeps): Promise<R
     const valuesYaml = toYaml(sortKeysDeep(r.values));
     const output = await deps.templateLocalChart(r.release, valuesYaml);
     for (const { object, source } of splitManifests(output, r.release.namespace)) {
-      files.set(`${RENDERED_DIRS.app}/${r.release.name}/${objectFileName(object)}`, renderDocument(object, [`${r.release.chart}/${source}`, `(${chapterNote})`]));
+      files.set(
+        `${RENDERED_DIRS.app}/${r.release.name}/${objectFileName(object)}`,
+        renderDocument(object, [`${r.release.chart.replace(/\/$/, "")}/${source}`, `(${chapterNote})`]),
+      );
       if (object.metadata.namespace) namespaces.add(object.metadata.namespace);
     }
-    const app = directoryApplication(cluster, r.release.name, `${RENDERED_DIRS.app}/${r.release.name}`, r.release.namespace, appWave);
-    files.set(`${RENDERED_DIRS.argocd}/${r.release.name}.yaml`, renderDocument(app, ["helmfile.yaml", `(${chapterNote})`]));
+    const app = directoryApplication(
+      cluster,
+      r.release.name,
+      `${RENDERED_DIRS.app}/${r.release.name}`,
+      r.release.namespace,
+      appWave,
+    );
+    files.set(
+      `${RENDERED_DIRS.argocd}/${r.release.name}.yaml`,
+      renderDocument(app, ["helmfile.yaml", `(${chapterNote})`]),
+    );
     namespaces.add(r.release.namespace);
   }
 
-  files.set(`${RENDERED_DIRS.argocd}/project.yaml`, renderDocument(appProject(cluster, [...sourceRepos], [...namespaces]), [`clusters/${cluster.name}/cluster.yaml`]));
-  files.set(`${RENDERED_DIRS.bootstrap}/root.yaml`, renderDocument(rootApplication(cluster), [`clusters/${cluster.name}/cluster.yaml`, `apply once with \`pnpm bootstrap\` or \`kubectl apply -f ${root}/argocd/project.yaml -f ${root}/bootstrap/root.yaml\``]));
+  files.set(
+    `${RENDERED_DIRS.argocd}/project.yaml`,
+    renderDocument(appProject(cluster, [...sourceRepos], [...namespaces]), [
+      `clusters/${cluster.name}/cluster.yaml`,
+    ]),
+  );
+  files.set(
+    `${RENDERED_DIRS.bootstrap}/root.yaml`,
+    renderDocument(rootApplication(cluster), [
+      `clusters/${cluster.name}/cluster.yaml`,
+      `apply once with \`pnpm bootstrap\` or \`kubectl apply -f ${root}/argocd/project.yaml -f ${root}/bootstrap/root.yaml\``,
+    ]),
+  );
   return new Map([...files.entries()].sort(([a], [b]) => a.localeCompare(b)));
 }
 
 /** Splits `helm template` output into objects, remembering each one's template file. */
-export function splitManifests(output: string, namespace: string): Array<{ object: KubeObject; source: string }> {
+export function splitManifests(
+  output: string,
+  namespace: string,
+): Array<{ object: KubeObject; source: string }> {
   const result: Array<{ object: KubeObject; source: string }> = [];
   for (const doc of parseAllDocuments(output)) {
     if (!("toJS" in doc)) continue;
     const object = doc.toJS() as KubeObject | null;
     if (!object || typeof object !== "object" || !object.kind) continue;
-    const comment = doc.commentBefore ?? "";
+    const contents = doc.contents as { commentBefore?: string | null } | null;
+    const comment = `${doc.commentBefore ?? ""}\n${contents?.commentBefore ?? ""}`;
     const source = /Source:\s*(\S+)/.exec(comment)?.[1]?.replace(/^[^/]+\//, "") ?? "(chart)";
     if (!object.metadata.namespace && !CLUSTER_SCOPED_KINDS.has(object.kind)) {
       object.metadata.namespace = namespace;

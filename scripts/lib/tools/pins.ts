@@ -17,6 +17,12 @@ export interface ToolPin {
   /** Go package to `go install`, and the module version to install it at. */
   goPackage: string;
   goVersion: string;
+  /**
+   * `replace` directives the tool's own go.mod carries. `go install pkg@version` ignores (and since
+   * Go 1.16 refuses) modules with replace lines, so such tools are built from a throwaway wrapper
+   * module that repeats them.
+   */
+  goReplace?: string[];
   /** Extra `-ldflags` so the built binary reports its real version. */
   ldflags?: string;
   /** Arguments that print the version, and a pattern that finds it in the output. */
@@ -54,10 +60,18 @@ export const TOOL_PINS: Record<ToolName, ToolPin> = {
     versionArgs: ["version", "-o", "short"],
     versionPattern: /v?\d+\.\d+\.\d+/,
     downloads: {
-      "linux-amd64": { url: "https://github.com/helmfile/helmfile/releases/download/v1.4.4/helmfile_1.4.4_linux_amd64.tar.gz" },
-      "linux-arm64": { url: "https://github.com/helmfile/helmfile/releases/download/v1.4.4/helmfile_1.4.4_linux_arm64.tar.gz" },
-      "darwin-amd64": { url: "https://github.com/helmfile/helmfile/releases/download/v1.4.4/helmfile_1.4.4_darwin_amd64.tar.gz" },
-      "darwin-arm64": { url: "https://github.com/helmfile/helmfile/releases/download/v1.4.4/helmfile_1.4.4_darwin_arm64.tar.gz" },
+      "linux-amd64": {
+        url: "https://github.com/helmfile/helmfile/releases/download/v1.4.4/helmfile_1.4.4_linux_amd64.tar.gz",
+      },
+      "linux-arm64": {
+        url: "https://github.com/helmfile/helmfile/releases/download/v1.4.4/helmfile_1.4.4_linux_arm64.tar.gz",
+      },
+      "darwin-amd64": {
+        url: "https://github.com/helmfile/helmfile/releases/download/v1.4.4/helmfile_1.4.4_darwin_amd64.tar.gz",
+      },
+      "darwin-arm64": {
+        url: "https://github.com/helmfile/helmfile/releases/download/v1.4.4/helmfile_1.4.4_darwin_arm64.tar.gz",
+      },
     },
     archiveBinary: () => "helmfile",
   },
@@ -97,14 +111,23 @@ export const TOOL_PINS: Record<ToolName, ToolPin> = {
     // commit. The Go module proxy reachable here refuses every istio.io/istio pseudo-version (403), so
     // no commit could be verified: UNRESOLVED makes the wrapper go to the release download instead.
     goVersion: "UNRESOLVED",
-    ldflags: "-X istio.io/istio/pkg/version.buildVersion=1.30.3 -X istio.io/istio/pkg/version.buildTag=1.30.3 -X istio.io/istio/pkg/version.buildStatus=Clean",
+    ldflags:
+      "-X istio.io/istio/pkg/version.buildVersion=1.30.3 -X istio.io/istio/pkg/version.buildTag=1.30.3 -X istio.io/istio/pkg/version.buildStatus=Clean",
     versionArgs: ["version", "--remote=false", "--short"],
     versionPattern: /\d+\.\d+\.\d+/,
     downloads: {
-      "linux-amd64": { url: "https://github.com/istio/istio/releases/download/1.30.3/istioctl-1.30.3-linux-amd64.tar.gz" },
-      "linux-arm64": { url: "https://github.com/istio/istio/releases/download/1.30.3/istioctl-1.30.3-linux-arm64.tar.gz" },
-      "darwin-amd64": { url: "https://github.com/istio/istio/releases/download/1.30.3/istioctl-1.30.3-osx.tar.gz" },
-      "darwin-arm64": { url: "https://github.com/istio/istio/releases/download/1.30.3/istioctl-1.30.3-osx-arm64.tar.gz" },
+      "linux-amd64": {
+        url: "https://github.com/istio/istio/releases/download/1.30.3/istioctl-1.30.3-linux-amd64.tar.gz",
+      },
+      "linux-arm64": {
+        url: "https://github.com/istio/istio/releases/download/1.30.3/istioctl-1.30.3-linux-arm64.tar.gz",
+      },
+      "darwin-amd64": {
+        url: "https://github.com/istio/istio/releases/download/1.30.3/istioctl-1.30.3-osx.tar.gz",
+      },
+      "darwin-arm64": {
+        url: "https://github.com/istio/istio/releases/download/1.30.3/istioctl-1.30.3-osx-arm64.tar.gz",
+      },
     },
     archiveBinary: () => "istioctl",
   },

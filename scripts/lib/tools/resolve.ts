@@ -97,7 +97,11 @@ export async function resolveTool(name: ToolName, options: ResolveOptions = {}):
   const explicit = env[envVarFor(name)];
   if (explicit) {
     if (!existsSync(explicit)) {
-      throw new ToolError(name, pin.version, `${envVarFor(name)}=${explicit} does not exist; unset it or point it at a ${name} ${pin.version} binary`);
+      throw new ToolError(
+        name,
+        pin.version,
+        `${envVarFor(name)}=${explicit} does not exist; unset it or point it at a ${name} ${pin.version} binary`,
+      );
     }
     return explicit;
   }
@@ -144,27 +148,85 @@ async function install(pin: ToolPin, env: NodeJS.ProcessEnv, log: (line: string)
   }
 }
 
-async function goInstall(go: string, pin: ToolPin, gobin: string, env: NodeJS.ProcessEnv, log: (l: string) => void) {
-  const args = ["install", "-trimpath"];
-  if (pin.ldflags) args.push(`-ldflags=${pin.ldflags}`);
-  args.push(`${pin.goPackage}@${pin.goVersion}`);
-  log(`building ${pin.name} ${pin.version}: go ${args.join(" ")}`);
+async function goInstall(
+  go: string,
+  pin: ToolPin,
+  gobin: string,
+  env: NodeJS.ProcessEnv,
+  log: (l: string) => void,
+) {
+  const goEnv = { ...env, GOBIN: gobin, GOFLAGS: "-buildvcs=false" };
+  const ldflags = pin.ldflags ? [`-ldflags=${pin.ldflags}`] : [];
+  const opts = { env: goEnv, maxBuffer: 64 * 1024 * 1024, timeout: 30 * 60_000 };
   try {
-    await run(go, args, { env: { ...env, GOBIN: gobin, GOFLAGS: "-buildvcs=false" }, maxBuffer: 64 * 1024 * 1024, timeout: 30 * 60_000 });
+    if (pin.goReplace?.length) {
+      const wrapper = await mkdtemp(path.join(os.tmpdir(), `${pin.name}-build-`));
+      try {
+        const module = pin.goPackage.split("/").slice(0, 3).join("/");
+        await writeFile(
+          path.join(wrapper, "go.mod"),
+          `module local/${pin.name}-build\n\ngo 1.24\n\nreplace (\n${pin.goReplace.map((r) => `\t${r}`).join("\n")}\n)\n`,
+        );
+        await writeFile(
+          path.join(wrapper, "tools.go"),
+          `//go:build tools\n\npackage tools\n\nimport _ "${pin.goPackage}"\n`,
+        );
+        log(
+          `building ${pin.name} ${pin.version} from a wrapper module (its go.mod has replace lines): go get ${module}@${pin.goVersion}`,
+        );
+        await run(go, ["get", `${module}@${pin.goVersion}`], { ...opts, cwd: wrapper });
+        await run(go, ["build", "-trimpath", ...ldflags, "-o", path.join(gobin, pin.name), pin.goPackage], {
+          ...opts,
+          cwd: wrapper,
+        });
+      } finally {
+        await rm(wrapper, { recursive: true, force: true });
+      }
+    } else {
+      const args = ["install", "-trimpath", ...ldflags, `${pin.goPackage}@${pin.goVersion}`];
+      log(`building ${pin.name} ${pin.version}: go ${args.join(" ")}`);
+      await run(go, args, opts);
+    }
   } catch (e) {
-    const stderr = String((e as { stderr?: string }).stderr ?? (e as Error).message).trim().split("\n").slice(-5).join("\n");
-    throw new ToolError(pin.name, pin.version, `could not build ${pin.name} ${pin.version} with go install:\n${stderr}\nFix: ${installHint(pin)}`);
+    const stderr = String((e as { stderr?: string }).stderr ?? (e as Error).message)
+      .trim()
+      .split("\n")
+      .slice(-5)
+      .join("\n");
+    throw new ToolError(
+      pin.name,
+      pin.version,
+      `could not build ${pin.name} ${pin.version} with go install:\n${stderr}\nFix: ${installHint(pin)}`,
+    );
   }
   if (!existsSync(path.join(gobin, pin.name))) {
-    throw new ToolError(pin.name, pin.version, `go install finished but produced no ${pin.name} binary in ${gobin}`);
+    throw new ToolError(
+      pin.name,
+      pin.version,
+      `go install finished but produced no ${pin.name} binary in ${gobin}`,
+    );
   }
 }
 
-export async function downloadInstall(pin: ToolPin, dir: string, log: (l: string) => void, platform = platformKey()) {
+export async function downloadInstall(
+  pin: ToolPin,
+  dir: string,
+  log: (l: string) => void,
+  platform = platformKey(),
+) {
   const dl: Download | undefined = pin.downloads[platform];
-  if (!dl) throw new ToolError(pin.name, pin.version, `no ${pin.name} ${pin.version} release is pinned for ${platform}; install Go and run \`pnpm tools\``);
+  if (!dl)
+    throw new ToolError(
+      pin.name,
+      pin.version,
+      `no ${pin.name} ${pin.version} release is pinned for ${platform}; install Go and run \`pnpm tools\``,
+    );
   if (!dl.sha256) {
-    throw new ToolError(pin.name, pin.version, `refusing to download ${dl.url}: no sha256 is pinned for it in scripts/lib/tools/pins.ts. Install Go (then \`pnpm tools\` builds ${pin.name}), or add the checksum published with the release`);
+    throw new ToolError(
+      pin.name,
+      pin.version,
+      `refusing to download ${dl.url}: no sha256 is pinned for it in scripts/lib/tools/pins.ts. Install Go (then \`pnpm tools\` builds ${pin.name}), or add the checksum published with the release`,
+    );
   }
   log(`downloading ${pin.name} ${pin.version} from ${dl.url}`);
   let body: Buffer;
@@ -173,11 +235,19 @@ export async function downloadInstall(pin: ToolPin, dir: string, log: (l: string
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
     body = Buffer.from(await res.arrayBuffer());
   } catch (e) {
-    throw new ToolError(pin.name, pin.version, `could not download ${dl.url}: ${(e as Error).message}. Fix: ${installHint(pin)}`);
+    throw new ToolError(
+      pin.name,
+      pin.version,
+      `could not download ${dl.url}: ${(e as Error).message}. Fix: ${installHint(pin)}`,
+    );
   }
   const actual = createHash("sha256").update(body).digest("hex");
   if (actual !== dl.sha256) {
-    throw new ToolError(pin.name, pin.version, `checksum mismatch for ${dl.url}: expected ${dl.sha256}, got ${actual}; the download was discarded`);
+    throw new ToolError(
+      pin.name,
+      pin.version,
+      `checksum mismatch for ${dl.url}: expected ${dl.sha256}, got ${actual}; the download was discarded`,
+    );
   }
   const archive = path.join(dir, "archive.tar.gz");
   await writeFile(archive, body);
@@ -185,7 +255,12 @@ export async function downloadInstall(pin: ToolPin, dir: string, log: (l: string
   await mkdir(extract);
   await run("tar", ["-xzf", archive, "-C", extract]);
   const inner = path.join(extract, pin.archiveBinary(platform));
-  if (!existsSync(inner)) throw new ToolError(pin.name, pin.version, `the archive from ${dl.url} has no ${pin.archiveBinary(platform)}`);
+  if (!existsSync(inner))
+    throw new ToolError(
+      pin.name,
+      pin.version,
+      `the archive from ${dl.url} has no ${pin.archiveBinary(platform)}`,
+    );
   await copyFile(inner, path.join(dir, pin.name));
   await rm(extract, { recursive: true, force: true });
   await rm(archive, { force: true });

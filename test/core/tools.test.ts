@@ -1,0 +1,137 @@
+import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TOOL_PINS, type ToolPin } from "../../scripts/lib/tools/pins.ts";
+import { cachedBinaryPath, platformKey, resolveTool, ToolError } from "../../scripts/lib/tools/resolve.ts";
+
+const run = promisify(execFile);
+
+/** A stand-in "helm" that prints a version, for resolution-order tests without touching real tools. */
+async function fakeTool(dir: string, version: string): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  const bin = path.join(dir, "helm");
+  await writeFile(bin, `#!/bin/sh\necho "${version}"\n`);
+  await chmod(bin, 0o755);
+  return bin;
+}
+
+describe("resolveTool", () => {
+  let tmp: string;
+  let server: Server;
+  let baseUrl: string;
+  let archive: Buffer;
+  let requests = 0;
+
+  beforeAll(async () => {
+    tmp = await mkdtemp(path.join(os.tmpdir(), "tools-test-"));
+    // A real release-like archive: <platform>/helm inside a tar.gz, served over HTTP on loopback.
+    const staging = path.join(tmp, "staging");
+    await fakeTool(path.join(staging, platformKey()), "v4.3.1");
+    await run("tar", ["-czf", path.join(tmp, "helm.tar.gz"), "-C", staging, platformKey()]);
+    archive = await readFile(path.join(tmp, "helm.tar.gz"));
+    server = createServer((req, res) => {
+      requests++;
+      if (req.url === "/helm.tar.gz") res.end(archive);
+      else res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await new Promise((resolve) => server.close(resolve));
+    await rm(tmp, { recursive: true, force: true });
+  });
+
+  const envWith = (extra: Record<string, string>) => ({ PATH: "/nonexistent", HOME: tmp, ...extra });
+  const downloadPin = (sha256?: string): ToolPin => ({
+    ...TOOL_PINS.helm,
+    goVersion: "UNRESOLVED",
+    downloads: { [platformKey()]: { url: `${baseUrl}/helm.tar.gz`, ...(sha256 ? { sha256 } : {}) } },
+  });
+
+  it("uses an explicit <TOOL>_BIN path first, and names the variable when it is wrong", async () => {
+    const bin = await fakeTool(path.join(tmp, "explicit"), "v0.0.1");
+    expect(await resolveTool("helm", { env: envWith({ HELM_BIN: bin }) })).toBe(bin);
+    await expect(resolveTool("helm", { env: envWith({ HELM_BIN: "/no/such/helm" }) })).rejects.toThrow(
+      /HELM_BIN=\/no\/such\/helm does not exist/,
+    );
+  });
+
+  it("takes the tool from PATH only when it reports the pinned version", async () => {
+    const good = await fakeTool(path.join(tmp, "path-good"), "v4.3.1+g1234");
+    const env = envWith({ PATH: path.dirname(good), ISTIO_GITOPS_TOOLS_DIR: path.join(tmp, "empty-cache") });
+    expect(await resolveTool("helm", { env })).toBe(good);
+    const old = await fakeTool(path.join(tmp, "path-old"), "v3.14.0");
+    const oldEnv = { ...env, PATH: path.dirname(old) };
+    await expect(resolveTool("helm", { env: oldEnv, install: false })).rejects.toThrow(ToolError);
+  });
+
+  it("falls back to the per-user cache keyed by tool and version", async () => {
+    const cacheRoot = path.join(tmp, "cache");
+    const env = envWith({ ISTIO_GITOPS_TOOLS_DIR: cacheRoot });
+    const cached = cachedBinaryPath(TOOL_PINS.helm, env);
+    expect(cached).toBe(path.join(cacheRoot, "helm", "v4.3.1", "helm"));
+    await fakeTool(path.dirname(cached), "v4.3.1");
+    expect(await resolveTool("helm", { env, install: false })).toBe(cached);
+  });
+
+  it("says which tool, which version and how to fix it when nothing is found", async () => {
+    const env = envWith({ ISTIO_GITOPS_TOOLS_DIR: path.join(tmp, "nothing") });
+    const err = await resolveTool("kubeconform", { env, install: false }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ToolError);
+    expect((err as Error).message).toMatch(/kubeconform v0\.8\.0 is not installed/);
+    expect((err as Error).message).toContain("pnpm tools");
+    expect((err as Error).message).toContain(
+      "go install -ldflags='-X main.version=v0.8.0' github.com/yannh/kubeconform/cmd/kubeconform@v0.8.0",
+    );
+  });
+
+  it("downloads the release archive when Go is absent, verifying the pinned sha256", async () => {
+    const env = envWith({ ISTIO_GITOPS_TOOLS_DIR: path.join(tmp, "dl-cache") });
+    const sha = createHash("sha256").update(archive).digest("hex");
+    const bin = await resolveTool("helm", { env, pin: downloadPin(sha) });
+    expect(bin).toBe(path.join(tmp, "dl-cache", "helm", "v4.3.1", "helm"));
+    expect((await run(bin, [])).stdout.trim()).toBe("v4.3.1");
+  });
+
+  it("discards a download whose checksum does not match, leaving no cache entry", async () => {
+    const cacheRoot = path.join(tmp, "bad-cache");
+    const env = envWith({ ISTIO_GITOPS_TOOLS_DIR: cacheRoot });
+    const before = requests;
+    const err = await resolveTool("helm", { env, pin: downloadPin("0".repeat(64)) }).catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(
+      /checksum mismatch .* expected 0{64}, got [0-9a-f]{64}; the download was discarded/,
+    );
+    expect(requests).toBe(before + 1);
+    expect(existsSync(path.join(cacheRoot, "helm", "v4.3.1"))).toBe(false);
+  });
+
+  it("refuses to download without a pinned checksum", async () => {
+    const env = envWith({ ISTIO_GITOPS_TOOLS_DIR: path.join(tmp, "nosum-cache") });
+    const before = requests;
+    await expect(resolveTool("helm", { env, pin: downloadPin() })).rejects.toThrow(
+      /refusing to download .* no sha256 is pinned/,
+    );
+    expect(requests).toBe(before);
+  });
+
+  it("pins every tool with a Go package, a version and release downloads for four platforms", () => {
+    for (const pin of Object.values(TOOL_PINS)) {
+      expect(pin.goPackage).toMatch(/^[a-z0-9.-]+\.[a-z]+\//);
+      expect(Object.keys(pin.downloads).sort()).toEqual([
+        "darwin-amd64",
+        "darwin-arm64",
+        "linux-amd64",
+        "linux-arm64",
+      ]);
+      for (const d of Object.values(pin.downloads)) expect(d.url).toContain(pin.version.replace(/^v/, ""));
+    }
+  });
+});
