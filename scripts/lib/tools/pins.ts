@@ -53,24 +53,30 @@ export const TOOL_PINS: Record<ToolName, ToolPin> = {
   },
   helmfile: {
     name: "helmfile",
-    version: "v1.4.4",
+    // v1.4.4 (the newest without replace lines) does not build here: the Go proxy refuses its
+    // github.com/helmfile/vals v0.43.8 dependency. v1.8.0 builds through a wrapper module.
+    version: "v1.8.0",
     goPackage: "github.com/helmfile/helmfile",
-    goVersion: "v1.4.4",
-    ldflags: "-X go.szostok.io/version.version=v1.4.4",
+    goVersion: "v1.8.0",
+    goReplace: [
+      "k8s.io/api => k8s.io/api v0.35.4",
+      "k8s.io/apimachinery => k8s.io/apimachinery v0.36.0",
+      "k8s.io/client-go => k8s.io/client-go v0.35.4",
+    ],
     versionArgs: ["version", "-o", "short"],
     versionPattern: /v?\d+\.\d+\.\d+/,
     downloads: {
       "linux-amd64": {
-        url: "https://github.com/helmfile/helmfile/releases/download/v1.4.4/helmfile_1.4.4_linux_amd64.tar.gz",
+        url: "https://github.com/helmfile/helmfile/releases/download/v1.8.0/helmfile_1.8.0_linux_amd64.tar.gz",
       },
       "linux-arm64": {
-        url: "https://github.com/helmfile/helmfile/releases/download/v1.4.4/helmfile_1.4.4_linux_arm64.tar.gz",
+        url: "https://github.com/helmfile/helmfile/releases/download/v1.8.0/helmfile_1.8.0_linux_arm64.tar.gz",
       },
       "darwin-amd64": {
-        url: "https://github.com/helmfile/helmfile/releases/download/v1.4.4/helmfile_1.4.4_darwin_amd64.tar.gz",
+        url: "https://github.com/helmfile/helmfile/releases/download/v1.8.0/helmfile_1.8.0_darwin_amd64.tar.gz",
       },
       "darwin-arm64": {
-        url: "https://github.com/helmfile/helmfile/releases/download/v1.4.4/helmfile_1.4.4_darwin_arm64.tar.gz",
+        url: "https://github.com/helmfile/helmfile/releases/download/v1.8.0/helmfile_1.8.0_darwin_arm64.tar.gz",
       },
     },
     archiveBinary: () => "helmfile",

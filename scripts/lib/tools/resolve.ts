@@ -65,7 +65,9 @@ function normalizeVersion(v: string): string {
 /** Runs the tool's version command and extracts the version it reports. */
 export async function reportedVersion(bin: string, pin: ToolPin): Promise<string | undefined> {
   try {
-    const { stdout, stderr } = await run(bin, pin.versionArgs, { timeout: 20_000 });
+    // helmfile checks GitHub for a newer release unless told not to; there may be no network.
+    const env = { ...process.env, HELMFILE_UPGRADE_NOTICE_DISABLED: "true" };
+    const { stdout, stderr } = await run(bin, pin.versionArgs, { timeout: 20_000, env });
     return pin.versionPattern.exec(`${stdout}\n${stderr}`)?.[0];
   } catch {
     return undefined;

@@ -1,0 +1,82 @@
+#!/usr/bin/env tsx
+/**
+ * pnpm cluster:register <cluster> --context REMOTE_CTX [--argocd-context CTX] [--kubeconfig FILE] [--insecure]
+ *
+ * Registers a cluster with the primary's Argo CD, the declarative way `argocd cluster add` does:
+ * creates the argocd-manager service account and its token in the registered cluster, then a
+ * cluster Secret named after cluster.yaml's argocd.destination.name in Argo CD's namespace.
+ * The token goes from one cluster to the other and is never written to disk or git.
+ */
+import { parseArgs } from "node:util";
+import type { KubernetesObject, V1Secret } from "@kubernetes/client-node";
+import { RefusalError, runMain, UsageError } from "./lib/cli/run-main.ts";
+import { applyObjects, loadKubeConfig, readObject } from "./lib/kube/client.ts";
+import { argoClusterSecret, managerObjects, MANAGER_NAME } from "./lib/kube/objects.ts";
+import { loadRepoOrThrow } from "./lib/model/repo.ts";
+import { selectClusters } from "./lib/render/pipeline.ts";
+
+const HELP =
+  "usage: pnpm cluster:register <cluster> --context REMOTE_KUBE_CONTEXT [--argocd-context KUBE_CONTEXT] [--kubeconfig FILE] [--insecure]";
+
+runMain(async () => {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      allowPositionals: true,
+      options: {
+        context: { type: "string" },
+        "argocd-context": { type: "string" },
+        kubeconfig: { type: "string" },
+        insecure: { type: "boolean", default: false },
+        "token-timeout": { type: "string", default: "60" },
+      },
+    });
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message}\n${HELP}`);
+  }
+  const { values, positionals } = parsed;
+  if (positionals.length !== 1 || !values.context) throw new UsageError(HELP);
+  const model = await loadRepoOrThrow(process.cwd());
+  const [cluster] = selectClusters(model, positionals);
+  const name = cluster!.argocd.destination.name;
+  if (!name) {
+    throw new RefusalError(
+      `clusters/${cluster!.name}/cluster.yaml sets argocd.destination.server; registration is for clusters Argo CD knows by name (destination.name)`,
+    );
+  }
+  const remote = loadKubeConfig(values.context, values.kubeconfig);
+  const server = remote.getCurrentCluster()?.server;
+  if (!server) throw new RefusalError(`kube context '${values.context}' has no cluster server URL`);
+  await applyObjects(remote, managerObjects() as KubernetesObject[]);
+  const token = await waitForToken(remote, Number(values["token-timeout"]) * 1000);
+  const caData = remote.getCurrentCluster()?.caData;
+  const insecure = values.insecure || remote.getCurrentCluster()?.skipTLSVerify === true;
+  const argocd = loadKubeConfig(values["argocd-context"], values.kubeconfig);
+  const secret = argoClusterSecret(
+    { name, server, bearerToken: token, ...(caData ? { caData } : { insecure }) },
+    cluster!.argocd.namespace,
+  );
+  await applyObjects(argocd, [secret as KubernetesObject]);
+  console.log(
+    `registered '${name}' (${server}) with Argo CD in context '${argocd.getCurrentContext()}' as Secret ${secret.metadata.namespace}/${secret.metadata.name}`,
+  );
+});
+
+/** The token controller fills the Secret asynchronously; poll until it has. */
+async function waitForToken(kc: ReturnType<typeof loadKubeConfig>, timeoutMs: number): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const s = await readObject<V1Secret>(kc, {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: `${MANAGER_NAME}-token`, namespace: "kube-system" },
+    });
+    const token = s?.data?.token;
+    if (token) return Buffer.from(token, "base64").toString("utf8");
+    if (Date.now() > deadline)
+      throw new RefusalError(
+        `no token appeared in kube-system/${MANAGER_NAME}-token within ${timeoutMs / 1000}s; is the token controller running?`,
+      );
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
