@@ -1,0 +1,35 @@
+#!/usr/bin/env tsx
+/**
+ * pnpm history <cluster> [--no-fetch]
+ *
+ * The cluster's mesh tags, newest first: tag, chapter, date, commit and what made that state.
+ * These are the targets of `pnpm rollback <cluster> --to <tag>`.
+ */
+import { runMain, UsageError } from "./lib/cli/run-main.ts";
+import { parseCli, progress, repoRootFromCwd } from "./lib/gitops/cli.ts";
+import { Git } from "./lib/gitops/git.ts";
+import { listClusterTags } from "./lib/gitops/mesh-tags.ts";
+import { historyTable } from "./lib/gitops/report.ts";
+import { fetchMeshTags } from "./lib/gitops/workspace.ts";
+
+const HELP = "usage: pnpm history <cluster> [--no-fetch]";
+
+runMain(async () => {
+  const { values, positionals } = parseCli(
+    {
+      "no-fetch": { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+    HELP,
+  );
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  if (positionals.length !== 1) throw new UsageError(`name one cluster\n${HELP}`);
+  const cluster = positionals[0]!;
+  const git = new Git(await repoRootFromCwd());
+  if (!values["no-fetch"] && (await git.hasRemote("origin"))) await fetchMeshTags(git, progress);
+  for (const line of historyTable(cluster, await listClusterTags(git, cluster))) console.log(line);
+  return 0;
+});

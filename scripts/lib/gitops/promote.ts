@@ -1,0 +1,144 @@
+/**
+ * `pnpm promote <cluster>`: bump the chapter pin, re-render, validate, commit on
+ * `promote/<cluster>/<chapter>`, push, and open the pull request. All or nothing up to the push.
+ */
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { RefusalError } from "../cli/run-main.ts";
+import { readTree, writeFileAtomically, writeTreeAtomically } from "../fs/tree.ts";
+import { loadRepoOrThrow } from "../model/repo.ts";
+import { renderedRoot } from "../render/layout.ts";
+import { renderClusters } from "../render/pipeline.ts";
+import type { RenderDeps } from "../render/render.ts";
+import { helmTemplateDeps } from "../render/helm-template.ts";
+import { setClusterChapter } from "./cluster-yaml.ts";
+import { Git } from "./git.ts";
+import { promotionBody, promotionCommitMessage, promotionTitle, type PromotionText } from "./messages.ts";
+import { planPromotion, withChapter, type PromotionPlan } from "./plan.ts";
+import { publishBranch, type PublishResult } from "./publish.ts";
+import { resourceChanges, type ResourceChange } from "./resources.ts";
+import { validateStep, validatorModule, type ValidationOutcome } from "./validate-step.ts";
+import { commitChange, preflight, type Log } from "./workspace.ts";
+
+export interface PromoteOptions {
+  cluster: string;
+  /** Target chapter (`5`, `05`, `05-slug`); one step when absent. */
+  to?: string;
+  dryRun?: boolean;
+  noPr?: boolean;
+  env?: NodeJS.ProcessEnv;
+  log?: Log;
+  fetchImpl?: typeof fetch;
+  /** Overrides for tests. */
+  validatorPath?: string;
+  renderDeps?: RenderDeps;
+}
+
+export interface PromoteResult {
+  plan: PromotionPlan;
+  branch: string;
+  changes: ResourceChange[];
+  validation: ValidationOutcome;
+  title: string;
+  body: string;
+  dryRun: boolean;
+  commit?: string;
+  publish?: PublishResult;
+}
+
+export function promotionBranch(cluster: string, chapter: string): string {
+  return `promote/${cluster}/${chapter}`;
+}
+
+export async function promote(root: string, o: PromoteOptions): Promise<PromoteResult> {
+  const log = o.log ?? (() => {});
+  const git = new Git(root, o.env ?? process.env);
+  const deps = o.renderDeps ?? helmTemplateDeps(root);
+  const model = await loadRepoOrThrow(root);
+  const plan = planPromotion(model, o.cluster, o.to);
+  const branch = promotionBranch(plan.cluster.name, plan.to.dir);
+  const pre = o.dryRun
+    ? undefined
+    : await preflight(git, { openBranchPrefix: `promote/${plan.cluster.name}/`, newBranch: branch, log });
+
+  log(`rendering ${plan.cluster.name} at ${plan.to.dir} ...`);
+  const [rendered] = await renderClusters(
+    root,
+    { clusters: [plan.cluster.name] },
+    deps,
+    withChapter(model, plan.cluster.name, plan.to.dir),
+  );
+  const files = rendered!.files;
+  const renderedDir = path.join(root, renderedRoot(plan.cluster.name));
+  const changes = resourceChanges(await readTree(renderedDir), files);
+  const clusterFile = path.join(root, plan.cluster.file);
+  const clusterText = setClusterChapter(await readFile(clusterFile, "utf8"), plan.to.dir);
+  const validatorOptions = {
+    clusters: [plan.cluster.name],
+    chapter: plan.to.dir,
+    renderDeps: deps,
+    ...(o.env ? { env: o.env } : {}),
+    ...validatorModule(o),
+  };
+
+  const text = (validation: ValidationOutcome): PromotionText => ({
+    cluster: plan.cluster.name,
+    from: plan.from,
+    to: plan.to,
+    passed: plan.passed,
+    changes,
+    validation,
+  });
+
+  if (!pre) {
+    const validation = await validateStep(root, validatorOptions);
+    return {
+      plan,
+      branch,
+      changes,
+      validation,
+      title: promotionTitle({ cluster: plan.cluster.name, to: plan.to }),
+      body: promotionBody(text(validation)),
+      dryRun: true,
+    };
+  }
+
+  let validation: ValidationOutcome | undefined;
+  const commit = await commitChange(git, {
+    pre,
+    branch,
+    paths: [`clusters/${plan.cluster.name}`],
+    log,
+    apply: async () => {
+      await writeFileAtomically(clusterFile, clusterText);
+      await writeTreeAtomically(renderedDir, files);
+      log("validating ...");
+      validation = await validateStep(root, validatorOptions);
+      assertValid(validation, "promotion");
+      return promotionCommitMessage(text(validation));
+    },
+  });
+  log(`committed ${commit.slice(0, 12)} on ${branch}`);
+  const body = promotionBody(text(validation!));
+  const title = promotionTitle({ cluster: plan.cluster.name, to: plan.to });
+  const publish = await publishBranch(git, {
+    pre,
+    branch,
+    title,
+    body,
+    noPr: o.noPr,
+    env: o.env,
+    fetchImpl: o.fetchImpl,
+    log,
+  });
+  return { plan, branch, changes, validation: validation!, title, body, dryRun: false, commit, publish };
+}
+
+export function assertValid(v: ValidationOutcome, what: string): void {
+  if (v.errors === 0) return;
+  const lines = v.findings.filter((f) => f.severity === "error").slice(0, 20);
+  throw new RefusalError(
+    `validation failed (${v.summary}); the ${what} was not committed:\n` +
+      lines.map((f) => `  ${f.file}:${f.line}:${f.column}: ${f.rule}: ${f.message}`).join("\n"),
+  );
+}

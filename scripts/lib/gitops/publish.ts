@@ -1,0 +1,79 @@
+/**
+ * After the commit: push the branch, then open the pull request through the GitHub REST API when a
+ * token and a GitHub repository are known, or hand back the compare URL (or plain instructions).
+ */
+import { RefusalError } from "../cli/run-main.ts";
+import type { Git } from "./git.ts";
+import { compareUrl, createPullRequest, gitHubTarget, GitHubError, type PullRequest } from "./github.ts";
+import { pushBranch, type Log, type Preflight } from "./workspace.ts";
+
+export interface PublishOptions {
+  pre: Preflight;
+  branch: string;
+  title: string;
+  body: string;
+  /** Do not open a pull request (print the compare URL). */
+  noPr?: boolean;
+  env?: NodeJS.ProcessEnv;
+  fetchImpl?: typeof fetch;
+  log?: Log;
+}
+
+export interface PublishResult {
+  pushed: boolean;
+  pullRequest?: PullRequest;
+  compareUrl?: string;
+  /** What the person should do next, when there is something. */
+  next?: string;
+}
+
+export async function publishBranch(git: Git, o: PublishOptions): Promise<PublishResult> {
+  const log = o.log ?? (() => {});
+  if (!o.pre.hasOrigin) {
+    return {
+      pushed: false,
+      next: `no 'origin' remote: the commit is on local branch '${o.branch}'; push it and open a pull request into '${o.pre.base}'`,
+    };
+  }
+  log(`pushing ${o.branch} to origin ...`);
+  const pushed = await pushBranch(git, o.branch);
+  if (!pushed.pushed) {
+    throw new RefusalError(
+      `origin refused the push of '${o.branch}' (someone else pushed it first?):\n${indent(pushed.reason)}\n` +
+        `Nothing is lost: your commit stays on local branch '${o.branch}' and '${o.pre.branch}' is checked out as before. ` +
+        `Compare it with origin/${o.branch}, then delete it with \`git branch -D ${o.branch}\`.`,
+    );
+  }
+  const target = gitHubTarget(o.env ?? process.env, await git.remoteUrl("origin"));
+  if (!target) {
+    return {
+      pushed: true,
+      next: `pushed '${o.branch}'; open a pull request into '${o.pre.base}' on your git host`,
+    };
+  }
+  const url = compareUrl(target, o.pre.base, o.branch);
+  if (o.noPr || !target.token) {
+    const why = o.noPr ? "" : " (set GITHUB_TOKEN to have it opened for you)";
+    return { pushed: true, compareUrl: url, next: `open the pull request at ${url}${why}` };
+  }
+  try {
+    const pr = await createPullRequest(
+      target,
+      { title: o.title, head: o.branch, base: o.pre.base, body: o.body },
+      o.fetchImpl,
+    );
+    return { pushed: true, pullRequest: pr, compareUrl: url };
+  } catch (e) {
+    if (!(e instanceof GitHubError)) throw e;
+    throw new RefusalError(
+      `pushed '${o.branch}', but opening the pull request failed: ${e.message}\nOpen it by hand at ${url}`,
+    );
+  }
+}
+
+function indent(text: string): string {
+  return text
+    .split("\n")
+    .map((l) => `  ${l}`)
+    .join("\n");
+}

@@ -1,0 +1,280 @@
+/**
+ * `pnpm rollback <cluster> --to <tag> | --steps K`: restore the cluster's chapter pin and its whole
+ * rendered tree from a mesh tag as a new, validated commit, on `rollback/<cluster>/<tag-suffix>`
+ * (a pull request) or, with `--direct`, on the current branch. A roll-forward: Argo CD syncs it
+ * like any other commit, auto-sync and app-of-apps included.
+ */
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { RefusalError, UsageError } from "../cli/run-main.ts";
+import { FindingsError } from "../findings.ts";
+import { diffTrees, readTree, writeFileAtomically, writeTreeAtomically } from "../fs/tree.ts";
+import { loadRepoOrThrow, type RepoModel } from "../model/repo.ts";
+import type { Chapter } from "../model/types.ts";
+import { helmTemplateDeps } from "../render/helm-template.ts";
+import { renderedRoot } from "../render/layout.ts";
+import { renderClusters } from "../render/pipeline.ts";
+import type { RenderDeps } from "../render/render.ts";
+import { readClusterChapter, setClusterChapter } from "./cluster-yaml.ts";
+import { Git } from "./git.ts";
+import { listClusterTags, type MeshTag } from "./mesh-tags.ts";
+import { rollbackBody, rollbackCommitMessage, rollbackTitle, type RollbackText } from "./messages.ts";
+import { assertPinsAfterMove, chapterOf, findCluster, withChapter } from "./plan.ts";
+import { assertValid } from "./promote.ts";
+import { publishBranch, type PublishResult } from "./publish.ts";
+import { resourceChanges, type ResourceChange } from "./resources.ts";
+import { parseTagName, renderedHash, tagSuffix } from "./tags.ts";
+import { validateStep, validatorModule, type ValidationOutcome } from "./validate-step.ts";
+import { commitChange, preflight, pushBranch, type Log, type Preflight } from "./workspace.ts";
+
+export interface RollbackOptions {
+  cluster: string;
+  /** A tag name (`mesh/primary/0003-02-routing`) or its suffix (`0003-02-routing`). */
+  to?: string;
+  /** How many tagged states to go back from the current one. */
+  steps?: number;
+  /** Commit on the current branch and push it, without a pull request. */
+  direct?: boolean;
+  dryRun?: boolean;
+  noPr?: boolean;
+  env?: NodeJS.ProcessEnv;
+  log?: Log;
+  fetchImpl?: typeof fetch;
+  validatorPath?: string;
+  renderDeps?: RenderDeps;
+}
+
+export interface RollbackResult {
+  tag: MeshTag;
+  fromChapter: string;
+  toChapter: Chapter;
+  branch?: string;
+  changes: ResourceChange[];
+  drift: string[];
+  validation: ValidationOutcome;
+  title: string;
+  body: string;
+  dryRun: boolean;
+  commit?: string;
+  publish?: PublishResult;
+}
+
+export function rollbackBranch(tag: MeshTag): string {
+  return `rollback/${tag.cluster}/${tagSuffix(tag)}`;
+}
+
+export async function rollback(root: string, o: RollbackOptions): Promise<RollbackResult> {
+  const log = o.log ?? (() => {});
+  if ((o.to === undefined) === (o.steps === undefined))
+    throw new UsageError("give exactly one of --to <tag> and --steps K");
+  const git = new Git(root, o.env ?? process.env);
+  const deps = o.renderDeps ?? helmTemplateDeps(root);
+  const pre = o.dryRun ? undefined : await preflight(git, { fetchTags: true, log });
+  const model = await loadRepoOrThrow(root);
+  const cluster = findCluster(model, o.cluster);
+  const renderedDir = path.join(root, renderedRoot(cluster.name));
+  const current = await readTree(renderedDir);
+  const tags = await listClusterTags(git, cluster.name);
+  const tag =
+    o.to !== undefined
+      ? await tagByName(git, cluster.name, o.to, tags)
+      : tagBySteps(cluster.name, o.steps!, tags, current);
+
+  const tagClusterYaml = await git.showFile(tag.commit, cluster.file);
+  if (tagClusterYaml === undefined) throw new RefusalError(`${tag.name} has no ${cluster.file}`);
+  const chapterDir = readClusterChapter(tagClusterYaml);
+  const restored = await git.treeAt(tag.commit, renderedRoot(cluster.name));
+  if (tag.renderedSha256 && renderedHash(restored) !== tag.renderedSha256) {
+    throw new RefusalError(
+      `the rendered output at ${tag.name} does not match the hash recorded in the tag; refusing to restore it`,
+    );
+  }
+  const toChapter = chapterOf(model, chapterDir);
+  assertPinsAfterMove(model, cluster.name, chapterDir);
+  const changes = resourceChanges(current, restored);
+  if (changes.length === 0 && cluster.chapter === chapterDir) {
+    throw new RefusalError(
+      `${cluster.name} already matches ${tag.name} (chapter ${chapterDir}); nothing to roll back`,
+    );
+  }
+  const drift = await sourceDrift(root, model, cluster.name, chapterDir, restored, deps);
+  const branch = o.direct ? undefined : rollbackBranch(tag);
+  const clusterFile = path.join(root, cluster.file);
+  const clusterText = setClusterChapter(await readFile(clusterFile, "utf8"), chapterDir);
+  const validatorOptions = {
+    clusters: [cluster.name],
+    chapter: chapterDir,
+    restoredClusters: [cluster.name],
+    renderDeps: deps,
+    ...(o.env ? { env: o.env } : {}),
+    ...validatorModule(o),
+  };
+  const text = (validation: ValidationOutcome): RollbackText => ({
+    cluster: cluster.name,
+    tag: tag.name,
+    tagCommit: tag.commit,
+    fromChapter: cluster.chapter,
+    toChapter,
+    changes,
+    validation,
+    drift,
+  });
+  const base = {
+    tag,
+    fromChapter: cluster.chapter,
+    toChapter,
+    changes,
+    drift,
+    title: rollbackTitle({ cluster: cluster.name, tag: tag.name, toChapter }),
+  };
+
+  if (!pre) {
+    const validation = await validateStep(root, validatorOptions);
+    return {
+      ...base,
+      ...(branch ? { branch } : {}),
+      validation,
+      body: rollbackBody(text(validation)),
+      dryRun: true,
+    };
+  }
+  if (branch) await assertBranchFree(git, pre, branch);
+
+  let validation: ValidationOutcome | undefined;
+  const commit = await commitChange(git, {
+    pre,
+    ...(branch ? { branch } : {}),
+    paths: [`clusters/${cluster.name}`],
+    log,
+    apply: async () => {
+      await writeFileAtomically(clusterFile, clusterText);
+      await writeTreeAtomically(renderedDir, restored);
+      log("validating ...");
+      validation = await validateStep(root, validatorOptions);
+      assertValid(validation, "rollback");
+      return rollbackCommitMessage(text(validation));
+    },
+  });
+  const body = rollbackBody(text(validation!));
+  const result: RollbackResult = {
+    ...base,
+    ...(branch ? { branch } : {}),
+    validation: validation!,
+    body,
+    dryRun: false,
+    commit,
+  };
+  if (branch) {
+    log(`committed ${commit.slice(0, 12)} on ${branch}`);
+    result.publish = await publishBranch(git, {
+      pre,
+      branch,
+      title: base.title,
+      body,
+      noPr: o.noPr,
+      env: o.env,
+      fetchImpl: o.fetchImpl,
+      log,
+    });
+    return result;
+  }
+  log(`committed ${commit.slice(0, 12)} on ${pre.branch}`);
+  if (!pre.hasOrigin) return { ...result, publish: { pushed: false } };
+  const pushed = await pushBranch(git, pre.branch, pre.base);
+  if (!pushed.pushed) {
+    throw new RefusalError(
+      `committed the rollback on '${pre.branch}' (${commit.slice(0, 12)}), but origin refused the push:\n  ${pushed.reason}\n` +
+        `Nothing is lost: run \`git pull --rebase\` and \`git push\`, or \`git reset --hard ${pre.head.slice(0, 12)}\` to drop the commit.`,
+    );
+  }
+  return { ...result, publish: { pushed: true } };
+}
+
+async function tagByName(git: Git, cluster: string, ref: string, tags: readonly MeshTag[]): Promise<MeshTag> {
+  const name = ref.replace(/^refs\/tags\//, "");
+  const full = name.includes("/") ? name : `mesh/${cluster}/${name}`;
+  const parsed = parseTagName(full);
+  if (!parsed) {
+    const exists = await git.revParse(`refs/tags/${name}`);
+    throw new RefusalError(
+      exists
+        ? `'${name}' is not a mesh tag (mesh/<cluster>/<seq>-<chapter>); \`pnpm history ${cluster}\` lists the tags of ${cluster}`
+        : `unknown tag '${name}'; \`pnpm history ${cluster}\` lists the tags of ${cluster}`,
+    );
+  }
+  if (parsed.cluster !== cluster) {
+    throw new RefusalError(`tag '${parsed.name}' belongs to cluster '${parsed.cluster}', not '${cluster}'`);
+  }
+  const tag = tags.find((t) => t.name === parsed.name);
+  if (!tag)
+    throw new RefusalError(
+      `unknown tag '${parsed.name}'; \`pnpm history ${cluster}\` lists the tags of ${cluster}`,
+    );
+  return tag;
+}
+
+/**
+ * K tagged states back from where the cluster is now. When the newest tag is the current state
+ * (same rendered hash), `--steps 1` is the tag before it; when there are untagged changes since,
+ * `--steps 1` is the newest tag.
+ */
+export function tagBySteps(
+  cluster: string,
+  steps: number,
+  tags: readonly MeshTag[],
+  current: ReadonlyMap<string, string>,
+): MeshTag {
+  if (!Number.isInteger(steps) || steps < 1)
+    throw new UsageError(`--steps must be a whole number of at least 1, not ${steps}`);
+  if (tags.length === 0)
+    throw new RefusalError(
+      `cluster '${cluster}' has no tags yet; run \`pnpm tag ${cluster}\` after a promotion`,
+    );
+  const atNewest = tags[0]!.renderedSha256 !== undefined && tags[0]!.renderedSha256 === renderedHash(current);
+  const index = atNewest ? steps : steps - 1;
+  const tag = tags[index];
+  if (!tag) {
+    throw new RefusalError(
+      `cannot go back ${steps} step(s): ${cluster} has ${tags.length} tag(s)${atNewest ? `, and is at the newest (${tags[0]!.name})` : ""}`,
+    );
+  }
+  return tag;
+}
+
+/** Restored files that differ from what today's sources render at the restored chapter. */
+async function sourceDrift(
+  root: string,
+  model: RepoModel,
+  cluster: string,
+  chapterDir: string,
+  restored: ReadonlyMap<string, string>,
+  deps: RenderDeps,
+): Promise<string[]> {
+  try {
+    const [r] = await renderClusters(
+      root,
+      { clusters: [cluster] },
+      deps,
+      withChapter(model, cluster, chapterDir),
+    );
+    const d = diffTrees(restored, r!.files);
+    return [...d.changed, ...d.added, ...d.removed].sort();
+  } catch (e) {
+    if (e instanceof FindingsError)
+      return [
+        `(today's sources do not render ${chapterDir}: ${e.findings[0]?.message ?? "see pnpm validate"})`,
+      ];
+    throw e;
+  }
+}
+
+async function assertBranchFree(git: Git, pre: Preflight, branch: string): Promise<void> {
+  if (await git.localBranchExists(branch)) {
+    throw new RefusalError(
+      `a local branch '${branch}' already exists; delete it with \`git branch -D ${branch}\` or push it`,
+    );
+  }
+  if (pre.hasOrigin && (await git.remoteBranches("origin", branch)).length) {
+    throw new RefusalError(`origin already has a branch '${branch}': that rollback is already open`);
+  }
+}

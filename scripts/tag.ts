@@ -1,0 +1,41 @@
+#!/usr/bin/env tsx
+/**
+ * pnpm tag <cluster> [--commit SHA] [--no-push]
+ *
+ * Creates the annotated, immutable tag mesh/<cluster>/<seq>-<chapter> on the commit that last
+ * changed the cluster (or --commit), after checking that the commit's rendered output is what its
+ * cluster.yaml renders; pushes it to origin. Tagging an already tagged commit is a no-op; existing
+ * tags are never moved or deleted.
+ */
+import { runMain, UsageError } from "./lib/cli/run-main.ts";
+import { parseCli, progress, repoRootFromCwd } from "./lib/gitops/cli.ts";
+import { Git } from "./lib/gitops/git.ts";
+import { createMeshTag } from "./lib/gitops/mesh-tags.ts";
+import { tagReport } from "./lib/gitops/report.ts";
+
+const HELP = "usage: pnpm tag <cluster> [--commit SHA] [--no-push]";
+
+runMain(async () => {
+  const { values, positionals } = parseCli(
+    {
+      commit: { type: "string" },
+      "no-push": { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+    HELP,
+  );
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  if (positionals.length !== 1) throw new UsageError(`name one cluster\n${HELP}`);
+  const git = new Git(await repoRootFromCwd());
+  const result = await createMeshTag(git, {
+    cluster: positionals[0]!,
+    ...(values.commit !== undefined ? { commit: values.commit } : {}),
+    push: !values["no-push"],
+    log: progress,
+  });
+  for (const line of tagReport(result)) console.log(line);
+  return 0;
+});
