@@ -33,7 +33,7 @@ describe("resolveTool", () => {
     tmp = await mkdtemp(path.join(os.tmpdir(), "tools-test-"));
     // A real release-like archive: <platform>/helm inside a tar.gz, served over HTTP on loopback.
     const staging = path.join(tmp, "staging");
-    await fakeTool(path.join(staging, platformKey()), "v4.3.1");
+    await fakeTool(path.join(staging, platformKey()), TOOL_PINS.helm.version);
     await run("tar", ["-czf", path.join(tmp, "helm.tar.gz"), "-C", staging, platformKey()]);
     archive = await readFile(path.join(tmp, "helm.tar.gz"));
     server = createServer((req, res) => {
@@ -65,7 +65,7 @@ describe("resolveTool", () => {
   });
 
   it("takes the tool from PATH only when it reports the pinned version", async () => {
-    const good = await fakeTool(path.join(tmp, "path-good"), "v4.3.1+g1234");
+    const good = await fakeTool(path.join(tmp, "path-good"), `${TOOL_PINS.helm.version}+g1234`);
     const env = envWith({ PATH: path.dirname(good), ISTIO_GITOPS_TOOLS_DIR: path.join(tmp, "empty-cache") });
     expect(await resolveTool("helm", { env })).toBe(good);
     const old = await fakeTool(path.join(tmp, "path-old"), "v3.14.0");
@@ -77,8 +77,8 @@ describe("resolveTool", () => {
     const cacheRoot = path.join(tmp, "cache");
     const env = envWith({ ISTIO_GITOPS_TOOLS_DIR: cacheRoot });
     const cached = cachedBinaryPath(TOOL_PINS.helm, env);
-    expect(cached).toBe(path.join(cacheRoot, "helm", "v4.3.1", "helm"));
-    await fakeTool(path.dirname(cached), "v4.3.1");
+    expect(cached).toBe(path.join(cacheRoot, "helm", TOOL_PINS.helm.version, "helm"));
+    await fakeTool(path.dirname(cached), TOOL_PINS.helm.version);
     expect(await resolveTool("helm", { env, install: false })).toBe(cached);
   });
 
@@ -97,8 +97,8 @@ describe("resolveTool", () => {
     const env = envWith({ ISTIO_GITOPS_TOOLS_DIR: path.join(tmp, "dl-cache") });
     const sha = createHash("sha256").update(archive).digest("hex");
     const bin = await resolveTool("helm", { env, pin: downloadPin(sha) });
-    expect(bin).toBe(path.join(tmp, "dl-cache", "helm", "v4.3.1", "helm"));
-    expect((await run(bin, [])).stdout.trim()).toBe("v4.3.1");
+    expect(bin).toBe(path.join(tmp, "dl-cache", "helm", TOOL_PINS.helm.version, "helm"));
+    expect((await run(bin, [])).stdout.trim()).toBe(TOOL_PINS.helm.version);
   });
 
   it("discards a download whose checksum does not match, leaving no cache entry", async () => {
@@ -110,7 +110,7 @@ describe("resolveTool", () => {
       /checksum mismatch .* expected 0{64}, got [0-9a-f]{64}; the download was discarded/,
     );
     expect(requests).toBe(before + 1);
-    expect(existsSync(path.join(cacheRoot, "helm", "v4.3.1"))).toBe(false);
+    expect(existsSync(path.join(cacheRoot, "helm", TOOL_PINS.helm.version))).toBe(false);
   });
 
   it("refuses to download without a pinned checksum", async () => {

@@ -37,17 +37,28 @@ export interface ToolPin {
 export const TOOL_PINS: Record<ToolName, ToolPin> = {
   helm: {
     name: "helm",
-    version: "v4.3.1",
+    // v4.3.0 rather than v4.3.1: its release checksums could be verified (v4.3.1 is too new for any
+    // published pin we could check), so people without Go get a verified download.
+    version: "v4.3.0",
     goPackage: "helm.sh/helm/v4/cmd/helm",
-    goVersion: "v4.3.1",
-    ldflags: "-X helm.sh/helm/v4/internal/version.version=v4.3.1",
+    goVersion: "v4.3.0",
+    ldflags: "-X helm.sh/helm/v4/internal/version.version=v4.3.0",
     versionArgs: ["version", "--short"],
     versionPattern: /v\d+\.\d+\.\d+/,
     downloads: {
-      "linux-amd64": { url: "https://get.helm.sh/helm-v4.3.1-linux-amd64.tar.gz" },
-      "linux-arm64": { url: "https://get.helm.sh/helm-v4.3.1-linux-arm64.tar.gz" },
-      "darwin-amd64": { url: "https://get.helm.sh/helm-v4.3.1-darwin-amd64.tar.gz" },
-      "darwin-arm64": { url: "https://get.helm.sh/helm-v4.3.1-darwin-arm64.tar.gz" },
+      "linux-amd64": {
+        url: "https://get.helm.sh/helm-v4.3.0-linux-amd64.tar.gz",
+        sha256: "86584a54def73570558f66f5111cc53dfed56689637ae32c1201205d494f54fb",
+      },
+      "linux-arm64": {
+        url: "https://get.helm.sh/helm-v4.3.0-linux-arm64.tar.gz",
+        sha256: "31c5794dd55c66a51e6b7d2e2ac7a114ae8b1de41ff1d9ba51748ac973b06a08",
+      },
+      "darwin-amd64": { url: "https://get.helm.sh/helm-v4.3.0-darwin-amd64.tar.gz" },
+      "darwin-arm64": {
+        url: "https://get.helm.sh/helm-v4.3.0-darwin-arm64.tar.gz",
+        sha256: "d3870437e1e95b67f8edbde964156c84a26503f560821d40c542441658934fba",
+      },
     },
     archiveBinary: (platform) => `${platform}/helm`,
   },
