@@ -42,7 +42,7 @@ const CHART_POLICIES: Record<string, Partial<ChartSyncPolicy>> = {
     ],
   },
   "jetstack/cert-manager": { syncOptions: ["ServerSideApply=true"] },
-  "prometheus-community/prometheus": { syncOptions: ["ServerSideApply=true"] },
+  "prometheus-community/kube-prometheus-stack": { syncOptions: ["ServerSideApply=true"] },
   "argo/argo-cd": { syncOptions: ["ServerSideApply=true"] },
 };
 

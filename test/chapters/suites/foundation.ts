@@ -1,0 +1,111 @@
+/** Chapters 03-05: the app without a mesh, its baseline load test, and Istio's installation. */
+import { describe, expect, it } from "vitest";
+import { rendered, type Loose } from "../render-cache.ts";
+
+const wave = (app: Loose): number => Number(app.metadata.annotations["argocd.argoproj.io/sync-wave"]);
+
+describe("03 installing the application with Helmfile", () => {
+  it("deploys workshop-app on the primary only", async () => {
+    const [primary, remote, before] = await Promise.all([
+      rendered("primary", 3),
+      rendered("remote", 3),
+      rendered("primary", 2),
+    ]);
+    expect(before.releases()).not.toContain("workshop-app");
+    expect(primary.releases()).toContain("workshop-app");
+    expect(remote.releases()).not.toContain("workshop-app");
+    expect(primary.application("workshop-app").spec.source.path).toBe(
+      "clusters/primary/rendered/app/workshop-app",
+    );
+  });
+
+  it("owns the workshop Namespace as a mesh resource, not yet injected, never pruned", async () => {
+    const ns = (await rendered("primary", 3)).mesh("Namespace", undefined, "workshop");
+    expect(ns.metadata.labels?.["istio-injection"]).toBeUndefined();
+    expect(ns.metadata.annotations["argocd.argoproj.io/sync-options"]).toContain("Prune=false");
+  });
+
+  it("rolls the portal with maxSurge 1 / maxUnavailable 0 and two replicas", async () => {
+    const d = (await rendered("primary", 3)).app("Deployment", "frontend-portal-v1");
+    expect(d.spec.replicas).toBe(2);
+    expect(d.spec.strategy.type ?? "RollingUpdate").toBe("RollingUpdate");
+    expect(d.spec.strategy.rollingUpdate).toEqual({ maxSurge: 1, maxUnavailable: 0 });
+  });
+
+  it("runs every service of the demo app", async () => {
+    const r = await rendered("primary", 3);
+    for (const svc of [
+      "frontend-portal",
+      "auth-service",
+      "content-generator",
+      "image-processor",
+      "mailing-service",
+    ]) {
+      expect(r.app("Service", svc).spec.ports[0].port).toBe(80);
+    }
+  });
+});
+
+describe("04 performance baseline", () => {
+  it("runs the load-test Job against the portal Service with the standard scenario", async () => {
+    const r = await rendered("primary", 4);
+    const job = r.app("Job", "load-test");
+    const args: string[] = job.spec.template.spec.containers[0].args;
+    expect(args).toContain("--url=http://frontend-portal.workshop/");
+    expect(args).toContain("--rate=50");
+    expect(args).toContain("--connections=10");
+    expect(args).toContain("--duration=60s");
+    expect(args).toContain("--warmup=10s");
+    expect((await rendered("primary", 3)).hasApp("Job", "load-test")).toBe(false);
+  });
+});
+
+describe("05 installing Istio", () => {
+  it("installs base -> istiod -> ingress gateway in sync waves that follow `needs`", async () => {
+    const r = await rendered("primary", 5);
+    const base = r.application("istio-base");
+    const istiod = r.application("istiod");
+    const ingress = r.application("istio-ingress");
+    expect(wave(base)).toBeLessThan(wave(istiod));
+    expect(wave(istiod)).toBeLessThan(wave(ingress));
+    expect(istiod.spec.sources[0].targetRevision).toBe("1.30.3");
+    // Istio's CRDs are too large for client-side apply.
+    expect(base.spec.syncPolicy.syncOptions).toContain("ServerSideApply=true");
+    expect((await rendered("remote", 5)).releases()).toEqual([]);
+  });
+
+  it("gives istiod this cluster's mesh ID, cluster name and network", async () => {
+    const v = (await rendered("primary", 5)).values("istiod");
+    expect(v.global.meshID).toBe("mesh1");
+    expect(v.global.multiCluster.clusterName).toBe("primary");
+    expect(v.global.network).toBe("network1");
+    expect(v.pilot.env.EXTERNAL_ISTIOD).toBe("true");
+  });
+
+  it("labels the workshop namespace for sidecar injection", async () => {
+    const ns = (await rendered("primary", 5)).mesh("Namespace", undefined, "workshop");
+    expect(ns.metadata.labels["istio-injection"]).toBe("enabled");
+  });
+
+  it("tells Argo CD to ignore the webhook fields istiod rewrites", async () => {
+    const cm = (await rendered("primary", 5)).values("argo-cd").configs.cm;
+    expect(
+      cm[
+        "resource.customizations.ignoreDifferences.admissionregistration.k8s.io_ValidatingWebhookConfiguration"
+      ],
+    ).toContain("failurePolicy");
+    expect(
+      cm[
+        "resource.customizations.ignoreDifferences.admissionregistration.k8s.io_MutatingWebhookConfiguration"
+      ],
+    ).toContain("caBundle");
+    const istiod = (await rendered("primary", 5)).application("istiod");
+    expect(istiod.spec.syncPolicy.syncOptions).toContain("RespectIgnoreDifferences=true");
+  });
+
+  it("exposes the ingress gateway through a LoadBalancer and retires the baseline Job", async () => {
+    const r = await rendered("primary", 5);
+    expect(r.values("istio-ingress").service.type).toBe("LoadBalancer");
+    expect(r.hasApp("Job", "load-test")).toBe(false);
+  });
+});

@@ -1,0 +1,158 @@
+/** Chapters 18-19: the cost of the mesh, and the primary-remote multicluster. */
+import { describe, expect, it } from "vitest";
+import { rendered, type Loose } from "../render-cache.ts";
+
+describe("18 performance tests with the mesh", () => {
+  it("limits the workshop proxies' configuration to the hosts they call", async () => {
+    const r = await rendered("primary", 18);
+    const sidecar = r.mesh("Sidecar", "workshop", "default");
+    expect(sidecar.spec.workloadSelector).toBeUndefined();
+    expect(sidecar.spec.egress[0].hosts).toEqual(
+      expect.arrayContaining([
+        "./*",
+        "istio-system/*",
+        "istio-egress/*",
+        "observability/jaeger.observability.svc.cluster.local",
+      ]),
+    );
+    expect(sidecar.spec.egress[0].hosts).not.toContain("*/*");
+  });
+
+  it("sizes every sidecar explicitly", async () => {
+    const r = await rendered("primary", 18);
+    const annotations = r.app("Deployment", "content-generator-v1").spec.template.metadata.annotations;
+    expect(annotations["sidecar.istio.io/proxyCPU"]).toBe("50m");
+    expect(annotations["sidecar.istio.io/proxyMemory"]).toBe("64Mi");
+    expect(annotations["sidecar.istio.io/proxyMemoryLimit"]).toBe("256Mi");
+  });
+
+  it("runs the chapter 04 scenario again, inside the mesh, and lets it in", async () => {
+    const [now, baseline] = await Promise.all([rendered("primary", 18), rendered("primary", 4)]);
+    const args = (r: Loose) => r.app("Job", "load-test").spec.template.spec.containers[0].args;
+    expect(args(now)).toEqual(args(baseline));
+    const allow = now.mesh("AuthorizationPolicy", "workshop", "frontend-portal");
+    expect(allow.spec.rules.flatMap((x: Loose) => x.from[0].source.principals)).toContain(
+      "cluster.local/ns/workshop/sa/default",
+    );
+  });
+});
+
+describe("19 multicluster, primary-remote on different networks", () => {
+  it("keeps the primary's istiod as an external control plane with its mesh identity", async () => {
+    const v = (await rendered("primary", 19)).values("istiod");
+    expect(v.profile).toBeUndefined();
+    expect(v.global).toMatchObject({
+      meshID: "mesh1",
+      network: "network1",
+      multiCluster: { clusterName: "primary" },
+    });
+    expect(v.pilot.env.EXTERNAL_ISTIOD).toBe("true");
+  });
+
+  it("installs Istio's remote profile on the remote cluster", async () => {
+    const r = await rendered("remote", 19);
+    expect(r.values("istio-base").profile).toBe("remote");
+    const v = r.values("istiod");
+    expect(v.profile).toBe("remote");
+    expect(v.global.multiCluster.clusterName).toBe("remote");
+    expect(v.global.network).toBe("network2");
+    expect(v.istiodRemote.injectionPath).toBe("/inject/cluster/remote/net/network2");
+    // The README's placeholder, to be replaced with the primary east-west gateway's address.
+    expect(v.global.remotePilotAddress).toMatch(/^[0-9.]+$|^[a-z0-9.-]+$/);
+    expect(r.releases()).not.toContain("argo-cd");
+  });
+
+  it("runs an east-west gateway on each network", async () => {
+    for (const [cluster, network] of [
+      ["primary", "network1"],
+      ["remote", "network2"],
+    ] as const) {
+      const r = await rendered(cluster, 19);
+      const v = r.values("istio-eastwest");
+      expect(v.networkGateway).toBe(network);
+      expect(v.name).toBe("istio-eastwestgateway");
+      expect(r.application("istio-eastwest").spec.destination.namespace).toBe("istio-system");
+    }
+  });
+
+  it("exposes istiod (15012, 15017) and the services (15443, AUTO_PASSTHROUGH) on the primary", async () => {
+    const r = await rendered("primary", 19);
+    const cross = r.mesh("Gateway", "istio-system", "cross-network-gateway");
+    // name: istio-eastwestgateway -> the chart labels the pods istio: eastwestgateway.
+    expect(cross.spec.selector).toEqual({ istio: "eastwestgateway" });
+    expect(cross.spec.servers[0]).toMatchObject({
+      port: { number: 15443 },
+      tls: { mode: "AUTO_PASSTHROUGH" },
+      hosts: ["*.local"],
+    });
+    const istiod = r.mesh("Gateway", "istio-system", "istiod-gateway");
+    expect(istiod.spec.servers.map((s: Loose) => [s.port.number, s.tls.mode])).toEqual([
+      [15012, "PASSTHROUGH"],
+      [15017, "PASSTHROUGH"],
+    ]);
+    const vs = r.mesh("VirtualService", "istio-system", "istiod-vs");
+    expect(vs.spec.tls.map((t: Loose) => [t.match[0].port, t.route[0].destination.port.number])).toEqual([
+      [15012, 15012],
+      [15017, 443],
+    ]);
+    // Configuration lives on the primary (the config cluster) only.
+    expect(
+      (await rendered("remote", 19)).meshObjects().filter((o) => o.apiVersion.includes("istio.io")),
+    ).toEqual([]);
+  });
+
+  it("labels each istio-system with its network and points the remote at its control plane", async () => {
+    const primary = (await rendered("primary", 19)).mesh("Namespace", undefined, "istio-system");
+    expect(primary.metadata.labels["topology.istio.io/network"]).toBe("network1");
+    const remote = await rendered("remote", 19);
+    const ns = remote.mesh("Namespace", undefined, "istio-system");
+    expect(ns.metadata.labels["topology.istio.io/network"]).toBe("network2");
+    expect(ns.metadata.annotations["topology.istio.io/controlPlaneClusters"]).toBe("primary");
+    expect(remote.mesh("Namespace", undefined, "workshop").metadata.labels["istio-injection"]).toBe(
+      "enabled",
+    );
+  });
+
+  it("splits the demo app: the remote runs content-generator v1 and v3 only", async () => {
+    const r = await rendered("remote", 19);
+    const deployments = r
+      .appFiles()
+      .filter((f) => f.includes("/deployment-"))
+      .map((f) => r.yaml(f))
+      .filter((d: Loose) => d.spec.replicas > 0)
+      .map((d: Loose) => d.metadata.name)
+      .sort();
+    expect(deployments).toEqual(["content-generator-v1", "content-generator-v3"]);
+    expect(r.appFiles().some((f) => f.includes("statefulset-"))).toBe(false);
+    // The primary still runs the whole application.
+    expect((await rendered("primary", 19)).hasApp("Deployment", "frontend-portal-v1")).toBe(true);
+  });
+
+  it("prefers the caller's network and cluster for content-generator and fails over to the other", async () => {
+    const dr = (await rendered("primary", 19)).mesh("DestinationRule", "workshop", "content-generator");
+    const expected = {
+      enabled: true,
+      failoverPriority: ["topology.istio.io/network", "topology.istio.io/cluster"],
+    };
+    expect(dr.spec.trafficPolicy.loadBalancer.localityLbSetting).toEqual(expected);
+    expect(dr.spec.subsets[0].trafficPolicy.loadBalancer.localityLbSetting).toEqual(expected);
+    expect(dr.spec.subsets[0].trafficPolicy.loadBalancer.consistentHash).toBeDefined();
+    // Locality failover only acts on endpoints outlier detection has ejected.
+    expect(dr.spec.trafficPolicy.outlierDetection.consecutive5xxErrors).toBeGreaterThan(0);
+  });
+
+  it("syncs the remote from the primary's Argo CD through its registered cluster", async () => {
+    const r = await rendered("remote", 19);
+    expect(r.application("istiod").spec.destination.name).toBe("remote");
+    expect(r.application("istiod").metadata.namespace).toBe("argocd");
+  });
+
+  it("commits no remote secret", async () => {
+    for (const cluster of ["primary", "remote"] as const) {
+      const r = await rendered(cluster, 19);
+      for (const [file, text] of r.files) {
+        expect(text, file).not.toMatch(/istio\/multiCluster|kind: Secret[\s\S]*kubeconfig/);
+      }
+    }
+  });
+});

@@ -1,0 +1,107 @@
+/** Chapters 06-08: tracing, metrics and dashboards, the TLS ingress gateway. */
+import { describe, expect, it } from "vitest";
+import { envOf, rendered, type Loose } from "../render-cache.ts";
+
+describe("06 tracing", () => {
+  it("sends every proxy's spans to Jaeger through a named OpenTelemetry provider", async () => {
+    const r = await rendered("primary", 6);
+    expect(r.releases()).toContain("jaeger");
+    const mesh = r.values("istiod").meshConfig;
+    expect(mesh.enableTracing).toBe(true);
+    const provider = (mesh.extensionProviders as Loose[]).find((p) => p.opentelemetry);
+    expect(provider.opentelemetry).toEqual({ service: "jaeger.observability.svc.cluster.local", port: 4317 });
+    // The Jaeger release lives where the provider points.
+    expect(r.application("jaeger").spec.destination.namespace).toBe("observability");
+
+    const telemetry = r.mesh("Telemetry", "istio-system", "mesh-default");
+    expect(telemetry.spec.tracing[0].providers[0].name).toBe(provider.name);
+    expect(telemetry.spec.tracing[0].randomSamplingPercentage).toBe(100);
+  });
+
+  it("keeps the application forwarding trace headers", async () => {
+    const r = await rendered("primary", 6);
+    expect(r.values("workshop-app").global.propagateTraceHeaders).toBe(true);
+    expect(envOf(r.app("Deployment", "frontend-portal-v1")).PROPAGATE_TRACE_HEADERS).toBe("true");
+  });
+});
+
+describe("07 observability", () => {
+  const PROMETHEUS = "http://prometheus-kube-prometheus-prometheus.observability.svc.cluster.local:9090";
+
+  it("scrapes every proxy and istiod with Prometheus Operator monitors", async () => {
+    const r = await rendered("primary", 7);
+    const pods = r.mesh("PodMonitor", "istio-system", "envoy-stats-monitor");
+    expect(pods.spec.namespaceSelector.any).toBe(true);
+    expect(pods.spec.podMetricsEndpoints[0].path).toBe("/stats/prometheus");
+    const istiod = r.mesh("ServiceMonitor", "istio-system", "istio-component-monitor");
+    expect(istiod.spec.selector.matchExpressions[0]).toEqual({
+      key: "istio",
+      operator: "In",
+      values: ["pilot"],
+    });
+    expect(istiod.spec.endpoints[0].port).toBe("http-monitoring");
+    // Monitors without the chart's release label are only picked up with these two off.
+    const spec = r.values("prometheus").prometheus.prometheusSpec;
+    expect(spec.podMonitorSelectorNilUsesHelmValues).toBe(false);
+    expect(spec.serviceMonitorSelectorNilUsesHelmValues).toBe(false);
+    expect(r.values("prometheus").grafana.enabled).toBe(false);
+  });
+
+  it("wires Grafana and Kiali to the same Prometheus, and Kiali to Grafana and Jaeger", async () => {
+    const r = await rendered("primary", 7);
+    const grafana = r.values("grafana");
+    const sources: Loose[] = grafana.datasources["datasources.yaml"].datasources;
+    expect(sources.find((s) => s.type === "prometheus").url).toBe(PROMETHEUS);
+    expect(Object.values(grafana.dashboards.istio).map((d: Loose) => d.gnetId)).toEqual(
+      expect.arrayContaining([7639, 7636, 7630, 7645]),
+    );
+    const kiali = r.values("kiali").external_services;
+    expect(kiali.prometheus.url).toBe(PROMETHEUS);
+    expect(kiali.grafana.internal_url).toBe("http://grafana.observability.svc.cluster.local");
+    expect(kiali.tracing.provider).toBe("jaeger");
+    expect(kiali.tracing.internal_url).toContain("jaeger.observability.svc.cluster.local");
+    expect(r.application("kiali").spec.destination.namespace).toBe("istio-system");
+  });
+
+  it("turns on access logs in the mesh-wide Telemetry", async () => {
+    const telemetry = (await rendered("primary", 7)).mesh("Telemetry", "istio-system", "mesh-default");
+    expect(telemetry.spec.accessLogging[0].providers[0].name).toBe("envoy");
+    expect(telemetry.spec.tracing[0].randomSamplingPercentage).toBe(100);
+  });
+});
+
+describe("08 gateway and TLS with cert-manager", () => {
+  it("issues the portal certificate in the gateway's namespace from the workshop CA", async () => {
+    const r = await rendered("primary", 8);
+    expect(r.values("cert-manager").crds.enabled).toBe(true);
+    const cert = r.mesh("Certificate", "istio-ingress", "portal-tls");
+    expect(cert.spec.dnsNames).toEqual(["portal.workshop.example"]);
+    expect(cert.spec.issuerRef.name).toBe("workshop-ca");
+    const ca = r.mesh("Issuer", "istio-ingress", "workshop-ca");
+    expect(r.mesh("Certificate", "istio-ingress", "workshop-ca").spec.secretName).toBe(ca.spec.ca.secretName);
+  });
+
+  it("terminates HTTPS with that secret and redirects HTTP, on the `istio: ingress` pods", async () => {
+    const r = await rendered("primary", 8);
+    const gw = r.mesh("Gateway", "istio-ingress", "portal-gateway");
+    // The gateway chart labels the pods of release istio-ingress `istio: ingress`.
+    expect(gw.spec.selector).toEqual({ istio: "ingress" });
+    const http = gw.spec.servers.find((s: Loose) => s.port.number === 80);
+    const https = gw.spec.servers.find((s: Loose) => s.port.number === 443);
+    expect(http.tls.httpsRedirect).toBe(true);
+    expect(https.tls.mode).toBe("SIMPLE");
+    expect(https.tls.credentialName).toBe(
+      r.mesh("Certificate", "istio-ingress", "portal-tls").spec.secretName,
+    );
+    expect(https.hosts).toEqual(["portal.workshop.example"]);
+  });
+
+  it("binds the portal to the gateway and marks the session cookie Secure", async () => {
+    const r = await rendered("primary", 8);
+    const vs = r.mesh("VirtualService", "workshop", "frontend-portal-ingress");
+    expect(vs.spec.gateways).toEqual(["istio-ingress/portal-gateway"]);
+    expect(vs.spec.hosts).toEqual(["portal.workshop.example"]);
+    expect(vs.spec.http.at(-1).route[0].destination.host).toBe("frontend-portal.workshop.svc.cluster.local");
+    expect(envOf(r.app("Deployment", "frontend-portal-v1")).SECURE_COOKIE).toBe("true");
+  });
+});
