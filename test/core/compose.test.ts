@@ -101,6 +101,17 @@ describe("compose", () => {
     expect(remote.mesh).toHaveLength(1);
   });
 
+  it("gives each role its own values when one chapter lists a release once per role", () => {
+    const chapters = [
+      chapter(
+        0,
+        "releases:\n  - { name: base, enabled: true, roles: [primary], values: { x: p } }\n  - { name: base, enabled: true, roles: [remote], values: { x: r } }",
+      ),
+    ];
+    expect(compose(input(chapters, "primary")).composition!.releases[0]!.values).toEqual({ x: "p" });
+    expect(compose(input(chapters, "remote")).composition!.releases[0]!.values).toEqual({ x: "r" });
+  });
+
   it("patches mesh resources of earlier chapters and records who patched them", () => {
     const chapters = [
       chapter(0, "mesh: { add: [routing/web.yaml] }"),

@@ -132,7 +132,16 @@ describe("chapter.yaml", () => {
   it("rejects an id that does not match the folder and duplicate release entries", () => {
     expect(parseChapter(CHAPTER, "c.yaml", "04-four").findings[0]!.hint).toBe("set id: 4");
     const dup = CHAPTER.replace("    values: { a: 1 }\n", "    values: { a: 1 }\n  - name: istiod\n");
-    expect(parseChapter(dup, "c.yaml", "03-three").findings[0]!.message).toContain("listed twice");
+    expect(parseChapter(dup, "c.yaml", "03-three").findings[0]!.message).toContain(
+      "listed twice for the same cluster role",
+    );
+    const byRole = CHAPTER.replace(
+      "    values: { a: 1 }\n",
+      "    roles: [primary]\n    values: { a: 1 }\n  - name: istiod\n    roles: [remote]\n    values: { a: 2 }\n",
+    );
+    const ok = parseChapter(byRole, "c.yaml", "03-three");
+    expect(ok.findings).toEqual([]);
+    expect(ok.value!.releases.map((r) => r.roles)).toEqual([["primary"], ["remote"]]);
   });
 
   it("resolves chapter references by number, padded number or folder", () => {

@@ -54,20 +54,24 @@ export function parseChapter(text: string, file: string, dir: string): Loaded<Ch
           : `set id: ${Number(prefix)}`,
     });
   }
-  const releaseNames = new Map<string, number>();
+  // A release may appear more than once when the entries are for different roles, so one chapter
+  // can give the primary and the remote cluster different values.
+  const seen = new Map<string, Array<{ index: number; roles: readonly string[] }>>();
+  const ALL_ROLES = ["primary", "remote"];
   (raw.releases ?? []).forEach((r, i) => {
-    const earlier = releaseNames.get(r.name);
-    if (earlier !== undefined) {
+    const roles = r.roles ?? ALL_ROLES;
+    const earlier = (seen.get(r.name) ?? []).find((e) => e.roles.some((role) => roles.includes(role)));
+    if (earlier) {
       findings.push({
         ...doc.positionOf(["releases", i, "name"], "value"),
         rule: "model/chapter",
         severity: "error",
         anchors: [],
-        message: `release '${r.name}' is listed twice in this chapter (also at releases[${earlier}])`,
-        hint: "merge the two entries into one",
+        message: `release '${r.name}' is listed twice for the same cluster role in this chapter (also at releases[${earlier.index}])`,
+        hint: "merge the two entries, or give them disjoint roles: (e.g. roles: [primary] and roles: [remote])",
       });
     }
-    releaseNames.set(r.name, i);
+    seen.set(r.name, [...(seen.get(r.name) ?? []), { index: i, roles }]);
   });
   if (findings.length) return { findings };
   return {
