@@ -1,6 +1,5 @@
-import { parseYaml } from "../yaml-source.ts";
 import type { Chapter, ChapterPatch, MeshAddition, ReleaseChange } from "./types.ts";
-import { checkAgainstSchema } from "./schema-check.ts";
+import { parseSingleDocument } from "./schema-check.ts";
 import type { Loaded } from "./cluster.ts";
 import chapterSchema from "../../schemas/chapter.schema.json" with { type: "json" };
 
@@ -18,27 +17,8 @@ interface RawChapter {
 
 /** Parses and checks one chapter.yaml found in chapters/<dir>/. */
 export function parseChapter(text: string, file: string, dir: string): Loaded<Chapter> {
-  const parsed = parseYaml(text, file);
-  if (parsed.findings.length) return { findings: parsed.findings };
-  const doc = parsed.documents[0];
-  if (!doc || parsed.documents.length !== 1) {
-    return {
-      findings: [
-        {
-          file,
-          line: 1,
-          column: 1,
-          rule: "model/chapter",
-          severity: "error",
-          anchors: [],
-          message: `expected exactly one YAML document in ${file}, found ${parsed.documents.length}`,
-          hint: "keep one chapter per chapter.yaml",
-        },
-      ],
-    };
-  }
-  const findings = checkAgainstSchema(doc, chapterSchema, "model/chapter", "chapter.yaml");
-  if (findings.length) return { findings };
+  const { doc, findings } = parseSingleDocument(text, file, chapterSchema, "model/chapter", "chapter.yaml");
+  if (!doc) return { findings };
   const raw = doc.value as RawChapter;
   const prefix = CHAPTER_DIR_PATTERN.exec(dir)?.[1];
   if (prefix === undefined || Number(prefix) !== raw.id) {

@@ -1,7 +1,6 @@
 import type { Finding } from "../findings.ts";
-import { parseYaml } from "../yaml-source.ts";
 import type { Cluster } from "./types.ts";
-import { checkAgainstSchema } from "./schema-check.ts";
+import { parseSingleDocument } from "./schema-check.ts";
 import clusterSchema from "../../schemas/cluster.schema.json" with { type: "json" };
 
 export interface Loaded<T> {
@@ -11,27 +10,8 @@ export interface Loaded<T> {
 
 /** Parses and checks one cluster.yaml. `dirName` is the folder it lives in, which must equal `name`. */
 export function parseCluster(text: string, file: string, dirName: string): Loaded<Cluster> {
-  const parsed = parseYaml(text, file);
-  if (parsed.findings.length) return { findings: parsed.findings };
-  const doc = parsed.documents[0];
-  if (!doc || parsed.documents.length !== 1) {
-    return {
-      findings: [
-        {
-          file,
-          line: 1,
-          column: 1,
-          rule: "model/cluster",
-          severity: "error",
-          anchors: [],
-          message: `expected exactly one YAML document in ${file}, found ${parsed.documents.length}`,
-          hint: "keep one cluster per cluster.yaml",
-        },
-      ],
-    };
-  }
-  const findings = checkAgainstSchema(doc, clusterSchema, "model/cluster", "cluster.yaml");
-  if (findings.length) return { findings };
+  const { doc, findings } = parseSingleDocument(text, file, clusterSchema, "model/cluster", "cluster.yaml");
+  if (!doc) return { findings };
   const raw = doc.value as Omit<Cluster, "file" | "chapterPosition" | "argocd"> & {
     argocd: Omit<Cluster["argocd"], "targetRevision" | "namespace"> & {
       targetRevision?: string;

@@ -4,7 +4,7 @@
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 import type { Finding } from "../findings.ts";
-import { pointerToPath, type ParsedDocument } from "../yaml-source.ts";
+import { parseYaml, pointerToPath, type ParsedDocument } from "../yaml-source.ts";
 
 const ajv = new Ajv({ allErrors: true, strict: false, verbose: true });
 const compiled = new Map<object, ValidateFunction>();
@@ -119,4 +119,39 @@ function describePattern(path: Array<string | number>): string {
   if (last === "chapter") return "use a chapter folder name such as 05-installing-istio";
   if (last === "name") return "use a DNS label: lower-case letters, digits and '-'";
   return "change the value to match the pattern";
+}
+
+/**
+ * Parses a file that must hold exactly one YAML document and checks it against a schema:
+ * the shared first step of loading cluster.yaml and chapter.yaml.
+ */
+export function parseSingleDocument(
+  text: string,
+  file: string,
+  schema: object,
+  rule: string,
+  what: string,
+): { doc?: ParsedDocument; findings: Finding[] } {
+  const parsed = parseYaml(text, file);
+  if (parsed.findings.length) return { findings: parsed.findings };
+  const doc = parsed.documents[0];
+  if (!doc || parsed.documents.length !== 1) {
+    const message = `expected exactly one YAML document in ${file}, found ${parsed.documents.length}`;
+    return {
+      findings: [
+        {
+          file,
+          line: 1,
+          column: 1,
+          rule,
+          severity: "error",
+          anchors: [],
+          message,
+          hint: `keep one ${what} per file`,
+        },
+      ],
+    };
+  }
+  const findings = checkAgainstSchema(doc, schema, rule, what);
+  return findings.length ? { findings } : { doc, findings };
 }
