@@ -1,0 +1,48 @@
+// Drives autocannon for a scenario: an optional warm-up whose numbers are discarded, then the
+// measured run, every response recorded into per-second buckets for the timeline charts.
+import autocannon from "autocannon";
+import { buildReport, type PerfReport } from "./report.ts";
+import type { Scenario } from "./scenario.ts";
+import { Recorder } from "./stats.ts";
+
+function runOnce(scenario: Scenario, seconds: number, recorder?: Recorder): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const instance = autocannon(
+      {
+        url: scenario.url,
+        connections: scenario.connections,
+        duration: seconds,
+        timeout: scenario.timeoutSeconds,
+        ...(scenario.rate ? { overallRate: scenario.rate } : {}),
+        // Each connection walks through the paths in turn.
+        requests: scenario.paths.map((path) => ({
+          method: "GET" as const,
+          path,
+          headers: { ...scenario.headers },
+        })),
+      },
+      (error: Error | null) => (error ? reject(error) : resolve()),
+    );
+    if (recorder) {
+      instance.on("response", (_client: unknown, statusCode: number, _bytes: number, responseTime: number) =>
+        recorder.response(Date.now(), statusCode, responseTime),
+      );
+      instance.on("reqError", () => recorder.error(Date.now()));
+    }
+  });
+}
+
+export async function runScenario(
+  scenario: Scenario,
+  log: (line: string) => void = () => {},
+): Promise<PerfReport> {
+  if (scenario.warmupSeconds > 0) {
+    log(`warming up for ${scenario.warmupSeconds}s …`);
+    await runOnce(scenario, scenario.warmupSeconds);
+  }
+  log(`measuring for ${scenario.durationSeconds}s …`);
+  const startedAt = new Date();
+  const recorder = new Recorder(startedAt.getTime(), scenario.durationSeconds);
+  await runOnce(scenario, scenario.durationSeconds, recorder);
+  return buildReport(scenario, recorder.buckets, startedAt, scenario.durationSeconds);
+}

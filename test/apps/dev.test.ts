@@ -1,0 +1,65 @@
+// `pnpm dev` as a user runs it: everything up on localhost against real PostgreSQL and Redis,
+// content-generator v1, v2 and v3 answering in turn, and SIGTERM stopping all it started.
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { portInUse, storeTempRoot } from "../../scripts/lib/app/stores.ts";
+import { ROOT } from "./support/process.ts";
+import { eventually } from "./support/stack.ts";
+
+/** A base port with the eight ports pnpm dev uses free, plus two for the stores. */
+async function freeRange(): Promise<number> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 20_000);
+    const ports = Array.from({ length: 10 }, (_, index) => base + index);
+    if (!(await Promise.all(ports.map(portInUse))).some(Boolean)) return base;
+  }
+  throw new Error("no free port range");
+}
+
+const dataRoot = mkdtempSync(join(storeTempRoot(), "workshop-dev-test-"));
+afterAll(() => rmSync(dataRoot, { recursive: true, force: true }));
+
+describe("pnpm dev", () => {
+  it("serves the portal with all three content-generator versions and stops everything on SIGTERM", async () => {
+    const base = await freeRange();
+    const child = spawn(process.execPath, ["--import", "tsx", "scripts/dev.ts"], {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        DEV_BASE_PORT: String(base),
+        DEV_PG_PORT: String(base + 8),
+        DEV_REDIS_PORT: String(base + 9),
+        DEV_DATA_DIR: join(dataRoot, "postgres"),
+        LOG_LEVEL: "warn",
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+    try {
+      await eventually(
+        "the portal URL",
+        async () => (output.includes("Ctrl-C stops everything") ? true : undefined),
+        90_000,
+      );
+      expect(output).toContain(`portal            http://127.0.0.1:${base}/`);
+      const versions = new Set<string>();
+      for (let request = 0; request < 6; request++) {
+        const page = await (await fetch(`http://127.0.0.1:${base}/`)).text();
+        for (const match of page.matchAll(/data-service="content-generator" data-version="(v\d)"/g))
+          versions.add(match[1]!);
+      }
+      expect([...versions].sort()).toEqual(["v1", "v2", "v3"]);
+    } finally {
+      child.kill("SIGTERM");
+    }
+    expect(await exited).toBe(0);
+    expect(output).toContain("stopped everything pnpm dev started");
+    const stillBound = await Promise.all(Array.from({ length: 10 }, (_, index) => portInUse(base + index)));
+    expect(stillBound).toEqual(Array(10).fill(false));
+  }, 120_000);
+});
