@@ -32,7 +32,7 @@ describe("18 performance tests with the mesh", () => {
     expect(args(now)).toEqual(args(baseline));
     const allow = now.mesh("AuthorizationPolicy", "workshop", "frontend-portal");
     expect(allow.spec.rules.flatMap((x: Loose) => x.from[0].source.principals)).toContain(
-      "cluster.local/ns/workshop/sa/default",
+      "cluster.local/ns/workshop/sa/load-test",
     );
   });
 });
