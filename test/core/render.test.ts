@@ -22,6 +22,26 @@ async function renderCli(cwd: string, ...args: string[]) {
   }
 }
 
+describe("render output details", () => {
+  it("lets the AppProject allow the mesh Application's namespace even when no release lives there", async () => {
+    const { dir, cleanup } = await tempCopy("repo-basic");
+    try {
+      const [primary] = await renderClusters(dir, { clusters: ["primary"], chapter: "0" }, { templateLocalChart: async () => "" });
+      const project = parse(primary!.files.get("argocd/project.yaml")!);
+      const mesh = parse(primary!.files.get("argocd/mesh.yaml")!);
+      expect(mesh.spec.destination.namespace).toBe("istio-system");
+      expect(project.spec.destinations).toContainEqual({ name: "in-cluster", namespace: "istio-system" });
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it("quotes strings that YAML 1.1 (Kubernetes, Helm) would read as booleans", async () => {
+    const { toYaml } = await import("../../scripts/lib/render/serialize.ts");
+    expect(toYaml({ appendonly: "yes", enabled: true, flag: "on" })).toBe('appendonly: "yes"\nenabled: true\nflag: "on"\n');
+  });
+});
+
 describe("render (real helm, fixture repository)", () => {
   let dir: string;
   let cleanup: () => Promise<void>;

@@ -13,6 +13,9 @@ import { generatedHeader, renderDocument, toYaml } from "./serialize.ts";
 
 export type RenderedTree = Map<string, string>;
 
+/** Default namespace of the mesh Application; every mesh resource names its own. */
+const MESH_APP_NAMESPACE = "istio-system";
+
 export interface RenderDeps {
   /** Runs `helm template` for a local chart with the given values (YAML) and returns its output. */
   templateLocalChart(release: HelmRelease, valuesYaml: string): Promise<string>;

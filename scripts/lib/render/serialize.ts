@@ -21,7 +21,9 @@ export function canonicalObject(obj: Record<string, unknown>): Record<string, un
 }
 
 export function toYaml(value: unknown): string {
-  return stringify(value, { lineWidth: 0, indent: 2, aliasDuplicateObjects: false });
+  // Kubernetes and Helm decode YAML 1.1, where an unquoted yes/no/on/off/y/n is a boolean;
+  // serializing as 1.1 quotes such strings, so "yes" stays a string on the cluster.
+  return stringify(value, { lineWidth: 0, indent: 2, aliasDuplicateObjects: false, version: "1.1" });
 }
 
 export function generatedHeader(sources: readonly string[]): string {
