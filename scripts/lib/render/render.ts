@@ -94,9 +94,10 @@ export async function renderCluster(c: Composition, deps: RenderDeps): Promise<R
   }
   if (c.mesh.length) {
     // Custom resources whose CRDs arrive in the same sync would fail Argo CD's dry run.
-    const app = directoryApplication(cluster, "mesh", RENDERED_DIRS.mesh, "istio-system", meshWave, [
+    const app = directoryApplication(cluster, "mesh", RENDERED_DIRS.mesh, MESH_APP_NAMESPACE, meshWave, [
       "SkipDryRunOnMissingResource=true",
     ]);
+    namespaces.add(MESH_APP_NAMESPACE);
     files.set(`${RENDERED_DIRS.argocd}/mesh.yaml`, renderDocument(app, ["mesh/", `(${chapterNote})`]));
   }
 
