@@ -32,6 +32,14 @@ describe("03 installing the application with Helmfile", () => {
     expect(d.spec.strategy.rollingUpdate).toEqual({ maxSurge: 1, maxUnavailable: 0 });
   });
 
+  it("keeps database credentials out of git: the chart refers to a Secret created by hand", async () => {
+    const r = await rendered("primary", 3);
+    expect([...r.files.keys()].filter((f) => f.includes("/secret-"))).toEqual([]);
+    const pg = r.app("StatefulSet", "postgres");
+    const refs = JSON.stringify(pg.spec.template.spec.containers[0].env);
+    expect(refs).toContain('"name":"postgres-auth"');
+  });
+
   it("runs every service of the demo app", async () => {
     const r = await rendered("primary", 3);
     for (const svc of [
