@@ -1,0 +1,228 @@
+#!/usr/bin/env tsx
+/**
+ * pnpm bench [--sizes 1000,10000] [--runs 1]
+ *
+ * Generates synthetic meshes (services, service accounts, deployments, VirtualServices,
+ * DestinationRules, AuthorizationPolicies, PeerAuthentications) into a temp dir and measures, in
+ * the same run and on the same files:
+ *   (a) kubeconform alone, with exactly the flags of the validator's schema layer;
+ *   (b) the full `pnpm validate PATH` (every layer: YAML, kubeconform, CEL, semantics) as a child process.
+ * Prints resources per second, peak memory (max RSS via /usr/bin/time) and the ratio.
+ * Set VALIDATE_SCHEMA_ROOT=../shared/schemas when offline.
+ */
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { runMain, UsageError } from "./lib/cli/run-main.ts";
+import { loadConfig } from "./lib/validate/config.ts";
+import { kubeconformArgs, resolveKubeconform } from "./lib/validate/kubeconform.ts";
+import { fastLoader } from "./lib/validate/source.ts";
+
+const TIME = "/usr/bin/time";
+const ROOT = process.cwd();
+
+function service(i: number, ns: string, caller: { ns: string; name: string }): string {
+  const name = `svc-${i}`;
+  const labels = (v: string) => `{app: ${name}, version: ${v}}`;
+  const deployment = (v: string) => `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ${name}-${v}, namespace: ${ns}, labels: ${labels(v)}}
+spec:
+  replicas: 2
+  selector: {matchLabels: ${labels(v)}}
+  template:
+    metadata: {labels: ${labels(v)}}
+    spec:
+      serviceAccountName: ${name}
+      containers:
+        - name: app
+          image: ghcr.io/example/${name}:${v}
+          ports: [{name: http, containerPort: 8080}]
+          resources: {requests: {cpu: 50m, memory: 64Mi}}`;
+  return [
+    `apiVersion: v1
+kind: ServiceAccount
+metadata: {name: ${name}, namespace: ${ns}}`,
+    `apiVersion: v1
+kind: Service
+metadata: {name: ${name}, namespace: ${ns}}
+spec:
+  selector: {app: ${name}}
+  ports: [{name: http, port: 80, targetPort: http}]`,
+    deployment("v1"),
+    deployment("v2"),
+    `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: ${name}, namespace: ${ns}}
+spec:
+  hosts: [${name}]
+  http:
+    - match: [{headers: {x-canary: {exact: "true"}}}]
+      route: [{destination: {host: ${name}, subset: v2}}]
+    - route:
+        - {destination: {host: ${name}, subset: v1}, weight: 90}
+        - {destination: {host: ${name}, subset: v2}, weight: 10}
+      timeout: 2s
+      retries: {attempts: 2, perTryTimeout: 500ms}`,
+    `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: ${name}, namespace: ${ns}}
+spec:
+  host: ${name}
+  trafficPolicy: {connectionPool: {tcp: {maxConnections: 100, connectTimeout: 250ms}}, outlierDetection: {consecutive5xxErrors: 5, interval: 10s, baseEjectionTime: 30s}}
+  subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]`,
+    `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: ${name}, namespace: ${ns}}
+spec:
+  selector: {matchLabels: {app: ${name}}}
+  action: ALLOW
+  rules: [{from: [{source: {principals: [cluster.local/ns/${caller.ns}/sa/${caller.name}]}}], to: [{operation: {methods: [GET, POST]}}]}]`,
+  ].join("\n---\n");
+}
+
+/** Writes a mesh of about `size` resources (7 per service, plus a Namespace and PeerAuthentication per namespace). */
+async function generate(dir: string, size: number): Promise<number> {
+  const perService = 7;
+  const services = Math.max(1, Math.round(size / perService));
+  const namespaces = Math.max(1, Math.round(services / 50));
+  let count = 0;
+  for (let n = 0; n < namespaces; n++) {
+    const ns = `team-${n}`;
+    await mkdir(path.join(dir, ns), { recursive: true });
+    await writeFile(
+      path.join(dir, ns, "namespace.yaml"),
+      `apiVersion: v1\nkind: Namespace\nmetadata: {name: ${ns}, labels: {istio-injection: enabled}}\n---\napiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: default, namespace: ${ns}}\nspec: {mtls: {mode: STRICT}}\n`,
+    );
+    count += 2;
+  }
+  for (let i = 0; i < services; i++) {
+    const ns = `team-${i % namespaces}`;
+    const j = i === 0 ? 0 : i - 1;
+    await writeFile(
+      path.join(dir, ns, `svc-${i}.yaml`),
+      service(i, ns, { ns: `team-${j % namespaces}`, name: `svc-${j}` }) + "\n",
+    );
+    count += perService;
+  }
+  return count;
+}
+
+interface Measure {
+  seconds: number;
+  maxRssMb?: number;
+  code: number;
+  stdout: string;
+}
+
+function measure(cmd: string, args: string[]): Promise<Measure> {
+  const timed = existsSync(TIME);
+  const [bin, argv] = timed ? [TIME, ["-f", "__TIME__ %e %M", cmd, ...args]] : [cmd, args];
+  const started = performance.now();
+  return new Promise((resolve) => {
+    execFile(bin, argv, { maxBuffer: 1 << 30, env: process.env }, (err, stdout, stderr) => {
+      const seconds = (performance.now() - started) / 1000;
+      const m = /__TIME__ ([\d.]+) (\d+)/.exec(stderr);
+      resolve({
+        seconds: m ? Number(m[1]) : seconds,
+        ...(m ? { maxRssMb: Number(m[2]) / 1024 } : {}),
+        code: err ? Number((err as { code?: number }).code ?? 1) : 0,
+        stdout,
+      });
+    });
+  });
+}
+
+runMain(async () => {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: { sizes: { type: "string", default: "1000,10000" }, runs: { type: "string", default: "1" } },
+    }));
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const sizes = values.sizes.split(",").map(Number);
+  const runs = Number(values.runs);
+  if (sizes.some((s) => !Number.isInteger(s) || s < 10) || !Number.isInteger(runs) || runs < 1)
+    throw new UsageError("--sizes takes whole numbers >= 10, --runs a whole number >= 1");
+  const config = loadConfig(ROOT);
+  const kubeconform = await resolveKubeconform();
+  const tsx = path.join(ROOT, "node_modules/.bin/tsx");
+  const rows: string[][] = [];
+  const parser = (await fastLoader())
+    ? "js-yaml fast path"
+    : "yaml package only (add js-yaml for the fast path)";
+  console.log(
+    `schema locations: ${config.schemaSource === "env" ? "VALIDATE_SCHEMA_ROOT (offline mirror)" : config.schemaLocations.join(", ")}; ${os.availableParallelism()} CPUs; ${runs} run(s) each, best kept; YAML parser: ${parser}\n`,
+  );
+  for (const size of sizes) {
+    const dir = await mkdtemp(path.join(os.tmpdir(), `bench-${size}-`));
+    try {
+      const resources = await generate(dir, size);
+      const best = async (cmd: string, args: string[]) => {
+        let result: Measure | undefined;
+        for (let r = 0; r < runs; r++) {
+          const m = await measure(cmd, args);
+          if (!result || m.seconds < result.seconds) result = m;
+        }
+        return result!;
+      };
+      const kc = await best(
+        kubeconform,
+        kubeconformArgs([dir], {
+          schemaLocations: config.schemaLocations,
+          kubernetesVersion: config.kubernetesVersion,
+          skipKinds: [],
+        }),
+      );
+      const full = await best(tsx, [path.join(ROOT, "scripts/validate.ts"), dir, "--format", "json"]);
+      let findings = "?";
+      try {
+        const out = JSON.parse(full.stdout) as {
+          summary: { errors: number; warnings: number; resources: number };
+        };
+        findings = `${out.summary.errors} errors, ${out.summary.warnings} warnings`;
+      } catch {
+        findings = `exit ${full.code}`;
+      }
+      const rate = (m: Measure) => Math.round(resources / m.seconds).toLocaleString("en-US");
+      const mem = (m: Measure) => (m.maxRssMb ? `${m.maxRssMb.toFixed(0)} MB` : "n/a");
+      rows.push([
+        String(resources),
+        "kubeconform alone",
+        `${kc.seconds.toFixed(2)} s`,
+        rate(kc),
+        mem(kc),
+        "1.00",
+        kc.code === 0 ? "valid" : `exit ${kc.code}`,
+      ]);
+      rows.push([
+        String(resources),
+        "pnpm validate (all layers)",
+        `${full.seconds.toFixed(2)} s`,
+        rate(full),
+        mem(full),
+        (full.seconds / kc.seconds).toFixed(2),
+        findings,
+      ]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+  const header = [
+    "resources",
+    "run",
+    "wall time",
+    "resources/s",
+    "peak RSS",
+    "time vs kubeconform",
+    "result",
+  ];
+  const table = [header, header.map(() => "---"), ...rows].map((r) => `| ${r.join(" | ")} |`).join("\n");
+  console.log(table);
+  return 0;
+});

@@ -1,0 +1,320 @@
+/**
+ * The CEL layer: the `x-kubernetes-validations` rules of CRDs, which kubeconform ignores,
+ * evaluated with @marcbachmann/cel-js plus the Kubernetes extension functions the rules use.
+ * Rules come from the JSON schemas at local schema locations (they keep the CEL rules) and from
+ * CRD YAML files (VALIDATE_CRD_DIR, or CRDs among the validated resources).
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import path from "node:path";
+import { Environment } from "@marcbachmann/cel-js";
+import { parseAllDocuments } from "yaml";
+import type { YamlPath } from "../yaml-source.ts";
+import { asArray, asObj, isObj, type Obj, type Resource } from "./resource.ts";
+
+class CelURL {
+  constructor(readonly url: URL) {}
+}
+
+function parseUrl(s: string): URL {
+  // Kubernetes' url() accepts absolute URIs and absolute paths.
+  if (s.startsWith("/")) return new URL(s, "http://placeholder.invalid");
+  return new URL(s);
+}
+
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+function isIP(s: string): boolean {
+  if (IPV4.test(s)) return true;
+  if (!s.includes(":")) return false;
+  try {
+    new URL(`http://[${s}]/`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function makeEnvironment(): Environment {
+  return new Environment({ unlistedVariablesAreDyn: true, homogeneousAggregateLiterals: false })
+    .registerType("URL", CelURL)
+    .registerFunction("url(string): URL", (s: string) => new CelURL(parseUrl(s)))
+    .registerFunction("isURL(string): bool", (s: string) => {
+      try {
+        parseUrl(s);
+        return true;
+      } catch {
+        return false;
+      }
+    })
+    .registerFunction("URL.getScheme(): string", (u: CelURL) => u.url.protocol.replace(/:$/, ""))
+    .registerFunction("URL.getHost(): string", (u: CelURL) => u.url.host)
+    .registerFunction("URL.getHostname(): string", (u: CelURL) => u.url.hostname.replace(/^\[|\]$/g, ""))
+    .registerFunction("URL.getPort(): string", (u: CelURL) => u.url.port)
+    .registerFunction("URL.getEscapedPath(): string", (u: CelURL) => u.url.pathname)
+    .registerFunction("URL.getQuery(): map", (u: CelURL) => {
+      const out: Record<string, string[]> = {};
+      for (const [k, v] of u.url.searchParams) (out[k] ??= []).push(v);
+      return out;
+    })
+    .registerFunction("isIP(string): bool", (s: string) => isIP(s))
+    .registerFunction("isCIDR(string): bool", (s: string) => {
+      const [ip, bits, ...rest] = s.split("/");
+      return rest.length === 0 && ip !== undefined && isIP(ip) && bits !== undefined && /^\d+$/.test(bits);
+    });
+}
+
+export interface CelRule {
+  rule: string;
+  message: string;
+  fn: (ctx: Record<string, unknown>) => unknown;
+  /** Results for scalar `self` values: most rules check durations and ports that repeat a lot. */
+  memo: Map<unknown, { ok: unknown } | { error: string }>;
+}
+
+/** Schema nodes that lead to rules, pruned: only branches with rules are kept. */
+export interface CelNode {
+  rules: CelRule[];
+  props: Map<string, CelNode>;
+  items?: CelNode;
+  additional?: CelNode;
+  /** `integer` / `number` typed values become CEL int / double. */
+  type?: string;
+}
+
+export interface CelProblem {
+  path: YamlPath;
+  message: string;
+  rule: string;
+}
+
+export class CelValidator {
+  private readonly env = makeEnvironment();
+  private readonly compiled = new Map<string, CelRule | null>();
+  /** GVK -> rule tree (null: no rules). */
+  private readonly trees = new Map<string, CelNode | null>();
+  /** Rules that did not parse: skipped. */
+  readonly skipped = new Set<string>();
+  /** Rules that parse but do not type-check against `self: dyn` (unknown function, or dyn limits). */
+  readonly unchecked = new Set<string>();
+
+  constructor(
+    private readonly schemaLocations: string[],
+    private readonly kubernetesVersion: string,
+    crdDirs: string[] = [],
+  ) {
+    for (const dir of crdDirs) for (const file of yamlFiles(dir)) this.addCrdText(readFileSync(file, "utf8"));
+  }
+
+  private compile(rule: string, message: string): CelRule | null {
+    const key = `${rule}\u0000${message}`;
+    if (this.compiled.has(key)) return this.compiled.get(key)!;
+    let out: CelRule | null = null;
+    if (!/\boldSelf\b/.test(rule)) {
+      try {
+        const parsed = this.env.parse(rule);
+        // Parsing alone accepts calls of functions the environment lacks; the type check notices
+        // (and also trips on some dyn-heavy rules, which still evaluate: runtime overload errors
+        // are never reported as findings).
+        if (!this.env.check(rule).valid) this.unchecked.add(rule);
+        out = { rule, message, fn: (ctx) => parsed(ctx), memo: new Map() };
+      } catch {
+        this.skipped.add(rule);
+      }
+    }
+    this.compiled.set(key, out);
+    return out;
+  }
+
+  /** Builds the pruned rule tree of an OpenAPI / JSON schema node. */
+  tree(schema: unknown): CelNode | undefined {
+    if (!isObj(schema)) return undefined;
+    const node: CelNode = { rules: [], props: new Map() };
+    if (typeof schema.type === "string") node.type = schema.type;
+    else if (Array.isArray(schema.type))
+      node.type = (schema.type as unknown[]).find((t) => t !== "null") as string | undefined;
+    for (const v of asArray(schema["x-kubernetes-validations"])) {
+      const o = asObj(v);
+      if (typeof o.rule !== "string") continue;
+      const c = this.compile(o.rule, typeof o.message === "string" ? o.message : `failed rule: ${o.rule}`);
+      if (c) node.rules.push(c);
+    }
+    for (const [k, v] of Object.entries(asObj(schema.properties))) {
+      const child = this.tree(v);
+      if (child) node.props.set(k, child);
+    }
+    const items = this.tree(Array.isArray(schema.items) ? undefined : schema.items);
+    if (items) node.items = items;
+    const additional = this.tree(schema.additionalProperties);
+    if (additional) node.additional = additional;
+    for (const key of ["allOf", "anyOf", "oneOf"]) {
+      for (const sub of asArray(schema[key])) {
+        const t = this.tree(sub);
+        if (t) mergeInto(node, t);
+      }
+    }
+    const useful = node.rules.length || node.props.size || node.items || node.additional;
+    return useful ? node : undefined;
+  }
+
+  /** Registers the rules of CustomResourceDefinition objects (a CRD YAML file, or validated CRDs). */
+  addCrdText(text: string): void {
+    for (const doc of parseAllDocuments(text)) {
+      if (!("toJS" in doc)) continue;
+      try {
+        this.addCrd(doc.toJS({ maxAliasCount: 100 }));
+      } catch {
+        // A broken CRD file is not this layer's problem; the YAML layer reports validated files.
+      }
+    }
+  }
+
+  addCrd(crd: unknown): void {
+    if (!isObj(crd) || crd.kind !== "CustomResourceDefinition") return;
+    const spec = asObj(crd.spec);
+    const group = String(spec.group ?? "");
+    const kind = String(asObj(spec.names).kind ?? "");
+    for (const v of asArray(spec.versions)) {
+      const vo = asObj(v);
+      const schema = asObj(asObj(vo.schema).openAPIV3Schema);
+      this.trees.set(`${group}/${String(vo.name)}/${kind}`, this.tree(schema) ?? null);
+    }
+  }
+
+  private treeFor(r: Resource): CelNode | null {
+    const version = r.apiVersion.split("/").pop() ?? "";
+    const key = `${r.group}/${version}/${r.kind}`;
+    if (this.trees.has(key)) return this.trees.get(key)!;
+    let tree: CelNode | null = null;
+    // Built-in kinds carry no CEL rules in their schemas; only custom resources are looked up.
+    if (r.group.includes(".") && !r.group.endsWith(".k8s.io")) {
+      for (const loc of this.schemaLocations) {
+        const file = fillTemplate(loc, r, this.kubernetesVersion);
+        if (!file || !existsSync(file)) continue;
+        try {
+          tree = this.tree(JSON.parse(readFileSync(file, "utf8"))) ?? null;
+        } catch {
+          tree = null;
+        }
+        break;
+      }
+    }
+    this.trees.set(key, tree);
+    return tree;
+  }
+
+  validate(r: Resource): CelProblem[] {
+    const tree = this.treeFor(r);
+    if (!tree) return [];
+    const out: CelProblem[] = [];
+    walk(tree, r.object, [], out);
+    return out;
+  }
+}
+
+function mergeInto(a: CelNode, b: CelNode): void {
+  a.rules.push(...b.rules);
+  for (const [k, v] of b.props) {
+    const existing = a.props.get(k);
+    if (existing) mergeInto(existing, v);
+    else a.props.set(k, v);
+  }
+  if (b.items) {
+    if (a.items) mergeInto(a.items, b.items);
+    else a.items = b.items;
+  }
+  if (b.additional) {
+    if (a.additional) mergeInto(a.additional, b.additional);
+    else a.additional = b.additional;
+  }
+}
+
+function walk(node: CelNode, value: unknown, path: Array<string | number>, out: CelProblem[]): void {
+  if (value === null || value === undefined) return;
+  if (node.rules.length) {
+    const self = toCel(value, node);
+    const scalar = typeof self !== "object" || self === null;
+    for (const rule of node.rules) {
+      let result = scalar ? rule.memo.get(self) : undefined;
+      if (!result) {
+        try {
+          result = { ok: rule.fn({ self }) };
+        } catch (e) {
+          result = { error: firstLine((e as Error).message) };
+        }
+        if (scalar && rule.memo.size < 10_000) rule.memo.set(self, result);
+      }
+      if ("error" in result && /no matching overload/.test(result.error)) {
+        // A gap of the environment (or a type the schema layer reports anyway), not the object's fault.
+        continue;
+      }
+      if ("error" in result) {
+        const message = `${rule.message} (the rule could not be evaluated: ${result.error})`;
+        out.push({ path: [...path], rule: rule.rule, message });
+      } else if (result.ok !== true) out.push({ path: [...path], rule: rule.rule, message: rule.message });
+    }
+  }
+  if (Array.isArray(value)) {
+    if (node.items) value.forEach((v, i) => walk(node.items!, v, [...path, i], out));
+    return;
+  }
+  if (!isObj(value)) return;
+  for (const [k, v] of Object.entries(value)) {
+    const child = node.props.get(k) ?? node.additional;
+    if (child) walk(child, v, [...path, k], out);
+  }
+}
+
+function firstLine(s: string): string {
+  return s.split("\n")[0] ?? s;
+}
+
+/** JSON value -> CEL value: integers become int (BigInt) unless the schema says number. */
+export function toCel(value: unknown, node?: CelNode): unknown {
+  if (typeof value === "number") {
+    if (node?.type === "number") return value;
+    return Number.isInteger(value) ? BigInt(value) : value;
+  }
+  if (Array.isArray(value)) return value.map((v) => toCel(v, node?.items));
+  if (isObj(value)) {
+    const out: Obj = {};
+    for (const [k, v] of Object.entries(value)) {
+      if (v === null || v === undefined) continue;
+      out[k] = toCel(v, node?.props.get(k) ?? node?.additional);
+    }
+    return out;
+  }
+  return value;
+}
+
+/** Fills a kubeconform schema-location template for a resource; undefined for remote locations. */
+export function fillTemplate(
+  loc: string,
+  r: { group: string; kind: string; apiVersion: string },
+  k8sVersion: string,
+): string | undefined {
+  if (loc === "default" || /^https?:\/\//.test(loc)) return undefined;
+  const version = r.apiVersion.split("/").pop() ?? "";
+  const kind = r.kind.toLowerCase();
+  const groupFirst = r.group.split(".")[0] ?? "";
+  const filled = loc
+    .replace(/\{\{\s*\.NormalizedKubernetesVersion\s*\}\}/g, `v${k8sVersion}`)
+    .replace(/\{\{\s*\.StrictSuffix\s*\}\}/g, "-strict")
+    .replace(/\{\{\s*\.ResourceKind\s*\}\}/g, kind)
+    .replace(/\{\{\s*\.KindSuffix\s*\}\}/g, r.group ? `-${groupFirst}-${version}` : `-${version}`)
+    .replace(/\{\{\s*\.ResourceAPIVersion\s*\}\}/g, version)
+    .replace(/\{\{\s*\.Group\s*\}\}/g, r.group);
+  return filled.endsWith(".json")
+    ? filled
+    : `${filled}/${kind}${r.group ? `-${groupFirst}` : ""}-${version}.json`;
+}
+
+function yamlFiles(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  if (statSync(dir).isFile()) return [dir];
+  const out: string[] = [];
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) out.push(...yamlFiles(p));
+    else if (/\.ya?ml$/.test(e.name)) out.push(p);
+  }
+  return out.sort();
+}

@@ -1,0 +1,478 @@
+/**
+ * The validation engine: files in, findings out, through the four layers. Repo mode and path mode
+ * both hand it "scopes" (a cluster at a chapter, or the files given on the command line); it
+ * parses each distinct file once, runs kubeconform ONCE over all distinct manifests (in parallel
+ * with the in-process layers), evaluates CEL once per distinct document, and runs the semantic
+ * rules once per scope over an index built once.
+ */
+import { createHash } from "node:crypto";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import type { Finding, Severity } from "../findings.ts";
+import { compareFindings } from "../findings.ts";
+import type { YamlLimits, YamlPath } from "../yaml-source.ts";
+import { fastLoader, readSource, type SourceFile } from "./source.ts";
+import { CelValidator } from "./cel.ts";
+import type { ValidateConfig } from "./config.ts";
+import { problemsOf, resolveKubeconform, runKubeconform, type KubeconformResult } from "./kubeconform.ts";
+import { looksLikeResource, positionOf, refOf, toResource, type Resource } from "./resource.ts";
+import { ResourceIndex, WORKLOAD_KINDS, type Platform } from "./resource-index.ts";
+import type { RepoFacts, RuleMeta } from "./rule.ts";
+import { allRuleMetas, SEMANTIC_RULES } from "./rules/index.ts";
+import { applySuppressions, type Suppressible } from "./suppress.ts";
+
+export interface FileInput {
+  /** Path shown in findings. */
+  file: string;
+  text: string;
+  /** `manifests`: Kubernetes objects, all layers. `yaml`: syntax only (values, workflows, ...). */
+  kind: "manifests" | "yaml";
+  /** A file on disk kubeconform can read directly (path mode); otherwise a temp copy is written. */
+  diskPath?: string;
+}
+
+export interface Scope {
+  files: FileInput[];
+  platform: Platform;
+  /** Repo mode: the set is the whole world of that cluster, so "not found" means missing. */
+  complete: boolean;
+  repo?: RepoFacts;
+  /** "cluster primary at chapter 07-x" (repo mode). */
+  context?: string;
+  /** For a chapter other than the cluster's pin: "ahead of its pin" or "behind its pin" (findings say so). */
+  pinNote?: string;
+  /** Scopes with the same key see each other's services and workloads (clusters of one mesh at one chapter). */
+  peerGroup?: string;
+}
+
+export interface ValidationFinding extends Finding {
+  /** The source files a rendered file came from (`# source:` header). */
+  sources?: string[];
+  /** Where it was found in repo mode: cluster and chapter(s). */
+  context?: string;
+}
+
+export interface ValidationSummary {
+  errors: number;
+  warnings: number;
+  infos: number;
+  resources: number;
+  files: number;
+  durationMs: number;
+  suppressed: number;
+}
+
+export interface ValidationResult {
+  findings: ValidationFinding[];
+  summary: ValidationSummary;
+}
+
+export interface RuleFilter {
+  /** Only these rules (codes, or `area/*`). */
+  rules?: string[];
+  /** Not these rules. */
+  disable?: string[];
+}
+
+export function ruleSelected(code: string, filter: RuleFilter): boolean {
+  const hit = (pats: string[]) =>
+    pats.some(
+      (p) => p === code || (p.endsWith("/*") && code.startsWith(p.slice(0, -1))) || code.startsWith(`${p}/`),
+    );
+  if (filter.rules?.length && !hit(filter.rules)) return false;
+  if (filter.disable?.length && hit(filter.disable)) return false;
+  return true;
+}
+
+interface Draft extends Suppressible {
+  finding: ValidationFinding;
+  scope?: Scope;
+}
+
+const META = new Map(allRuleMetas().map((m) => [m.code, m] as const));
+const REGISTRY_KINDS = new Set(["Service", "ServiceEntry", "ServiceAccount", "Namespace", ...WORKLOAD_KINDS]);
+
+function meta(code: string): RuleMeta {
+  return (
+    META.get(code) ?? {
+      code,
+      layer: "repo",
+      severity: "error",
+      anchors: [],
+      title: code,
+      description: "",
+      hint: "",
+    }
+  );
+}
+
+function hash(text: string): string {
+  return createHash("sha1").update(text).digest("hex");
+}
+
+export async function validateScopes(
+  scopes: Scope[],
+  config: ValidateConfig,
+  filter: RuleFilter,
+  extraFindings: Finding[] = [],
+): Promise<ValidationResult> {
+  const started = performance.now();
+  const drafts: Draft[] = extraFindings.map((f) => ({ finding: f }));
+  const parsedCache = new Map<string, SourceFile>();
+  const loader = await fastLoader();
+  const parse = (key: string, text: string, limits: YamlLimits) => {
+    let p = parsedCache.get(key);
+    if (!p) {
+      p = readSource(text, limits, loader);
+      parsedCache.set(key, p);
+    }
+    return p;
+  };
+
+  // Layer 2 (schema) first: one kubeconform run over every distinct manifest file, started
+  // before anything is parsed so that it runs while the in-process layers work.
+  const schemaSelected = ruleSelected("schema/invalid", filter) || ruleSelected("schema/missing", filter);
+  const distinct = new Map<string, { text: string; diskPath?: string }>();
+  const keyOf = new Map<FileInput, string>();
+  for (const scope of scopes) {
+    for (const input of scope.files) {
+      const key = hash(input.text);
+      keyOf.set(input, key);
+      if (input.kind !== "manifests") continue;
+      const d = distinct.get(key) ?? { text: input.text };
+      if (input.diskPath && !d.diskPath) d.diskPath = input.diskPath;
+      distinct.set(key, d);
+    }
+  }
+  const tmp =
+    schemaSelected && distinct.size ? await mkdtemp(path.join(os.tmpdir(), "validate-")) : undefined;
+  const byPath = new Map<string, string>();
+  if (tmp) {
+    for (const [key, d] of distinct) {
+      let p = d.diskPath;
+      if (!p) {
+        p = path.join(tmp, `${key}.yaml`);
+        await writeFile(p, d.text);
+      }
+      byPath.set(path.resolve(p), key);
+    }
+  }
+  const bin = tmp ? await resolveKubeconform() : undefined;
+  const kubeconform: Promise<KubeconformResult[] | Error> = tmp
+    ? runKubeconform(
+        [...byPath.keys()],
+        {
+          schemaLocations: config.schemaLocations,
+          kubernetesVersion: config.kubernetesVersion,
+          skipKinds: config.skipKinds.map((s) => s.kind),
+        },
+        bin,
+      ).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))))
+    : Promise.resolve([]);
+
+  let nextId = 0;
+  const scopeResources = new Map<Scope, Resource[]>();
+  /** Distinct manifest contents -> the resources of every occurrence (doc-index aligned). */
+  const manifests = new Map<string, { occurrences: Array<Map<number, Resource>> }>();
+  const files = new Set<string>();
+  try {
+    // Layer 1 (YAML) and resources, per scope.
+    for (const scope of scopes) {
+      const list: Resource[] = [];
+      for (const input of scope.files) {
+        files.add(input.file);
+        const key = keyOf.get(input)!;
+        const parsed = parse(key, input.text, config.limits);
+        for (const f of parsed.findings)
+          drafts.push({ finding: { ...f, file: input.file, ...ctx(scope) }, scope });
+        if (input.kind !== "manifests") continue;
+        const sources = sourceLines(input.text);
+        const byDoc = new Map<number, Resource>();
+        const docs = parsed.docs.filter((d) => d.value !== undefined && d.value !== null);
+        const resources = docs.filter((d) => looksLikeResource(d.value));
+        for (const d of docs) {
+          if (looksLikeResource(d.value)) {
+            const r = toResource(nextId++, d, input.file, { sources, ...ctx(scope) });
+            byDoc.set(d.index, r);
+            list.push(r);
+          } else if (resources.length > 0 || halfResource(d.value)) {
+            const pos = d.positionOf([]);
+            drafts.push({
+              finding: {
+                ...pos,
+                file: input.file,
+                rule: "yaml/not-a-resource",
+                severity: "error",
+                anchors: ["kubeconform"],
+                message: `document ${d.index + 1} is not a Kubernetes object (no apiVersion/kind)`,
+                hint: meta("yaml/not-a-resource").hint,
+                ...ctx(scope),
+              },
+              scope,
+            });
+          }
+        }
+        if (
+          docs.length > 0 &&
+          resources.length === 0 &&
+          parsed.findings.length === 0 &&
+          !docs.some((d) => halfResource(d.value))
+        ) {
+          drafts.push({
+            finding: {
+              file: input.file,
+              line: 1,
+              column: 1,
+              rule: "yaml/not-a-resource",
+              severity: "info",
+              anchors: [],
+              message: "no Kubernetes objects in this file; checked as plain YAML only",
+              hint: "nothing to do if this is not a manifest (values, config)",
+              ...ctx(scope),
+            },
+            scope,
+          });
+        }
+        // Files with YAML errors or non-objects are reported by layer 1; kubeconform's view of them is dropped.
+        const clean = parsed.findings.length === 0 && byDoc.size === docs.length;
+        if (byDoc.size > 0 && clean) {
+          const entry = manifests.get(key) ?? { occurrences: [] };
+          entry.occurrences.push(byDoc);
+          manifests.set(key, entry);
+        }
+      }
+      scopeResources.set(scope, list);
+    }
+
+    // Layer 3 (CEL): once per distinct document.
+    if (ruleSelected("cel/rule", filter)) {
+      const cel = new CelValidator(config.schemaLocations, config.kubernetesVersion, config.crdDirs);
+      for (const list of scopeResources.values())
+        for (const r of list) if (r.kind === "CustomResourceDefinition") cel.addCrd(r.object);
+      for (const m of manifests.values()) {
+        const first = m.occurrences[0]!;
+        for (const [docIndex, r] of first) {
+          const problems = cel.validate(r);
+          if (!problems.length) continue;
+          for (const occ of m.occurrences) {
+            const target = occ.get(docIndex)!;
+            for (const p of problems) {
+              drafts.push({
+                finding: layerFinding(
+                  "cel/rule",
+                  target,
+                  p.path,
+                  `${p.message} (CEL rule \`${p.rule.replace(/\s+/g, " ")}\`)`,
+                ),
+                resource: target,
+              });
+            }
+          }
+        }
+      }
+    }
+
+    // Layer 4 (semantics): once per scope, over one index.
+    const rules = SEMANTIC_RULES.filter((r) => ruleSelected(r.code, filter));
+    const groups = new Map<string, Scope[]>();
+    for (const s of scopes) if (s.peerGroup) groups.set(s.peerGroup, [...(groups.get(s.peerGroup) ?? []), s]);
+    for (const scope of scopes) {
+      const own = scopeResources.get(scope) ?? [];
+      if (own.length === 0) continue;
+      const peers = (scope.peerGroup ? (groups.get(scope.peerGroup) ?? []) : [])
+        .filter((s) => s !== scope)
+        .flatMap((s) =>
+          (scopeResources.get(s) ?? [])
+            .filter((r) => REGISTRY_KINDS.has(r.kind))
+            .map((r) => ({ ...r, peer: true })),
+        );
+      const index = new ResourceIndex([...own, ...peers], scope.platform, scope.complete);
+      for (const rule of rules) {
+        let reports;
+        try {
+          reports = rule.check({ index, ...(scope.repo ? { repo: scope.repo } : {}) });
+        } catch (e) {
+          drafts.push({
+            finding: {
+              file: own[0]!.file,
+              line: 1,
+              column: 1,
+              rule: rule.code,
+              severity: "error",
+              anchors: [],
+              message: `internal error in rule ${rule.code}: ${(e as Error).message}`,
+              hint: "this is a bug in the validator; please report it",
+            },
+            scope,
+          });
+          continue;
+        }
+        for (const rep of reports) {
+          if (rep.resource.peer) continue;
+          const pos = positionOf(rep.resource, rep.path ?? [], "key");
+          drafts.push({
+            finding: {
+              ...pos,
+              rule: rule.code,
+              severity: rep.severity ?? rule.severity,
+              anchors: rep.anchors ?? rule.anchors,
+              message: rep.message,
+              hint: rep.hint ?? rule.hint,
+              resource: refOf(rep.resource),
+              ...sourcesOf(rep.resource),
+              ...ctx(scope),
+            },
+            resource: rep.resource,
+            scope,
+          });
+        }
+      }
+    }
+
+    // Layer 2, collected.
+    const kc = await kubeconform;
+    if (kc instanceof Error) throw kc;
+    const counters = new Map<string, number>();
+    for (const res of kc) {
+      const key = byPath.get(path.resolve(res.filename));
+      const m = key ? manifests.get(key) : undefined;
+      if (!m) continue;
+      // Match the result to a document: kind, name and apiVersion, in order for repeats.
+      const id = `${key}|${res.kind}|${res.name}|${res.version}`;
+      const nth = counters.get(id) ?? 0;
+      counters.set(id, nth + 1);
+      const candidates = [...m.occurrences[0]!.entries()].filter(
+        ([, r]) => r.kind === res.kind && r.name === res.name && r.apiVersion === res.version,
+      );
+      const docIndex = (candidates[nth] ?? candidates[0])?.[0];
+      for (const problem of problemsOf(res)) {
+        const code = problem.missingSchema ? "schema/missing" : "schema/invalid";
+        if (!ruleSelected(code, filter)) continue;
+        for (const occ of m.occurrences) {
+          const target = docIndex !== undefined ? occ.get(docIndex) : [...occ.values()][0];
+          if (!target) continue;
+          drafts.push({
+            finding: layerFinding(code, target, problem.path, problem.message),
+            resource: target,
+          });
+        }
+      }
+    }
+  } finally {
+    if (tmp) await rm(tmp, { recursive: true, force: true });
+  }
+
+  const { kept, suppressed } = applySuppressions(drafts, config.suppressions);
+  const findings = dedupe(kept.filter((d) => ruleSelected(d.finding.rule, filter)).map((d) => d.finding));
+  findings.sort(compareFindings);
+  const count = (s: Severity) => findings.filter((f) => f.severity === s).length;
+  let resources = 0;
+  for (const list of scopeResources.values()) resources += list.length;
+  return {
+    findings,
+    summary: {
+      errors: count("error"),
+      warnings: count("warning"),
+      infos: count("info"),
+      resources,
+      files: files.size,
+      durationMs: Math.round(performance.now() - started),
+      suppressed,
+    },
+  };
+}
+
+/** A mapping with apiVersion or kind but not both as strings: a broken object, not plain YAML. */
+function halfResource(v: unknown): boolean {
+  return typeof v === "object" && v !== null && !Array.isArray(v) && ("apiVersion" in v || "kind" in v);
+}
+
+function ctx(scope: Scope): { context?: string } {
+  return scope.context ? { context: scope.context + (scope.pinNote ? ` (${scope.pinNote})` : "") } : {};
+}
+
+/** `# source:` lines that name files (not the "(cluster ... at chapter ...)" note). */
+function sourceLines(text: string): string[] {
+  const out: string[] = [];
+  for (const line of text.split("\n", 12)) {
+    if (!line.startsWith("#")) break;
+    const m = /^#\s*source:\s*(.+)$/.exec(line);
+    if (m?.[1] && !m[1].startsWith("(") && !m[1].startsWith("apply once")) out.push(m[1].trim());
+  }
+  return out;
+}
+
+function sourcesOf(r: Resource): { sources?: string[] } {
+  return r.sources.length ? { sources: r.sources } : {};
+}
+
+function layerFinding(code: string, r: Resource, p: YamlPath, message: string): ValidationFinding {
+  const m = meta(code);
+  const pos = positionOf(r, p, "key");
+  return {
+    ...pos,
+    rule: code,
+    severity: m.severity,
+    anchors: m.anchors,
+    message: `${r.kind} ${r.ns ? `${r.ns}/` : ""}${r.name}: ${message}`,
+    hint: m.hint,
+    resource: refOf(r),
+    ...sourcesOf(r),
+    ...(r.context ? { context: r.context } : {}),
+  };
+}
+
+/** "cluster primary at chapters 03-a .. 19-b (17), ahead of its pin" from a list of contexts. */
+export function summarizeContexts(contexts: readonly string[]): string {
+  const byCluster = new Map<string, { chapters: string[]; notes: Set<string>; pinned: boolean }>();
+  for (const c of contexts) {
+    const m = /^cluster (\S+) at chapter (\S+)(?: \((.+)\))?$/.exec(c);
+    if (!m) continue;
+    const e = byCluster.get(m[1]!) ?? { chapters: [], notes: new Set<string>(), pinned: false };
+    e.chapters.push(m[2]!);
+    if (m[3]) e.notes.add(m[3]);
+    else e.pinned = true;
+    byCluster.set(m[1]!, e);
+  }
+  if (byCluster.size === 0) return contexts.join("; ");
+  return [...byCluster]
+    .map(([cluster, e]) => {
+      const ch = [...e.chapters].sort();
+      const list =
+        ch.length > 2
+          ? `chapters ${ch[0]} .. ${ch[ch.length - 1]} (${ch.length})`
+          : ch.length === 2
+            ? `chapters ${ch.join(", ")}`
+            : `chapter ${ch[0]}`;
+      return `cluster ${cluster} at ${list}${e.pinned ? "" : `, ${[...e.notes].join(" and ")}`}`;
+    })
+    .join("; ");
+}
+
+/**
+ * The same finding at the same place in several chapters is reported once, naming the chapters;
+ * the message gets the source file and, when it is not found at the pinned chapter, the chapters.
+ */
+function dedupe(findings: ValidationFinding[]): ValidationFinding[] {
+  const byKey = new Map<string, { f: ValidationFinding; contexts: string[] }>();
+  for (const f of findings) {
+    const key = `${f.file}|${f.line}|${f.column}|${f.rule}|${f.message}`;
+    const e = byKey.get(key);
+    if (e) {
+      if (f.context && !e.contexts.includes(f.context)) e.contexts.push(f.context);
+      continue;
+    }
+    byKey.set(key, { f, contexts: f.context ? [f.context] : [] });
+  }
+  return [...byKey.values()].map(({ f, contexts }) => {
+    const out: ValidationFinding = { ...f };
+    if (contexts.length) out.context = summarizeContexts(contexts);
+    const notes: string[] = [];
+    if (f.sources?.length) notes.push(`source: ${f.sources.join(", ")}`);
+    const pinned = contexts.some((c) => !c.endsWith(" pin)"));
+    if (contexts.length && !pinned) notes.push(out.context!);
+    if (notes.length) out.message = `${f.message} [${notes.join("; ")}]`;
+    return out;
+  });
+}

@@ -1,0 +1,66 @@
+/**
+ * The validator's library API (promotion and rollback call it): offline validation of the repo
+ * (every cluster at every chapter, rendered in memory) or of any files, in four layers: YAML,
+ * schema (kubeconform), CEL, and semantics across resources. No printing, no process.exit.
+ */
+import { loadConfig, normalizeK8sVersion, type ValidateConfig } from "./config.ts";
+import { validateScopes, type ValidationResult } from "./engine.ts";
+import { collectPaths } from "./path-mode.ts";
+import { collectRepo } from "./repo-mode.ts";
+import { loadRepo } from "../model/repo.ts";
+import type { RenderDeps } from "../render/render.ts";
+
+export type { ValidationFinding, ValidationResult, ValidationSummary } from "./engine.ts";
+export type { RuleMeta, Rule } from "./rule.ts";
+export { allRuleMetas, SEMANTIC_RULES } from "./rules/index.ts";
+export { loadConfig, type ValidateConfig } from "./config.ts";
+
+export interface ValidateOptions {
+  /** Cluster names (repo mode); all when empty. */
+  clusters?: string[];
+  /** One chapter (repo mode) instead of all of them. */
+  chapter?: string;
+  /** Only these rules (codes or `area/*`). */
+  rules?: string[];
+  /** Not these rules. */
+  disable?: string[];
+  /** Folder holding .validate.yaml and against which relative settings resolve (default: cwd for paths, root for repo). */
+  configRoot?: string;
+  /** Environment for VALIDATE_SCHEMA_ROOT / VALIDATE_CRD_DIR (default process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** Content of standard input, for the path `-`. */
+  stdin?: string;
+  /** Replaces `helm template` (tests). */
+  renderDeps?: RenderDeps;
+}
+
+function filterOf(o: ValidateOptions) {
+  return { ...(o.rules ? { rules: o.rules } : {}), ...(o.disable ? { disable: o.disable } : {}) };
+}
+
+export async function validateRepo(root: string, options: ValidateOptions = {}): Promise<ValidationResult> {
+  const config: ValidateConfig = loadConfig(options.configRoot ?? root, options.env);
+  const { model } = await loadRepo(root);
+  const version = model?.clusters[0]?.kubernetesVersion;
+  const effective = version ? { ...config, kubernetesVersion: normalizeK8sVersion(version) } : config;
+  const { scopes, findings } = await collectRepo(
+    root,
+    effective,
+    {
+      ...(options.clusters ? { clusters: options.clusters } : {}),
+      ...(options.chapter ? { chapter: options.chapter } : {}),
+    },
+    ...(options.renderDeps ? [options.renderDeps] : []),
+  );
+  return validateScopes(scopes, effective, filterOf(options), findings);
+}
+
+export async function validatePaths(
+  paths: string[],
+  options: ValidateOptions = {},
+): Promise<ValidationResult> {
+  const cwd = options.configRoot ?? process.cwd();
+  const config = loadConfig(cwd, options.env);
+  const scope = await collectPaths(paths, config, cwd, options.stdin);
+  return validateScopes([scope], config, filterOf(options));
+}

@@ -1,0 +1,264 @@
+/**
+ * Repo mode: every cluster at every chapter (the pin and the chapters around it, so the next
+ * promotion is already checked), rendered in memory exactly as Argo CD would get it, plus the
+ * repository's own YAML files and the freshness of the committed rendered output.
+ */
+import { existsSync } from "node:fs";
+import { readdir, readFile } from "node:fs/promises";
+import path from "node:path";
+import type { Composition } from "../compose/compose.ts";
+import { FindingsError, type Finding } from "../findings.ts";
+import { diffTrees, readTree } from "../fs/tree.ts";
+import { resolveChapterRef } from "../model/chapter.ts";
+import { loadRepo, type RepoModel } from "../model/repo.ts";
+import type { Cluster } from "../model/types.ts";
+import { UsageError } from "../cli/run-main.ts";
+import { helmTemplateDeps } from "../render/helm-template.ts";
+import { renderedRoot, RENDERED_DIRS } from "../render/layout.ts";
+import { composeCluster, selectClusters } from "../render/pipeline.ts";
+import { renderCluster, type RenderDeps, type RenderedTree } from "../render/render.ts";
+import type { ValidateConfig } from "./config.ts";
+import type { FileInput, Scope } from "./engine.ts";
+import { asObj, asStringMap, isObj } from "./resource.ts";
+import type { Platform, PlatformGateway } from "./resource-index.ts";
+import type { RepoFacts } from "./rule.ts";
+
+export interface RepoSelection {
+  clusters?: string[];
+  chapter?: string;
+}
+
+const MANIFEST_DIRS = [
+  RENDERED_DIRS.argocd,
+  RENDERED_DIRS.bootstrap,
+  RENDERED_DIRS.app,
+  RENDERED_DIRS.mesh,
+].map((d) => `${d}/`);
+
+/** `helm template` is the slow step; the same release with the same values renders the same. */
+function memoized(deps: RenderDeps): RenderDeps {
+  const cache = new Map<string, Promise<string>>();
+  return {
+    templateLocalChart(release, valuesYaml) {
+      const key = `${release.name}|${release.namespace}|${release.chart}|${valuesYaml}`;
+      let p = cache.get(key);
+      if (!p) {
+        p = deps.templateLocalChart(release, valuesYaml);
+        cache.set(key, p);
+      }
+      return p;
+    },
+  };
+}
+
+/** Gateway pods of the enabled `istio/gateway` releases, labelled the way the chart labels them. */
+export function platformGateways(c: Composition): PlatformGateway[] {
+  return c.releases
+    .filter((r) => r.release.chartName === "gateway" && r.release.chart.startsWith("istio/"))
+    .map((r) => {
+      const values = asObj(r.values);
+      const name = typeof values.name === "string" && values.name ? values.name : r.release.name;
+      const overrides = isObj(values.labels) ? asStringMap(values.labels) : {};
+      const labels = { app: name, istio: name.replace(/^istio-/, ""), ...overrides };
+      return {
+        namespace: r.release.namespace,
+        labels,
+        origin: `gateway pods of Helm release ${r.release.name} (${r.release.namespace})`,
+        serviceAccount: name,
+      };
+    });
+}
+
+export function platformOf(c: Composition, config: ValidateConfig): Platform {
+  return {
+    gateways: [...platformGateways(c), ...config.platformGateways],
+    opaqueNamespaces: new Set([
+      ...c.releases.filter((r) => !r.release.local).map((r) => r.release.namespace),
+      ...config.opaqueNamespaces,
+    ]),
+    rootNamespace: config.rootNamespace,
+    clusterDomain: config.clusterDomain,
+  };
+}
+
+function repoFacts(root: string, model: RepoModel, cluster: Cluster, files: RenderedTree): RepoFacts {
+  const prefix = `${renderedRoot(cluster.name)}/`;
+  const keys = [...files.keys()];
+  return {
+    pathExists(p: string) {
+      const clean = p.replace(/^\.\//, "").replace(/\/+$/, "");
+      if (clean.startsWith(prefix) || `${clean}/` === prefix) {
+        const rel = clean.slice(prefix.length);
+        return rel === "" || files.has(rel) || keys.some((k) => k.startsWith(`${rel}/`));
+      }
+      return existsSync(path.join(root, clean));
+    },
+    clusterNames: new Set(
+      model.clusters.map((c) => c.argocd.destination.name).filter((n): n is string => !!n),
+    ),
+    clusterServers: new Set(
+      model.clusters.map((c) => c.argocd.destination.server).filter((n): n is string => !!n),
+    ),
+    repoURLs: new Set(model.clusters.map((c) => c.argocd.repoURL)),
+  };
+}
+
+async function listYaml(
+  root: string,
+  dir: string,
+  filter: (rel: string) => boolean = () => true,
+): Promise<string[]> {
+  const full = path.join(root, dir);
+  if (!existsSync(full)) return [];
+  const out: string[] = [];
+  const walk = async (rel: string) => {
+    for (const e of await readdir(path.join(root, rel), { withFileTypes: true })) {
+      const child = `${rel}/${e.name}`;
+      if (e.isDirectory()) {
+        if (e.name === "node_modules" || e.name.startsWith(".") || e.name === "rendered") continue;
+        await walk(child);
+      } else if (/\.ya?ml$/.test(e.name) && filter(child)) out.push(child);
+    }
+  };
+  await walk(dir);
+  return out.sort();
+}
+
+/** YAML files of the repository that are not rendered output: syntax, duplicate keys, limits. */
+async function repoYamlFiles(root: string): Promise<FileInput[]> {
+  const files = [
+    ...(await listYaml(root, "mesh")),
+    ...(await listYaml(root, "apps", (p) => !p.includes("/templates/"))),
+    ...(await listYaml(root, ".github/workflows")),
+  ];
+  return Promise.all(
+    files.map(async (f) => ({
+      file: f,
+      text: await readFile(path.join(root, f), "utf8"),
+      kind: "yaml" as const,
+    })),
+  );
+}
+
+export interface RepoCollection {
+  scopes: Scope[];
+  findings: Finding[];
+}
+
+export async function collectRepo(
+  root: string,
+  config: ValidateConfig,
+  selection: RepoSelection = {},
+  deps: RenderDeps = helmTemplateDeps(root),
+): Promise<RepoCollection> {
+  const findings: Finding[] = [];
+  const { model, findings: modelFindings } = await loadRepo(root);
+  findings.push(...modelFindings);
+  const scopes: Scope[] = [
+    {
+      files: await repoYamlFiles(root),
+      platform: platformOf({ releases: [] } as unknown as Composition, config),
+      complete: false,
+    },
+  ];
+  if (!model) return { scopes, findings };
+
+  const render = memoized(deps);
+  const clusters = selectClusters(model, selection.clusters);
+  let chapters = model.chapters;
+  if (selection.chapter) {
+    const ch = resolveChapterRef(selection.chapter, model.chapters);
+    if (!ch)
+      throw new UsageError(
+        `unknown chapter '${selection.chapter}'; chapters: ${model.chapters.map((c) => c.dir).join(", ")}`,
+      );
+    chapters = [ch];
+  }
+  for (const cluster of clusters) {
+    // The pin first: its findings point at committed files, and later chapters repeat them.
+    const pinId = model.chapters.find((c) => c.dir === cluster.chapter)?.id ?? -1;
+    const ordered = [...chapters].sort(
+      (a, b) => Number(b.dir === cluster.chapter) - Number(a.dir === cluster.chapter) || a.id - b.id,
+    );
+    for (const chapter of ordered) {
+      const pinned = chapter.dir === cluster.chapter;
+      let composition: Composition;
+      let files: RenderedTree;
+      try {
+        composition = await composeCluster(model, cluster, chapter.dir);
+        files = await renderCluster(composition, render);
+      } catch (e) {
+        if (e instanceof FindingsError) {
+          findings.push(
+            ...e.findings.map((f) =>
+              pinned
+                ? f
+                : { ...f, message: `${f.message} [cluster ${cluster.name} at chapter ${chapter.dir}]` },
+            ),
+          );
+          continue;
+        }
+        if (e instanceof UsageError) throw e;
+        findings.push({
+          file: chapter.file,
+          line: 1,
+          column: 1,
+          rule: "repo/model",
+          severity: "error",
+          anchors: [],
+          message: `rendering cluster ${cluster.name} at chapter ${chapter.dir} failed: ${(e as Error).message}`,
+          hint:
+            "run `pnpm render --cluster " +
+            cluster.name +
+            " --chapter " +
+            chapter.dir +
+            "` to see the failure",
+        });
+        continue;
+      }
+      const base = renderedRoot(cluster.name);
+      scopes.push({
+        files: [...files].map(([rel, text]) => ({
+          file: `${base}/${rel}`,
+          text,
+          kind: MANIFEST_DIRS.some((d) => rel.startsWith(d)) ? "manifests" : "yaml",
+        })),
+        platform: platformOf(composition, config),
+        complete: true,
+        repo: repoFacts(root, model, cluster, files),
+        context: `cluster ${cluster.name} at chapter ${chapter.dir}`,
+        ...(pinned ? {} : { pinNote: chapter.id > pinId ? "ahead of its pin" : "behind its pin" }),
+        peerGroup: `${cluster.istio.meshID}|${chapter.dir}`,
+      });
+      if (pinned) findings.push(...(await freshness(root, cluster, chapter.dir, files)));
+    }
+  }
+  return { scopes, findings };
+}
+
+/** The committed clusters/<c>/rendered/ must be what the pinned chapter renders to. */
+export async function freshness(
+  root: string,
+  cluster: Cluster,
+  chapter: string,
+  files: RenderedTree,
+): Promise<Finding[]> {
+  const base = renderedRoot(cluster.name);
+  const diff = diffTrees(await readTree(path.join(root, base)), files);
+  const hint = "run `pnpm render` and commit the result";
+  const f = (rel: string, what: string): Finding => ({
+    file: `${base}/${rel}`,
+    line: 1,
+    column: 1,
+    rule: "repo/rendered-stale",
+    severity: "error",
+    anchors: [],
+    message: `${what} for cluster ${cluster.name} at its pinned chapter ${chapter}`,
+    hint,
+  });
+  return [
+    ...diff.changed.map((r) => f(r, "committed rendered file differs from the render")),
+    ...diff.added.map((r) => f(r, "rendered file is missing from the commit")),
+    ...diff.removed.map((r) => f(r, "committed rendered file is no longer produced")),
+  ];
+}

@@ -1,0 +1,61 @@
+/**
+ * What a rule is: metadata (code, severity, anchors, message, hint) and a pure function from an
+ * indexed resource set to reports. The engine turns reports into located findings.
+ */
+import type { Severity } from "../findings.ts";
+import type { YamlPath } from "../yaml-source.ts";
+import type { Resource } from "./resource.ts";
+import type { ResourceIndex } from "./resource-index.ts";
+
+export type Layer = "yaml" | "schema" | "cel" | "semantic" | "repo";
+
+export interface RuleMeta {
+  /** Stable code, `area/name`. */
+  code: string;
+  layer: Layer;
+  severity: Severity;
+  /** Codes of peers that report the same thing: IST0101, KIA1107, kubeconform, CEL. */
+  anchors: string[];
+  /** One line: what the rule checks. */
+  title: string;
+  /** Longer explanation for RULES.md and SARIF help. */
+  description: string;
+  /** What to do about a finding. */
+  hint: string;
+}
+
+export interface Report {
+  resource: Resource;
+  /** Path of the offending node inside the resource. */
+  path?: YamlPath;
+  message: string;
+  severity?: Severity;
+  hint?: string;
+  /** Overrides the rule's anchors (a rule covering two peer codes). */
+  anchors?: string[];
+}
+
+/** Facts about the world beyond the resources: the repo, its clusters, Argo CD. */
+export interface RepoFacts {
+  /** Whether a path (relative to the repo root, or a rendered path of this cluster) exists. */
+  pathExists(p: string): boolean;
+  /** Destinations Argo CD knows: cluster names and server URLs. */
+  clusterNames: Set<string>;
+  clusterServers: Set<string>;
+  /** URLs of this repository (the clusters' argocd.repoURL). */
+  repoURLs: Set<string>;
+}
+
+export interface RuleContext {
+  index: ResourceIndex;
+  /** Present in repo mode. */
+  repo?: RepoFacts;
+}
+
+export interface Rule extends RuleMeta {
+  check(ctx: RuleContext): Report[];
+}
+
+export function defineRule(rule: Rule): Rule {
+  return rule;
+}

@@ -1,0 +1,254 @@
+/** The rule registry: every semantic rule, plus the metadata of the findings other layers emit. */
+import type { Rule, RuleMeta } from "../rule.ts";
+import argocdChartPinned from "./argocd-chart-pinned.ts";
+import argocdCrdWave from "./argocd-crd-wave.ts";
+import argocdDestinationCluster from "./argocd-destination-cluster.ts";
+import argocdProjectPermits from "./argocd-project-permits.ts";
+import argocdSourcePath from "./argocd-source-path.ts";
+import argocdSyncOption from "./argocd-sync-option.ts";
+import authzNamespaceNotFound from "./authz-namespace-not-found.ts";
+import authzPrincipalNotFound from "./authz-principal-not-found.ts";
+import authzWrongMethod from "./authz-wrong-method.ts";
+import drDuplicateSubset from "./dr-duplicate-subset.ts";
+import drHostNotFound from "./dr-host-not-found.ts";
+import drMtlsConflict from "./dr-mtls-conflict.ts";
+import drStickyWeightedSplit from "./dr-sticky-weighted-split.ts";
+import drSubsetNoWorkload from "./dr-subset-no-workload.ts";
+import drTlsNoCa from "./dr-tls-no-ca.ts";
+import envoyfilterOperations from "./envoyfilter-operations.ts";
+import gwCredentialNotFound from "./gw-credential-not-found.ts";
+import gwDuplicateHostPort from "./gw-duplicate-host-port.ts";
+import gwSelectorNoWorkload from "./gw-selector-no-workload.ts";
+import gwTlsSettings from "./gw-tls-settings.ts";
+import k8sApplicationUid from "./k8s-application-uid.ts";
+import k8sDuplicateObject from "./k8s-duplicate-object.ts";
+import k8sSecretCommitted from "./k8s-secret-committed.ts";
+import k8sServiceAccount from "./k8s-service-account.ts";
+import policySelectorNoWorkload from "./policy-selector-no-workload.ts";
+import seAddressesRequired from "./se-addresses-required.ts";
+import sidecarConflictingSelectors from "./sidecar-conflicting-selectors.ts";
+import sidecarEgressHost from "./sidecar-egress-host.ts";
+import sidecarMultipleSelectorless from "./sidecar-multiple-selectorless.ts";
+import svcPortProtocol from "./svc-port-protocol.ts";
+import svcSelectorNoWorkload from "./svc-selector-no-workload.ts";
+import svcTargetPort from "./svc-target-port.ts";
+import telemetryEmptyProviders from "./telemetry-empty-providers.ts";
+import telemetryConflicting from "./telemetry-multiple-selectorless.ts";
+import vsConflictingMeshHosts from "./vs-conflicting-mesh-hosts.ts";
+import vsDestinationHost from "./vs-destination-host.ts";
+import vsDestinationPortRequired from "./vs-destination-port-required.ts";
+import vsDuplicateMatch from "./vs-duplicate-match.ts";
+import vsGatewayNotFound from "./vs-gateway-not-found.ts";
+import vsHostNotInGateway from "./vs-host-not-in-gateway.ts";
+import vsInvalidRegex from "./vs-invalid-regex.ts";
+import vsJwtClaimRouting from "./vs-jwt-claim-routing.ts";
+import vsSubsetNotFound from "./vs-subset-not-found.ts";
+import vsUnreachableRule from "./vs-unreachable-rule.ts";
+import vsZeroWeight from "./vs-zero-weight.ts";
+
+export const SEMANTIC_RULES: readonly Rule[] = [
+  vsDestinationHost,
+  vsSubsetNotFound,
+  vsGatewayNotFound,
+  vsHostNotInGateway,
+  vsDestinationPortRequired,
+  vsZeroWeight,
+  vsInvalidRegex,
+  vsUnreachableRule,
+  vsDuplicateMatch,
+  vsConflictingMeshHosts,
+  vsJwtClaimRouting,
+  drHostNotFound,
+  drSubsetNoWorkload,
+  drDuplicateSubset,
+  drTlsNoCa,
+  drMtlsConflict,
+  drStickyWeightedSplit,
+  gwSelectorNoWorkload,
+  gwDuplicateHostPort,
+  gwTlsSettings,
+  gwCredentialNotFound,
+  seAddressesRequired,
+  sidecarMultipleSelectorless,
+  sidecarConflictingSelectors,
+  sidecarEgressHost,
+  policySelectorNoWorkload,
+  authzPrincipalNotFound,
+  authzNamespaceNotFound,
+  authzWrongMethod,
+  telemetryEmptyProviders,
+  telemetryConflicting,
+  envoyfilterOperations,
+  svcSelectorNoWorkload,
+  svcTargetPort,
+  svcPortProtocol,
+  k8sServiceAccount,
+  k8sDuplicateObject,
+  k8sApplicationUid,
+  k8sSecretCommitted,
+  argocdSourcePath,
+  argocdDestinationCluster,
+  argocdProjectPermits,
+  argocdCrdWave,
+  argocdSyncOption,
+  argocdChartPinned,
+];
+
+const meta = (m: RuleMeta): RuleMeta => m;
+
+/** Findings of the YAML, schema, CEL and repository layers (not resource rules, but documented alike). */
+export const LAYER_RULES: readonly RuleMeta[] = [
+  meta({
+    code: "yaml/syntax",
+    layer: "yaml",
+    severity: "error",
+    anchors: [],
+    title: "Files are valid YAML",
+    description:
+      "Every YAML file (manifests, cluster.yaml, chapter.yaml, helmfile.yaml, values files, workflows) must parse.",
+    hint: "fix the YAML syntax at the reported position",
+  }),
+  meta({
+    code: "yaml/duplicate-key",
+    layer: "yaml",
+    severity: "error",
+    anchors: ["kubeconform"],
+    title: "No mapping has the same key twice",
+    description:
+      "YAML keeps only the last of two equal keys and silently drops the other; Kubernetes would apply half of what you wrote.",
+    hint: "remove one of the two keys",
+  }),
+  meta({
+    code: "yaml/too-large",
+    layer: "yaml",
+    severity: "error",
+    anchors: [],
+    title: "Files stay under the size limit",
+    description:
+      "Files over the limit (8 MiB by default, `limits.maxBytes` in .validate.yaml) are refused before parsing.",
+    hint: "split the file, or raise limits.maxBytes in .validate.yaml",
+  }),
+  meta({
+    code: "yaml/alias-limit",
+    layer: "yaml",
+    severity: "error",
+    anchors: [],
+    title: "Alias expansion is bounded (no YAML bombs)",
+    description:
+      "A document that expands aliases beyond the limit (a 'billion laughs' file) fails fast with this error instead of exhausting memory.",
+    hint: "write the values out instead of nesting aliases",
+  }),
+  meta({
+    code: "yaml/not-a-resource",
+    layer: "yaml",
+    severity: "error",
+    anchors: ["kubeconform"],
+    title: "Manifest documents are Kubernetes objects",
+    description:
+      "In a file of manifests, every document needs string `apiVersion` and `kind`. A file in which no document looks like a Kubernetes object (a values file, say) is reported once as info and otherwise only syntax-checked.",
+    hint: "add apiVersion and kind, or move the document out of the manifests",
+  }),
+  meta({
+    code: "schema/invalid",
+    layer: "schema",
+    severity: "error",
+    anchors: ["kubeconform", "IST0106"],
+    title: "Resources match their JSON schema (kubeconform -strict)",
+    description:
+      "kubeconform validates every object against the Kubernetes or CRD JSON schema, strictly: unknown fields, wrong types and missing required fields are errors. Locations come from .validate.yaml (`schemaLocations`) or VALIDATE_SCHEMA_ROOT.",
+    hint: "fix the field at the reported path (check its spelling and type against the API reference)",
+  }),
+  meta({
+    code: "schema/missing",
+    layer: "schema",
+    severity: "error",
+    anchors: ["kubeconform"],
+    title: "Every kind has a schema",
+    description:
+      "No resource is silently skipped: a kind with no schema at the configured locations is an error unless listed in `skipKinds` of .validate.yaml.",
+    hint: "add a schema location that has it, fix apiVersion/kind, or list the kind under skipKinds with a reason",
+  }),
+  meta({
+    code: "cel/rule",
+    layer: "cel",
+    severity: "error",
+    anchors: ["CEL"],
+    title: "CRD x-kubernetes-validations (CEL) rules hold",
+    description:
+      "The CEL rules of the CRDs (kept in the JSON schemas, or read from CRD YAML files in VALIDATE_CRD_DIR) are evaluated with the Kubernetes extension functions (url, isURL, getScheme, getHost, isIP, split, join, lowerAscii...). kubeconform ignores them; the API server would reject the object.",
+    hint: "change the value so that the rule holds (the message is the CRD's own)",
+  }),
+  meta({
+    code: "validate/suppression",
+    layer: "repo",
+    severity: "error",
+    anchors: [],
+    title: "Suppressions give a reason",
+    description:
+      'A finding is suppressed by the annotation `validate.istio-gitops.dev/ignore: "<rule>: <reason>"` on the resource (one entry per line; `area/*` matches an area), or by an entry of `suppressions:` in .validate.yaml (rule, file glob and/or resource `Kind/ns/name`, reason). An entry without a reason is not applied and is itself an error.',
+    hint: "write the reason after the rule code",
+  }),
+  meta({
+    code: "repo/chapter-graph",
+    layer: "repo",
+    severity: "error",
+    anchors: [],
+    title: "Chapters are numbered without gaps or repeats",
+    description:
+      "Reported by the repository model: chapter folders NN-slug with chapter.yaml, numbered 00, 01, 02...",
+    hint: "number chapters without gaps",
+  }),
+  meta({
+    code: "repo/chapter-pin",
+    layer: "repo",
+    severity: "error",
+    anchors: [],
+    title: "Clusters pin an existing chapter",
+    description: "Reported by the repository model: cluster.yaml `chapter:` names a chapter folder.",
+    hint: "pin an existing chapter",
+  }),
+  meta({
+    code: "repo/remote-ahead",
+    layer: "repo",
+    severity: "error",
+    anchors: [],
+    title: "A remote cluster is never ahead of its primary",
+    description:
+      "Reported by the repository model: a remote cluster runs on its primary's control plane, so it cannot be at a later chapter.",
+    hint: "promote the primary first",
+  }),
+  meta({
+    code: "repo/rendered-stale",
+    layer: "repo",
+    severity: "error",
+    anchors: [],
+    title: "Committed rendered output is fresh",
+    description:
+      "clusters/<name>/rendered/ must be exactly what `pnpm render` produces for the pinned chapter; Argo CD applies the committed files, not the sources.",
+    hint: "run `pnpm render` and commit the result",
+  }),
+  meta({
+    code: "repo/model",
+    layer: "repo",
+    severity: "error",
+    anchors: [],
+    title: "cluster.yaml, chapter.yaml and helmfile.yaml are valid; chapters compose",
+    description:
+      "Findings of the repository model and of composition (codes `model/*`, `compose/*`, `repo/remote-primary`) are reported as they are: schema errors of the repository's own files, unpinned chart versions in helmfile.yaml, patches that do not apply.",
+    hint: "see the finding's own hint",
+  }),
+];
+
+export function allRuleMetas(): RuleMeta[] {
+  return [...LAYER_RULES, ...SEMANTIC_RULES].map(
+    ({ code, layer, severity, anchors, title, description, hint }) => ({
+      code,
+      layer,
+      severity,
+      anchors,
+      title,
+      description,
+      hint,
+    }),
+  );
+}

@@ -1,0 +1,65 @@
+import { defineRule, type Report } from "../rule.ts";
+import { asArray, asObj, describe } from "../resource.ts";
+
+/** A canonical form of one match clause, for comparing matches. */
+export function matchKey(m: unknown): string {
+  return JSON.stringify(sortDeep(m));
+}
+
+function sortDeep(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(sortDeep);
+  if (v && typeof v === "object") {
+    return Object.fromEntries(
+      Object.entries(v as Record<string, unknown>)
+        .filter(([k]) => k !== "name")
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([k, x]) => [k, sortDeep(x)]),
+    );
+  }
+  return v;
+}
+
+export default defineRule({
+  code: "vs/unreachable-rule",
+  layer: "semantic",
+  severity: "warning",
+  anchors: ["IST0130"],
+  title: "No http route is shadowed by an earlier catch-all or identical match",
+  description:
+    "Istio evaluates http routes in order and uses the first match. A route that comes after a route without `match` (a catch-all), or whose every match clause already appears in one earlier route, is never used.",
+  hint: "move the more specific route before the general one, or remove it",
+  check({ index }) {
+    const out: Report[] = [];
+    for (const vs of index.of("VirtualService")) {
+      const http = asArray(asObj(vs.object.spec).http).map(asObj);
+      const seen: Array<Set<string>> = [];
+      let catchAll = -1;
+      http.forEach((r, i) => {
+        const matches = asArray(r.match);
+        if (catchAll >= 0) {
+          out.push({
+            resource: vs,
+            path: ["spec", "http", i],
+            message: `${describe(vs)} http[${i}] is unreachable: http[${catchAll}] before it matches every request`,
+          });
+          return;
+        }
+        if (matches.length === 0) {
+          catchAll = i;
+          return;
+        }
+        const keys = new Set(matches.map(matchKey));
+        const previous = seen.findIndex((s) => [...keys].every((k) => s.has(k)));
+        if (previous >= 0) {
+          out.push({
+            resource: vs,
+            path: ["spec", "http", i, "match"],
+            message: `${describe(vs)} http[${i}] is unreachable: http[${previous}] has the same match`,
+          });
+        }
+        seen.push(keys);
+      });
+    }
+    return out;
+  },
+});

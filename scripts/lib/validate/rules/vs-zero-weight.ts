@@ -1,0 +1,36 @@
+import { defineRule, type Report } from "../rule.ts";
+import { asArray, asObj, describe } from "../resource.ts";
+
+export default defineRule({
+  code: "vs/zero-weight",
+  layer: "semantic",
+  severity: "error",
+  anchors: [],
+  title: "A route's destination weights do not add up to zero",
+  description:
+    "When every destination of a route has `weight: 0` (and weights are given), the route sends traffic nowhere; Istio rejects a total weight of zero for multi-destination routes.",
+  hint: "give at least one destination a positive weight (weights are percentages that should add up to 100)",
+  check({ index }) {
+    const out: Report[] = [];
+    for (const vs of index.of("VirtualService")) {
+      const spec = asObj(vs.object.spec);
+      for (const section of ["http", "tcp", "tls"]) {
+        asArray(spec[section]).forEach((r, i) => {
+          const route = asArray(asObj(r).route).map(asObj);
+          if (route.length === 0) return;
+          const weights = route.map((d) => d.weight);
+          if (!weights.some((w) => typeof w === "number")) return;
+          const total = weights.reduce<number>((s, w) => s + (typeof w === "number" ? w : 0), 0);
+          if (total === 0) {
+            out.push({
+              resource: vs,
+              path: ["spec", section, i, "route"],
+              message: `${describe(vs)} ${section}[${i}] has destination weights adding up to 0`,
+            });
+          }
+        });
+      }
+    }
+    return out;
+  },
+});

@@ -1,0 +1,71 @@
+/** Shared set-up of the validator tests: real kubeconform against the offline schema mirror. */
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { resolveConfig, type ValidateConfig } from "../../scripts/lib/validate/config.ts";
+import {
+  validateScopes,
+  type FileInput,
+  type RuleFilter,
+  type Scope,
+  type ValidationResult,
+} from "../../scripts/lib/validate/engine.ts";
+import type { RepoFacts } from "../../scripts/lib/validate/rule.ts";
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+/** shared/ lives beside the repository, in CI's clean clone as here. */
+export const SCHEMA_ROOT = path.resolve(REPO_ROOT, "../shared/schemas");
+export const CRD_DIR = path.resolve(REPO_ROOT, "../shared/crds");
+export const FIXTURES = path.join(REPO_ROOT, "test/validate/fixtures");
+export const TSX = path.join(REPO_ROOT, "node_modules/.bin/tsx");
+
+process.env.VALIDATE_SCHEMA_ROOT = SCHEMA_ROOT;
+
+export function testConfig(raw: Record<string, unknown> = {}): ValidateConfig {
+  return resolveConfig(REPO_ROOT, raw, { VALIDATE_SCHEMA_ROOT: SCHEMA_ROOT });
+}
+
+/** A repository as the fixtures assume it: rendered folders of cluster primary, a declared remote. */
+export const FIXTURE_REPO: RepoFacts = {
+  pathExists: (p) => p.startsWith("clusters/primary/rendered/") || p === "apps/chart",
+  clusterNames: new Set(["remote"]),
+  clusterServers: new Set(),
+  repoURLs: new Set(["https://git.example.com/workshop.git"]),
+};
+
+export function fileInput(abs: string, shown = path.relative(REPO_ROOT, abs)): FileInput {
+  return { file: shown, text: readFileSync(abs, "utf8"), kind: "manifests" };
+}
+
+export function filesUnder(dir: string): string[] {
+  const out: string[] = [];
+  for (const e of readdirSync(dir).sort()) {
+    const p = path.join(dir, e);
+    if (statSync(p).isDirectory()) out.push(...filesUnder(p));
+    else if (/\.ya?ml$/.test(e)) out.push(p);
+  }
+  return out;
+}
+
+export function pathScope(files: FileInput[], repo?: RepoFacts): Scope {
+  const config = testConfig();
+  return {
+    files,
+    complete: false,
+    platform: {
+      gateways: [],
+      opaqueNamespaces: new Set(),
+      rootNamespace: config.rootNamespace,
+      clusterDomain: config.clusterDomain,
+    },
+    ...(repo ? { repo } : {}),
+  };
+}
+
+export function run(
+  scopes: Scope[],
+  filter: RuleFilter = {},
+  config = testConfig(),
+): Promise<ValidationResult> {
+  return validateScopes(scopes, config, filter);
+}

@@ -1,0 +1,91 @@
+/**
+ * Repo mode on a small fixture repository (real helm, real kubeconform): every cluster at every
+ * chapter, findings mapped to rendered files with their source and chapter, platform gateway
+ * labels derived from the istio/gateway Helm releases, rendered output freshness.
+ */
+import { appendFile, readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { writeTreeAtomically } from "../../scripts/lib/fs/tree.ts";
+import { renderClusters } from "../../scripts/lib/render/pipeline.ts";
+import { validateRepo } from "../../scripts/lib/validate/index.ts";
+import { tempCopy } from "../helpers/temp-repo.ts";
+import { SCHEMA_ROOT } from "./helpers.ts";
+
+const env = { VALIDATE_SCHEMA_ROOT: SCHEMA_ROOT };
+
+describe("validateRepo (fixture repository)", () => {
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  beforeAll(async () => {
+    ({ dir, cleanup } = await tempCopy("../validate/fixtures/repo-mesh"));
+    for (const { cluster, files } of await renderClusters(dir))
+      await writeTreeAtomically(path.join(dir, `clusters/${cluster.name}/rendered`), files);
+  });
+  afterAll(async () => cleanup());
+
+  it("validates every cluster at every chapter and says where a finding comes from", async () => {
+    const r = await validateRepo(dir, { env });
+    const summary = r.findings.map((f) => `${f.rule} ${f.file}:${f.line} @ ${f.context}`);
+    expect(summary).toEqual([
+      "vs/subset-not-found clusters/primary/rendered/mesh/shop/virtualservice-shop.yaml:22 @ cluster primary at chapter 02-canary, ahead of its pin",
+    ]);
+    const subset = r.findings.find((f) => f.rule === "vs/subset-not-found")!;
+    expect(subset.message).toContain("subset 'v3'");
+    expect(subset.message).toContain(
+      "source: mesh/routing/shop.yaml (added in 01-mesh), chapters/02-canary/chapter.yaml (patches)",
+    );
+    expect(subset.message).toContain("chapter 02-canary, ahead of its pin");
+    expect(subset.sources).toEqual([
+      "mesh/routing/shop.yaml (added in 01-mesh)",
+      "chapters/02-canary/chapter.yaml (patches)",
+    ]);
+    expect(r.summary.resources).toBeGreaterThan(40);
+    expect(r.summary.errors).toBe(1);
+  });
+
+  it("derives the gateway pods' labels from the istio/gateway release (istio: ingress), values included", async () => {
+    const gw = path.join(dir, "mesh/gateway/shop.yaml");
+    const original = await readFile(gw, "utf8");
+    await writeFile(gw, original.replace("istio: ingress", "istio: ingressgateway"));
+    try {
+      const miss = await validateRepo(dir, { env, chapter: "01", rules: ["gw/*"] });
+      expect(miss.findings.map((f) => f.rule)).toEqual(["gw/selector-no-workload"]);
+      expect(miss.findings[0]!.message).toContain("istio=ingressgateway");
+      expect(miss.findings[0]!.message).toContain(
+        "gateway pods of Helm release istio-ingress (istio-ingress): app=istio-ingress,istio=ingress",
+      );
+      const chapter = path.join(dir, "chapters/01-mesh/chapter.yaml");
+      const before = await readFile(chapter, "utf8");
+      await writeFile(
+        chapter,
+        before.replace(
+          "  - name: istio-ingress\n    enabled: true\n",
+          "  - name: istio-ingress\n    enabled: true\n    values: { labels: { istio: ingressgateway } }\n",
+        ),
+      );
+      try {
+        const hit = await validateRepo(dir, { env, chapter: "01", rules: ["gw/*"] });
+        expect(hit.findings).toEqual([]);
+      } finally {
+        await writeFile(chapter, before);
+      }
+    } finally {
+      await writeFile(gw, original);
+    }
+  });
+
+  it("reports stale rendered output and broken repository YAML, for the selected cluster only", async () => {
+    const vs = path.join(dir, "clusters/primary/rendered/mesh/shop/virtualservice-shop.yaml");
+    const original = await readFile(vs, "utf8");
+    await appendFile(vs, "# edited by hand\n");
+    await writeFile(path.join(dir, "mesh/routing/broken.yaml"), "a: [1, 2\n");
+    const r = await validateRepo(dir, { env, clusters: ["primary"], chapter: "01-mesh" });
+    await writeFile(vs, original);
+    expect(r.findings.map((f) => `${f.rule} ${f.file}`)).toEqual([
+      "repo/rendered-stale clusters/primary/rendered/mesh/shop/virtualservice-shop.yaml",
+      "yaml/syntax mesh/routing/broken.yaml",
+    ]);
+    expect(r.findings.every((f) => !f.file.startsWith("clusters/remote"))).toBe(true);
+  });
+});

@@ -1,0 +1,59 @@
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import * as prettier from "prettier";
+import { describe, expect, it } from "vitest";
+import { allRuleMetas } from "../../scripts/lib/validate/rules/index.ts";
+import { renderRulesDoc, type RuleExample } from "../../scripts/lib/validate/rules-doc.ts";
+import { FIXTURES, REPO_ROOT } from "./helpers.ts";
+
+const DOC = path.join(REPO_ROOT, "scripts/lib/validate/RULES.md");
+
+describe("RULES.md", () => {
+  it("is generated from the registry and up to date (UPDATE_RULES_DOC=1 regenerates it)", async () => {
+    const examples = new Map<string, RuleExample>();
+    for (const r of allRuleMetas()) {
+      const dir = path.join(FIXTURES, "rules", r.code);
+      if (existsSync(path.join(dir, "fail.yaml"))) {
+        examples.set(r.code, {
+          fail: readFileSync(path.join(dir, "fail.yaml"), "utf8"),
+          pass: readFileSync(path.join(dir, "pass.yaml"), "utf8"),
+        });
+      }
+    }
+    // Formatted the way `pnpm lint` (prettier --check) wants it, so the generated page passes lint.
+    const options = (await prettier.resolveConfig(DOC)) ?? {};
+    const generated = await prettier.format(renderRulesDoc(allRuleMetas(), examples), {
+      ...options,
+      filepath: DOC,
+    });
+    if (process.env.UPDATE_RULES_DOC) writeFileSync(DOC, generated);
+    expect(existsSync(DOC), "RULES.md missing: run with UPDATE_RULES_DOC=1").toBe(true);
+    expect(readFileSync(DOC, "utf8")).toBe(generated);
+    for (const r of allRuleMetas()) expect(generated).toContain(`### ${r.code}`);
+  });
+
+  it("documents every rule with a title, description and hint, under a unique code", () => {
+    const metas = allRuleMetas();
+    expect(new Set(metas.map((m) => m.code)).size).toBe(metas.length);
+    for (const m of metas) {
+      expect(m.code).toMatch(/^[a-z0-9]+\/[a-z0-9-]+$/);
+      expect(m.title.length, m.code).toBeGreaterThan(5);
+      expect(m.description.length, m.code).toBeGreaterThan(20);
+      expect(m.hint.length, m.code).toBeGreaterThan(5);
+      for (const a of m.anchors) expect(a).toMatch(/^(IST\d{4}|KIA\d{4}|kubeconform|CEL)$/);
+    }
+  });
+
+  it("anchors only codes that exist in istioctl's and Kiali's tables", () => {
+    const ref = path.resolve(REPO_ROOT, "../shared/reference");
+    const codes = new Set(
+      ["istioctl-analyze-codes.tsv", "kiali-validation-codes.tsv"].flatMap((f) =>
+        readFileSync(path.join(ref, f), "utf8")
+          .split("\n")
+          .map((l) => l.split("\t")[0]),
+      ),
+    );
+    for (const m of allRuleMetas())
+      for (const a of m.anchors) if (/^(IST|KIA)/.test(a)) expect(codes.has(a), `${m.code}: ${a}`).toBe(true);
+  });
+});

@@ -1,0 +1,56 @@
+/**
+ * Table-driven: every semantic rule has a failing and a passing fixture
+ * (fixtures/rules/<rule>/{fail,pass}.yaml). The rules run in-process; one kubeconform run over all
+ * fixtures checks that the fixtures themselves are valid manifests (so each fails for one reason).
+ */
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { SEMANTIC_RULES } from "../../scripts/lib/validate/rules/index.ts";
+import { FIXTURE_REPO, FIXTURES, fileInput, pathScope, run } from "./helpers.ts";
+
+const dir = (code: string) => path.join(FIXTURES, "rules", code);
+
+describe("semantic rules: failing and passing fixtures", () => {
+  it("every rule has both fixtures", () => {
+    const missing = SEMANTIC_RULES.flatMap((r) =>
+      ["fail.yaml", "pass.yaml"]
+        .filter((f) => !existsSync(path.join(dir(r.code), f)))
+        .map((f) => `${r.code}/${f}`),
+    );
+    expect(missing).toEqual([]);
+  });
+
+  for (const rule of SEMANTIC_RULES) {
+    it(`${rule.code}: the failing fixture yields it, located; the passing one does not`, async () => {
+      const fail = await run([pathScope([fileInput(path.join(dir(rule.code), "fail.yaml"))], FIXTURE_REPO)], {
+        rules: [rule.code],
+      });
+      const hits = fail.findings.filter((f) => f.rule === rule.code);
+      expect(hits.length, JSON.stringify(fail.findings, null, 1)).toBeGreaterThan(0);
+      for (const f of hits) {
+        expect(f.line).toBeGreaterThanOrEqual(1);
+        expect(f.column).toBeGreaterThanOrEqual(1);
+        expect(f.file).toContain(`rules/${rule.code}/fail.yaml`);
+        expect(f.message.length).toBeGreaterThan(10);
+        expect(f.hint).toBe(rule.hint);
+        expect(f.resource?.kind).toBeTruthy();
+        expect(f.anchors).toEqual(expect.arrayContaining(f.anchors.length ? [f.anchors[0]] : []));
+        if (rule.anchors.length) expect(rule.anchors).toEqual(expect.arrayContaining(f.anchors));
+      }
+      const pass = await run([pathScope([fileInput(path.join(dir(rule.code), "pass.yaml"))], FIXTURE_REPO)], {
+        rules: [rule.code],
+      });
+      expect(pass.findings.filter((f) => f.rule === rule.code)).toEqual([]);
+    });
+  }
+
+  it("fixtures are otherwise valid: no YAML, schema (real kubeconform) or CEL errors", async () => {
+    const scopes = SEMANTIC_RULES.flatMap((r) =>
+      ["fail.yaml", "pass.yaml"].map((f) => pathScope([fileInput(path.join(dir(r.code), f))], FIXTURE_REPO)),
+    );
+    const result = await run(scopes, { rules: ["yaml/*", "schema/*", "cel/*"] });
+    expect(result.findings).toEqual([]);
+    expect(result.summary.resources).toBeGreaterThan(100);
+  });
+});
