@@ -26,7 +26,11 @@ describe("render output details", () => {
   it("lets the AppProject allow the mesh Application's namespace even when no release lives there", async () => {
     const { dir, cleanup } = await tempCopy("repo-basic");
     try {
-      const [primary] = await renderClusters(dir, { clusters: ["primary"], chapter: "0" }, { templateLocalChart: async () => "" });
+      const [primary] = await renderClusters(
+        dir,
+        { clusters: ["primary"], chapter: "0" },
+        { templateLocalChart: async () => "" },
+      );
       const project = parse(primary!.files.get("argocd/project.yaml")!);
       const mesh = parse(primary!.files.get("argocd/mesh.yaml")!);
       expect(mesh.spec.destination.namespace).toBe("istio-system");
@@ -38,7 +42,9 @@ describe("render output details", () => {
 
   it("quotes strings that YAML 1.1 (Kubernetes, Helm) would read as booleans", async () => {
     const { toYaml } = await import("../../scripts/lib/render/serialize.ts");
-    expect(toYaml({ appendonly: "yes", enabled: true, flag: "on" })).toBe('appendonly: "yes"\nenabled: true\nflag: "on"\n');
+    expect(toYaml({ appendonly: "yes", enabled: true, flag: "on" })).toBe(
+      'appendonly: "yes"\nenabled: true\nflag: "on"\n',
+    );
   });
 });
 
