@@ -8,6 +8,7 @@ import type { Composition, KubeObject } from "../compose/compose.ts";
 import { sortKeysDeep } from "../compose/values.ts";
 import { syncWaves, type HelmRelease } from "../model/helmfile.ts";
 import { appProject, directoryApplication, platformApplication, rootApplication } from "./argocd.ts";
+import { CLUSTER_SCOPED_KINDS } from "../kube/kinds.ts";
 import { objectFileName, renderedRoot, RENDERED_DIRS } from "./layout.ts";
 import { generatedHeader, renderDocument, toYaml } from "./serialize.ts";
 
@@ -20,21 +21,6 @@ export interface RenderDeps {
   /** Runs `helm template` for a local chart with the given values (YAML) and returns its output. */
   templateLocalChart(release: HelmRelease, valuesYaml: string): Promise<string>;
 }
-
-/** Kinds that have no namespace; everything else from a chart gets the release namespace. */
-const CLUSTER_SCOPED_KINDS = new Set([
-  "Namespace",
-  "ClusterRole",
-  "ClusterRoleBinding",
-  "CustomResourceDefinition",
-  "PriorityClass",
-  "StorageClass",
-  "MutatingWebhookConfiguration",
-  "ValidatingWebhookConfiguration",
-  "PersistentVolume",
-  "IngressClass",
-  "ClusterIssuer",
-]);
 
 export async function renderCluster(c: Composition, deps: RenderDeps): Promise<RenderedTree> {
   const { cluster } = c;

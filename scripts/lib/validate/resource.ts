@@ -5,6 +5,7 @@
 import type { ResourceRef, SourcePosition } from "../findings.ts";
 import type { SourcePosition as Pos } from "../findings.ts";
 import type { YamlPath } from "../yaml-source.ts";
+import { CLUSTER_SCOPED_KINDS } from "../kube/kinds.ts";
 
 /** One YAML document: its value and a way to locate nodes in it (possibly computed lazily). */
 export interface SourceDoc {
@@ -43,26 +44,7 @@ export interface Resource {
   peer?: boolean;
 }
 
-export const CLUSTER_SCOPED_KINDS = new Set([
-  "Namespace",
-  "Node",
-  "PersistentVolume",
-  "ClusterRole",
-  "ClusterRoleBinding",
-  "CustomResourceDefinition",
-  "PriorityClass",
-  "StorageClass",
-  "MutatingWebhookConfiguration",
-  "ValidatingWebhookConfiguration",
-  "ValidatingAdmissionPolicy",
-  "ValidatingAdmissionPolicyBinding",
-  "IngressClass",
-  "ClusterIssuer",
-  "APIService",
-  "RuntimeClass",
-  "CSIDriver",
-  "GatewayClass",
-]);
+export { CLUSTER_SCOPED_KINDS };
 
 export function isObj(v: unknown): v is Obj {
   return typeof v === "object" && v !== null && !Array.isArray(v);
