@@ -9,7 +9,6 @@ import { readTree, writeFileAtomically, writeTreeAtomically } from "../fs/tree.t
 import { loadRepoOrThrow } from "../model/repo.ts";
 import { renderedRoot } from "../render/layout.ts";
 import { renderClusters } from "../render/pipeline.ts";
-import type { RenderDeps } from "../render/render.ts";
 import { helmTemplateDeps } from "../render/helm-template.ts";
 import { setClusterChapter } from "./cluster-yaml.ts";
 import { Git } from "./git.ts";
@@ -18,20 +17,12 @@ import { planPromotion, withChapter, type PromotionPlan } from "./plan.ts";
 import { publishBranch, type PublishResult } from "./publish.ts";
 import { resourceChanges, type ResourceChange } from "./resources.ts";
 import { validateStep, validatorModule, type ValidationOutcome } from "./validate-step.ts";
-import { commitChange, preflight, type Log } from "./workspace.ts";
+import { commitChange, preflight, type ChangeCommandOptions } from "./workspace.ts";
 
-export interface PromoteOptions {
+export interface PromoteOptions extends ChangeCommandOptions {
   cluster: string;
   /** Target chapter (`5`, `05`, `05-slug`); one step when absent. */
   to?: string;
-  dryRun?: boolean;
-  noPr?: boolean;
-  env?: NodeJS.ProcessEnv;
-  log?: Log;
-  fetchImpl?: typeof fetch;
-  /** Overrides for tests. */
-  validatorPath?: string;
-  renderDeps?: RenderDeps;
 }
 
 export interface PromoteResult {

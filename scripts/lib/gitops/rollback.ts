@@ -25,9 +25,15 @@ import { publishBranch, type PublishResult } from "./publish.ts";
 import { resourceChanges, type ResourceChange } from "./resources.ts";
 import { parseTagName, renderedHash, tagSuffix } from "./tags.ts";
 import { validateStep, validatorModule, type ValidationOutcome } from "./validate-step.ts";
-import { commitChange, preflight, pushBranch, type Log, type Preflight } from "./workspace.ts";
+import {
+  commitChange,
+  preflight,
+  pushBranch,
+  type ChangeCommandOptions,
+  type Preflight,
+} from "./workspace.ts";
 
-export interface RollbackOptions {
+export interface RollbackOptions extends ChangeCommandOptions {
   cluster: string;
   /** A tag name (`mesh/primary/0003-02-routing`) or its suffix (`0003-02-routing`). */
   to?: string;
@@ -35,13 +41,6 @@ export interface RollbackOptions {
   steps?: number;
   /** Commit on the current branch and push it, without a pull request. */
   direct?: boolean;
-  dryRun?: boolean;
-  noPr?: boolean;
-  env?: NodeJS.ProcessEnv;
-  log?: Log;
-  fetchImpl?: typeof fetch;
-  validatorPath?: string;
-  renderDeps?: RenderDeps;
 }
 
 export interface RollbackResult {

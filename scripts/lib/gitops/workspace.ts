@@ -7,9 +7,22 @@
  *  - pushBranch: push, reporting a refusal (someone else got there first) without losing the commit.
  */
 import { RefusalError } from "../cli/run-main.ts";
+import type { RenderDeps } from "../render/render.ts";
 import { GitError, type Git } from "./git.ts";
 
 export type Log = (line: string) => void;
+
+/** What promote and rollback both take besides their own target. */
+export interface ChangeCommandOptions {
+  dryRun?: boolean;
+  noPr?: boolean;
+  env?: NodeJS.ProcessEnv;
+  log?: Log;
+  fetchImpl?: typeof fetch;
+  /** Overrides for tests. */
+  validatorPath?: string;
+  renderDeps?: RenderDeps;
+}
 
 export interface PreflightOptions {
   /** Refuse when origin has a branch matching `<prefix>*` (an open promotion for the same cluster). */
