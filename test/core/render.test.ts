@@ -5,6 +5,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { readTree } from "../../scripts/lib/fs/tree.ts";
+import type { FindingsError } from "../../scripts/lib/findings.ts";
 import { renderClusters } from "../../scripts/lib/render/pipeline.ts";
 import { FIXTURES, REPO_ROOT, tempCopy } from "../helpers/temp-repo.ts";
 
@@ -35,6 +36,26 @@ describe("render output details", () => {
       const mesh = parse(primary!.files.get("argocd/mesh.yaml")!);
       expect(mesh.spec.destination.namespace).toBe("istio-system");
       expect(project.spec.destinations).toContainEqual({ name: "in-cluster", namespace: "istio-system" });
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it("refuses a chart that renders one object twice instead of overwriting a file", async () => {
+    const { dir, cleanup } = await tempCopy("repo-basic");
+    const twice =
+      "apiVersion: v1\nkind: ConfigMap\nmetadata: { name: x }\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: { name: x }\n";
+    try {
+      const err = await renderClusters(
+        dir,
+        { clusters: ["primary"] },
+        { templateLocalChart: async () => twice },
+      ).catch((e: unknown) => e);
+      expect((err as FindingsError).findings[0]).toMatchObject({
+        rule: "render/duplicate-object",
+        file: "helmfile.yaml",
+      });
+      expect((err as Error).message).toContain("renders ConfigMap 'demo/x' twice");
     } finally {
       await cleanup();
     }

@@ -9,6 +9,7 @@ import { sortKeysDeep } from "../compose/values.ts";
 import { syncWaves, type HelmRelease } from "../model/helmfile.ts";
 import { appProject, directoryApplication, platformApplication, rootApplication } from "./argocd.ts";
 import { CLUSTER_SCOPED_KINDS } from "../kube/kinds.ts";
+import { FindingsError } from "../findings.ts";
 import { objectFileName, renderedRoot, RENDERED_DIRS } from "./layout.ts";
 import { generatedHeader, renderDocument, toYaml } from "./serialize.ts";
 
@@ -92,8 +93,22 @@ export async function renderCluster(c: Composition, deps: RenderDeps): Promise<R
     const valuesYaml = toYaml(sortKeysDeep(r.values));
     const output = await deps.templateLocalChart(r.release, valuesYaml);
     for (const { object, source } of splitManifests(output, r.release.namespace)) {
+      const file = `${RENDERED_DIRS.app}/${r.release.name}/${objectFileName(object)}`;
+      if (files.has(file)) {
+        // Two objects of one kind and name would overwrite each other's file; say so instead.
+        throw new FindingsError([
+          {
+            ...r.release.position,
+            rule: "render/duplicate-object",
+            severity: "error",
+            anchors: [],
+            message: `the chart of release '${r.release.name}' renders ${object.kind} '${object.metadata.namespace ?? ""}/${object.metadata.name}' twice (${source})`,
+            hint: "give the objects distinct names in the chart or its values",
+          },
+        ]);
+      }
       files.set(
-        `${RENDERED_DIRS.app}/${r.release.name}/${objectFileName(object)}`,
+        file,
         renderDocument(object, [`${r.release.chart.replace(/\/$/, "")}/${source}`, `(${chapterNote})`]),
       );
       if (object.metadata.namespace) namespaces.add(object.metadata.namespace);
@@ -125,7 +140,8 @@ export async function renderCluster(c: Composition, deps: RenderDeps): Promise<R
       `apply once with \`pnpm bootstrap\` or \`kubectl apply -f ${root}/argocd/project.yaml -f ${root}/bootstrap/root.yaml\``,
     ]),
   );
-  return new Map([...files.entries()].sort(([a], [b]) => a.localeCompare(b)));
+  // Code-point order, not localeCompare: the same on every machine whatever its ICU data.
+  return new Map([...files.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
 /** Splits `helm template` output into objects, remembering each one's template file. */
