@@ -7,16 +7,13 @@
  *      release download, verified against its pinned sha256.
  * Installs go to a temporary folder that is renamed into place, so a cache entry is whole or absent.
  */
-import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { chmod, mkdir, mkdtemp, rename, rm, writeFile, copyFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { promisify } from "node:util";
+import { $ } from "zx";
 import { TOOL_PINS, type Download, type ToolName, type ToolPin } from "./pins.ts";
-
-const run = promisify(execFile);
 
 export class ToolError extends Error {
   constructor(
@@ -67,7 +64,7 @@ export async function reportedVersion(bin: string, pin: ToolPin): Promise<string
   try {
     // helmfile checks GitHub for a newer release unless told not to; there may be no network.
     const env = { ...process.env, HELMFILE_UPGRADE_NOTICE_DISABLED: "true" };
-    const { stdout, stderr } = await run(bin, pin.versionArgs, { timeout: 20_000, env });
+    const { stdout, stderr } = await $({ quiet: true, env, timeout: "20s" })`${bin} ${pin.versionArgs}`;
     return pin.versionPattern.exec(`${stdout}\n${stderr}`)?.[0];
   } catch {
     return undefined;
@@ -159,7 +156,7 @@ async function goInstall(
 ) {
   const goEnv = { ...env, GOBIN: gobin, GOFLAGS: "-buildvcs=false" };
   const ldflags = pin.ldflags ? [`-ldflags=${pin.ldflags}`] : [];
-  const opts = { env: goEnv, maxBuffer: 64 * 1024 * 1024, timeout: 30 * 60_000 };
+  const go$ = (cwd?: string) => $({ quiet: true, env: goEnv, timeout: "30m", ...(cwd ? { cwd } : {}) });
   try {
     if (pin.goReplace?.length) {
       const wrapper = await mkdtemp(path.join(os.tmpdir(), `${pin.name}-build-`));
@@ -176,18 +173,17 @@ async function goInstall(
         log(
           `building ${pin.name} ${pin.version} from a wrapper module (its go.mod has replace lines): go get ${module}@${pin.goVersion}`,
         );
-        await run(go, ["get", `${module}@${pin.goVersion}`], { ...opts, cwd: wrapper });
-        await run(go, ["build", "-trimpath", ...ldflags, "-o", path.join(gobin, pin.name), pin.goPackage], {
-          ...opts,
-          cwd: wrapper,
-        });
+        await go$(wrapper)`${go} get ${`${module}@${pin.goVersion}`}`;
+        await go$(
+          wrapper,
+        )`${go} build -trimpath ${ldflags} -o ${path.join(gobin, pin.name)} ${pin.goPackage}`;
       } finally {
         await rm(wrapper, { recursive: true, force: true });
       }
     } else {
       const args = ["install", "-trimpath", ...ldflags, `${pin.goPackage}@${pin.goVersion}`];
       log(`building ${pin.name} ${pin.version}: go ${args.join(" ")}`);
-      await run(go, args, opts);
+      await go$()`${go} ${args}`;
     }
   } catch (e) {
     const stderr = String((e as { stderr?: string }).stderr ?? (e as Error).message)
@@ -255,7 +251,7 @@ export async function downloadInstall(
   await writeFile(archive, body);
   const extract = path.join(dir, "extract");
   await mkdir(extract);
-  await run("tar", ["-xzf", archive, "-C", extract]);
+  await $({ quiet: true })`tar -xzf ${archive} -C ${extract}`;
   const inner = path.join(extract, pin.archiveBinary(platform));
   if (!existsSync(inner))
     throw new ToolError(
