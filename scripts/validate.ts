@@ -10,7 +10,7 @@
 import { parseArgs } from "node:util";
 import { runMain, UsageError } from "./lib/cli/run-main.ts";
 import { format, FORMATS, listRules, type Format } from "./lib/validate/format.ts";
-import { allRuleMetas, validatePaths, validateRepo } from "./lib/validate/index.ts";
+import { allRuleMetas, exitCodeOf, validatePaths, validateRepo } from "./lib/validate/index.ts";
 
 const HELP = `usage: pnpm validate [PATH...|-] [--format ${FORMATS.join("|")}] [--cluster NAME]... [--chapter N]
                      [--rule RULE]... [--disable RULE]... [--max-warnings N] [--list-rules]
@@ -91,11 +91,10 @@ runMain(async () => {
     });
   }
   process.stdout.write(format(fmt, result, rules, fmt === "pretty" && process.stdout.isTTY === true));
-  if (result.summary.errors > 0) return 1;
-  if (result.summary.warnings > maxWarnings) {
-    if (fmt === "pretty")
-      console.error(`${result.summary.warnings} warnings, more than --max-warnings ${maxWarnings}`);
-    return 1;
-  }
-  return 0;
+  const code = exitCodeOf(result, maxWarnings);
+  if (code === 2 && fmt === "pretty")
+    console.error("internal error in the validator (validate/internal): exit 2");
+  else if (code === 1 && result.summary.errors === 0 && fmt === "pretty")
+    console.error(`${result.summary.warnings} warnings, more than --max-warnings ${maxWarnings}`);
+  return code;
 });

@@ -163,6 +163,31 @@ describe("output formats", () => {
     expect(run.results[1]!.level).toBe("warning");
   });
 
+  it("sarif fingerprints keep two findings of one rule on one resource apart; absolute paths are file: URIs", () => {
+    const twin = {
+      ...result.findings[0]!,
+      line: 14,
+      message: result.findings[0]!.message.replace("'b'", "'c'"),
+    };
+    const abs = { ...result.findings[1]!, file: "/tmp/some dir/x.yaml" };
+    const sarif = JSON.parse(
+      format("sarif", { ...result, findings: [result.findings[0]!, twin, abs, abs] }, rules),
+    ) as {
+      runs: Array<{
+        results: Array<{
+          partialFingerprints: Record<string, string>;
+          locations: Array<{ physicalLocation: { artifactLocation: { uri: string; uriBaseId?: string } } }>;
+        }>;
+      }>;
+    };
+    const res = sarif.runs[0]!.results;
+    const prints = res.map((r) => JSON.stringify(r.partialFingerprints));
+    expect(new Set(prints).size).toBe(4);
+    expect(res[2]!.locations[0]!.physicalLocation.artifactLocation).toEqual({
+      uri: "file:///tmp/some%20dir/x.yaml",
+    });
+  });
+
   it("github prints escaped workflow annotations", () => {
     const lines = format("github", result, rules).split("\n");
     expect(lines[0]).toBe(

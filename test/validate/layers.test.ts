@@ -1,5 +1,6 @@
 /** Layers 1-3: YAML hardening, kubeconform (real, offline schemas) mapped to lines, CEL rules. */
-import { readdirSync, readFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { CelValidator } from "../../scripts/lib/validate/cel.ts";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -109,6 +110,51 @@ describe("layers 2 and 3: kubeconform and CEL in one run", () => {
     expect(f.message).toContain("'protcol' not allowed");
     expect(f.resource).toEqual({ apiVersion: "v1", kind: "Service", namespace: "demo", name: "api" });
     expect(f.anchors).toContain("kubeconform");
+  });
+
+  it("locates errors of generateName resources and List items on their own document, never on another", async () => {
+    const g = await run([pathScope([layers("schema-generate-name.yaml")])], { rules: ["schema/*"] });
+    expect(at(g, "schema/invalid")).toEqual([
+      "schema-generate-name.yaml:14:1",
+      "schema-generate-name.yaml:25:5",
+    ]);
+    const gen = g.findings.find((f) => f.line === 14)!;
+    expect(gen.resource).toMatchObject({ kind: "ConfigMap", name: "gen-" });
+    const item = g.findings.find((f) => f.line === 25)!;
+    expect(item.resource).toMatchObject({ kind: "List" });
+    expect(item.message).toContain("ConfigMap inlist");
+  });
+
+  it("reports a schema error it cannot locate at the file's first line, saying so", async () => {
+    // A kubeconform that reports a resource no document of the file has: no silent fallback.
+    const dir = mkdtempSync(path.join(os.tmpdir(), "fake-kc-"));
+    const fake = path.join(dir, "kubeconform");
+    writeFileSync(
+      fake,
+      `#!/bin/sh\nfor f; do last="$f"; done\nprintf '{"resources":[{"filename":"%s","kind":"ConfigMap","name":"ghost","version":"v1","status":"statusInvalid","msg":"x","validationErrors":[{"path":"/data","msg":"bad"}]}]}' "$last"\n`,
+    );
+    chmodSync(fake, 0o755);
+    const saved = process.env.KUBECONFORM_BIN;
+    process.env.KUBECONFORM_BIN = fake;
+    let g: ValidationResult;
+    try {
+      g = await run([
+        pathScope([
+          text(
+            "odd.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: demo}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: b, namespace: demo}\n",
+          ),
+        ]),
+      ]);
+    } finally {
+      if (saved === undefined) delete process.env.KUBECONFORM_BIN;
+      else process.env.KUBECONFORM_BIN = saved;
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const f = g.findings.filter((x) => x.rule === "schema/invalid");
+    expect(f.map((x) => x.line)).toEqual([1]);
+    expect(f[0]!.message).toMatch(/could not be located/);
+    expect(f[0]!.resource).toBeUndefined();
   });
 
   it("reports a kind without schema as an error", () => {

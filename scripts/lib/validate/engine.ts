@@ -16,7 +16,15 @@ import { fastLoader, readSource, type SourceFile } from "./source.ts";
 import { CelValidator } from "./cel.ts";
 import type { ValidateConfig } from "./config.ts";
 import { problemsOf, resolveKubeconform, runKubeconform, type KubeconformResult } from "./kubeconform.ts";
-import { looksLikeResource, positionOf, refOf, toResource, type Resource } from "./resource.ts";
+import {
+  asArray,
+  asObj,
+  looksLikeResource,
+  positionOf,
+  refOf,
+  toResource,
+  type Resource,
+} from "./resource.ts";
 import { ResourceIndex, WORKLOAD_KINDS, type Platform } from "./resource-index.ts";
 import type { RepoFacts, RuleMeta } from "./rule.ts";
 import { allRuleMetas, SEMANTIC_RULES } from "./rules/index.ts";
@@ -119,6 +127,8 @@ export async function validateScopes(
 ): Promise<ValidationResult> {
   const started = performance.now();
   const drafts: Draft[] = extraFindings.map((f) => ({ finding: f }));
+  /** Rules that threw: reported as validate/internal, past suppressions and filters. */
+  const internal: ValidationFinding[] = [];
   const parsedCache = new Map<string, SourceFile>();
   const loader = await fastLoader();
   const parse = (key: string, text: string, limits: YamlLimits) => {
@@ -293,18 +303,17 @@ export async function validateScopes(
         try {
           reports = rule.check({ index, ...(scope.repo ? { repo: scope.repo } : {}) });
         } catch (e) {
-          drafts.push({
-            finding: {
-              file: own[0]!.file,
-              line: 1,
-              column: 1,
-              rule: rule.code,
-              severity: "error",
-              anchors: [],
-              message: `internal error in rule ${rule.code}: ${(e as Error).message}`,
-              hint: "this is a bug in the validator; please report it",
-            },
-            scope,
+          // A bug in the validator, not a finding: its own code, never suppressed (exit 2).
+          internal.push({
+            file: own[0]!.file,
+            line: 1,
+            column: 1,
+            rule: INTERNAL_RULE,
+            severity: "error",
+            anchors: [],
+            message: `internal error in rule ${rule.code}: ${e instanceof Error ? e.message : String(e)}`,
+            hint: meta(INTERNAL_RULE).hint,
+            ...ctx(scope),
           });
           continue;
         }
@@ -338,22 +347,58 @@ export async function validateScopes(
       const key = byPath.get(path.resolve(res.filename));
       const m = key ? manifests.get(key) : undefined;
       if (!m) continue;
-      // Match the result to a document: kind, name and apiVersion, in order for repeats.
+      // Match the result to a document: kind, name (as kubeconform prints it, so generateName
+      // becomes `<prefix>{{ generateName }}`) and apiVersion, in order for repeats. Items of a
+      // `kind: List` are reported by kubeconform on their own; they are located inside the List.
       const id = `${key}|${res.kind}|${res.name}|${res.version}`;
       const nth = counters.get(id) ?? 0;
       counters.set(id, nth + 1);
-      const candidates = [...m.occurrences[0]!.entries()].filter(
-        ([, r]) => r.kind === res.kind && r.name === res.name && r.apiVersion === res.version,
-      );
-      const docIndex = (candidates[nth] ?? candidates[0])?.[0];
+      const candidates: Array<{ docIndex: number; prefix: YamlPath }> = [];
+      for (const [docIndex, r] of m.occurrences[0]!) {
+        if (sameObject(r.object, res)) candidates.push({ docIndex, prefix: [] });
+        if (r.kind === "List")
+          asArray(r.object.items).forEach((item, i) => {
+            if (sameObject(item, res)) candidates.push({ docIndex, prefix: ["items", i] });
+          });
+      }
+      const match = candidates[nth];
       for (const problem of problemsOf(res)) {
         const code = problem.missingSchema ? "schema/missing" : "schema/invalid";
         if (!ruleSelected(code, filter)) continue;
         for (const occ of m.occurrences) {
-          const target = docIndex !== undefined ? occ.get(docIndex) : [...occ.values()][0];
+          if (!match) {
+            // Never guess another document: say so at the file's first line.
+            const first = [...occ.values()][0];
+            if (!first) continue;
+            const m2 = meta(code);
+            drafts.push({
+              finding: {
+                file: first.file,
+                line: 1,
+                column: 1,
+                rule: code,
+                severity: m2.severity,
+                anchors: m2.anchors,
+                message: `${res.kind} ${res.name || "(unnamed)"} (${res.version}): ${problem.message} (the resource could not be located in the file; position unknown)`,
+                hint: m2.hint,
+                ...sourcesOf(first),
+                ...(first.context ? { context: first.context } : {}),
+              },
+            });
+            continue;
+          }
+          const target = occ.get(match.docIndex);
           if (!target) continue;
+          const inItem = match.prefix.length > 0;
           drafts.push({
-            finding: layerFinding(code, target, problem.path, problem.message),
+            finding: layerFinding(
+              code,
+              target,
+              [...match.prefix, ...problem.path],
+              inItem
+                ? `item ${String(match.prefix[1])} (${res.kind} ${res.name}): ${problem.message}`
+                : problem.message,
+            ),
             resource: target,
           });
         }
@@ -364,7 +409,10 @@ export async function validateScopes(
   }
 
   const { kept, suppressed } = applySuppressions(drafts, config.suppressions);
-  const findings = dedupe(kept.filter((d) => ruleSelected(d.finding.rule, filter)).map((d) => d.finding));
+  const findings = dedupe([
+    ...kept.filter((d) => ruleSelected(d.finding.rule, filter)).map((d) => d.finding),
+    ...internal,
+  ]);
   findings.sort(compareFindings);
   const count = (s: Severity) => findings.filter((f) => f.severity === s).length;
   let resources = 0;
@@ -381,6 +429,31 @@ export async function validateScopes(
       suppressed,
     },
   };
+}
+
+/** The code of a rule that threw (a validator bug): not suppressible; the CLI exits 2. */
+export const INTERNAL_RULE = "validate/internal";
+
+/** The CLI's exit code: 2 when the validator itself failed, 1 on errors or too many warnings, else 0. */
+export function exitCodeOf(result: ValidationResult, maxWarnings = Infinity): 0 | 1 | 2 {
+  if (result.findings.some((f) => f.rule === INTERNAL_RULE)) return 2;
+  if (result.summary.errors > 0) return 1;
+  if (result.summary.warnings > maxWarnings) return 1;
+  return 0;
+}
+
+/** The name kubeconform prints for an object: metadata.name, else `<generateName>{{ generateName }}`. */
+export function kubeconformName(o: unknown): string {
+  const md = asObj(asObj(o).metadata);
+  if ((typeof md.name === "string" && md.name) || typeof md.name === "number" || typeof md.name === "boolean")
+    return String(md.name);
+  if (typeof md.generateName === "string" && md.generateName) return `${md.generateName}{{ generateName }}`;
+  return "";
+}
+
+function sameObject(o: unknown, res: KubeconformResult): boolean {
+  const obj = asObj(o);
+  return obj.kind === res.kind && obj.apiVersion === res.version && kubeconformName(obj) === res.name;
 }
 
 /** A mapping with apiVersion or kind but not both as strings: a broken object, not plain YAML. */

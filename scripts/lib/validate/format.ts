@@ -1,4 +1,7 @@
 /** Output formats of `pnpm validate`: pretty, json, sarif (2.1.0), github (annotations), junit. Pure: result in, text out. */
+import { createHash } from "node:crypto";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
 import type { ValidationFinding, ValidationResult } from "./engine.ts";
 import type { RuleMeta } from "./rule.ts";
 
@@ -58,6 +61,13 @@ const SARIF_LEVEL = { error: "error", warning: "warning", info: "note" } as cons
 
 export function toSarif(result: ValidationResult, rules: readonly RuleMeta[]): unknown {
   const used = new Set(result.findings.map((f) => f.rule));
+  const seenPrints = new Map<string, number>();
+  const fingerprint = (f: ValidationFinding): string => {
+    const base = fingerprintOf(f);
+    const n = (seenPrints.get(base) ?? 0) + 1;
+    seenPrints.set(base, n);
+    return n === 1 ? base : `${base}:${n}`;
+  };
   const known = new Map(rules.map((r) => [r.code, r] as const));
   const driverRules = [
     ...rules,
@@ -109,14 +119,12 @@ export function toSarif(result: ValidationResult, rules: readonly RuleMeta[]): u
           locations: [
             {
               physicalLocation: {
-                artifactLocation: { uri: sarifUri(f.file), uriBaseId: "%SRCROOT%" },
+                artifactLocation: artifactLocation(f.file),
                 region: { startLine: f.line, startColumn: f.column },
               },
             },
           ],
-          partialFingerprints: {
-            primaryLocationLineHash: `${f.rule}:${f.file}:${f.resource ? `${f.resource.kind}/${f.resource.namespace ?? ""}/${f.resource.name}` : f.line}`,
-          },
+          partialFingerprints: { primaryLocationLineHash: fingerprint(f) },
           ...(f.anchors.length || f.context
             ? { properties: { anchors: f.anchors, ...(f.context ? { context: f.context } : {}) } }
             : {}),
@@ -130,6 +138,22 @@ export function toSarif(result: ValidationResult, rules: readonly RuleMeta[]): u
 function sarifUri(file: string): string {
   if (file === "<stdin>") return "stdin";
   return file.split("/").map(encodeURIComponent).join("/");
+}
+
+/** Relative paths are relative to %SRCROOT%; an absolute path is a file: URI of its own. */
+function artifactLocation(file: string): { uri: string; uriBaseId?: string } {
+  if (path.isAbsolute(file)) return { uri: pathToFileURL(file).href };
+  return { uri: sarifUri(file), uriBaseId: "%SRCROOT%" };
+}
+
+/**
+ * Distinct for distinct findings (two findings of one rule on one resource must not be merged by
+ * code scanning), stable when unrelated lines move: rule, file, resource and a hash of the message.
+ */
+function fingerprintOf(f: ValidationFinding): string {
+  const where = f.resource ? `${f.resource.kind}/${f.resource.namespace ?? ""}/${f.resource.name}` : "";
+  const hash = createHash("sha256").update(f.message).digest("hex").slice(0, 16);
+  return `${f.rule}:${f.file}:${where}:${hash}`;
 }
 
 function escapeData(s: string): string {

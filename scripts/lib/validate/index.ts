@@ -11,6 +11,7 @@ import { loadRepo } from "../model/repo.ts";
 import type { RenderDeps } from "../render/render.ts";
 
 export type { ValidationFinding, ValidationResult, ValidationSummary } from "./engine.ts";
+export { exitCodeOf, INTERNAL_RULE } from "./engine.ts";
 export type { RuleMeta, Rule } from "./rule.ts";
 export { allRuleMetas, SEMANTIC_RULES } from "./rules/index.ts";
 export { loadConfig, type ValidateConfig } from "./config.ts";

@@ -1,6 +1,6 @@
 /** Istio semantics shared by several rules: routes, gateways, hosts, protocols, mTLS modes. */
 import type { YamlPath } from "../yaml-source.ts";
-import { asArray, asObj, asString, asStringMap, type Obj, type Resource } from "./resource.ts";
+import { asArray, asObj, asString, asStringMap, exportScope, type Obj, type Resource } from "./resource.ts";
 import { matchLabelsOf, selects, type ResourceIndex, type Workload } from "./resource-index.ts";
 
 export interface Destination {
@@ -71,6 +71,16 @@ export function gatewayRef(g: string, ns: string): string {
 export function appliesToMesh(vs: Resource): boolean {
   const gws = vsGateways(vs);
   return gws.length === 0 || gws.some((g) => g.ref === "mesh");
+}
+
+/** Whether two resources are visible together in at least one namespace (their exportTo overlap). */
+export function exportOverlaps(a: Resource, b: Resource): boolean {
+  const x = exportScope(a);
+  const y = exportScope(b);
+  if (x.all) return y.all || y.namespaces.size > 0;
+  if (y.all) return x.namespaces.size > 0;
+  for (const n of x.namespaces) if (y.namespaces.has(n)) return true;
+  return false;
 }
 
 /** Host matching with Istio wildcards: `*`, `*.example.com`. Either side may be a wildcard. */
@@ -159,6 +169,12 @@ export function policySelector(r: Resource): { labels: Record<string, string>; p
     : undefined;
 }
 
+/** Whether a policy attaches through `targetRef`/`targetRefs` (a Gateway, a Service): a selector too. */
+export function hasTargetRef(r: Resource): boolean {
+  const spec = asObj(r.object.spec);
+  return Object.keys(asObj(spec.targetRef)).length > 0 || asArray(spec.targetRefs).length > 0;
+}
+
 export type MtlsMode = "STRICT" | "PERMISSIVE" | "DISABLE" | "UNSET";
 
 function paMode(pa: Resource, port?: number): MtlsMode {
@@ -202,6 +218,26 @@ export function effectiveMtls(
     if (mode !== "UNSET") return { mode, policy: p, level };
   }
   return { mode: "PERMISSIVE" };
+}
+
+/**
+ * The workload port a Service port sends to (PeerAuthentication's portLevelMtls is keyed by it):
+ * `targetPort` as a number, a named `targetPort` through the workload's container ports, the
+ * Service port itself when `targetPort` is absent; undefined when it cannot be resolved.
+ */
+export function targetPortOf(svc: Resource, servicePort: number, w: Workload): number | undefined {
+  const sp = asArray(asObj(svc.object.spec).ports)
+    .map(asObj)
+    .find((p) => p.port === servicePort);
+  if (!sp) return servicePort;
+  const tp = sp.targetPort;
+  if (tp === undefined || tp === null) return servicePort;
+  if (typeof tp === "number") return tp;
+  if (typeof tp === "string") {
+    if (/^\d+$/.test(tp)) return Number(tp);
+    return w.ports.find((p) => p.name === tp)?.port;
+  }
+  return undefined;
 }
 
 function hasSelector(p: Resource): boolean {

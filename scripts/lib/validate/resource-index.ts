@@ -2,7 +2,16 @@
  * The resource set, indexed once (by kind, namespace, host, workload labels) so that every rule
  * is a linear pass with constant-time lookups, however many resources there are.
  */
-import { asArray, asObj, asString, asStringMap, isObj, type Obj, type Resource } from "./resource.ts";
+import {
+  asArray,
+  asObj,
+  asString,
+  asStringMap,
+  isObj,
+  visibleIn,
+  type Obj,
+  type Resource,
+} from "./resource.ts";
 
 export interface Workload {
   ns: string;
@@ -226,17 +235,12 @@ export class ResourceIndex {
     return `${host}.${ns}.svc.${this.platform.clusterDomain}`;
   }
 
-  /** `reviews.ns` and `reviews.ns.svc` forms, which Kubernetes DNS resolves, expanded to the FQDN. */
-  private canonical(host: string): string {
-    const d = this.platform.clusterDomain;
-    const parts = host.split(".");
-    if (parts.length === 2 && !this.seExact.has(host)) return `${host}.svc.${d}`;
-    if (parts.length === 3 && parts[2] === "svc") return `${host}.${d}`;
-    return host;
-  }
-
+  /**
+   * The Service of a fully qualified host. Istio expands only names without a dot (see `fqdn`):
+   * `reviews.ns` and `reviews.ns.svc`, which Kubernetes DNS would resolve, are not Istio hosts.
+   */
   service(fqdn: string): Resource | undefined {
-    return this.services.get(this.canonical(fqdn));
+    return this.services.get(fqdn);
   }
 
   serviceEntriesFor(host: string): Resource[] {
@@ -247,15 +251,18 @@ export class ResourceIndex {
 
   /** The namespace of an in-cluster FQDN (`name.ns.svc.<domain>`), if it is one. */
   serviceNamespace(fqdn: string): string | undefined {
-    const m = /^[^.]+\.([^.]+)\.svc(\.|$)/.exec(this.canonical(fqdn));
+    const suffix = `.svc.${this.platform.clusterDomain}`;
+    if (!fqdn.endsWith(suffix)) return undefined;
+    const m = /^[^.]+\.([^.]+)$/.exec(fqdn.slice(0, -suffix.length));
     return m?.[1];
   }
 
   /**
    * Whether a (fully qualified) host is in the service registry: a Service, a ServiceEntry host
-   * (wildcards included), or a Service in a namespace whose content is not rendered here.
+   * (wildcards included), or a Service in a namespace whose content is not rendered here. With
+   * `from`, only what is exported to that namespace (`exportTo`) counts.
    */
-  hostExists(fqdn: string): boolean {
+  hostExists(fqdn: string, from?: string): boolean {
     if (fqdn.startsWith("*")) {
       const suffix = fqdn.slice(1);
       if (fqdn === "*") return true;
@@ -263,8 +270,9 @@ export class ResourceIndex {
       for (const h of this.seExact.keys()) if (h.endsWith(suffix)) return true;
       return this.seWildcard.some((w) => w.suffix.endsWith(suffix) || suffix.endsWith(w.suffix));
     }
-    if (this.service(fqdn)) return true;
-    if (this.serviceEntriesFor(fqdn).length) return true;
+    const svc = this.service(fqdn);
+    if (svc && (from === undefined || visibleIn(svc, from))) return true;
+    if (this.serviceEntriesFor(fqdn).some((se) => from === undefined || visibleIn(se, from))) return true;
     const ns = this.serviceNamespace(fqdn);
     return ns !== undefined && this.isOpaque(ns);
   }

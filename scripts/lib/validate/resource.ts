@@ -123,6 +123,37 @@ export function positionOf(r: Resource, path: YamlPath = [], which: "key" | "val
   return { file: r.file, line: Math.max(1, p.line), column: Math.max(1, p.column) };
 }
 
+/**
+ * The namespaces an Istio resource is exported to: `exportTo` of its spec (VirtualService,
+ * ServiceEntry, DestinationRule) or the `networking.istio.io/exportTo` annotation of a Service.
+ * `all` for `*` or nothing set (the default); `.` is its own namespace; `~` exports it nowhere.
+ */
+export function exportScope(r: Resource): { all: boolean; namespaces: Set<string> } {
+  let list: string[] | undefined;
+  if (r.kind === "Service") {
+    const ann = asObj(asObj(r.object.metadata).annotations)["networking.istio.io/exportTo"];
+    if (typeof ann === "string")
+      list = ann
+        .split(",")
+        .map((x) => x.trim())
+        .filter(Boolean);
+  } else {
+    const raw = asObj(r.object.spec).exportTo;
+    if (Array.isArray(raw)) list = raw.filter((x): x is string => typeof x === "string");
+  }
+  if (!list || list.length === 0 || list.includes("*")) return { all: true, namespaces: new Set() };
+  return {
+    all: false,
+    namespaces: new Set(list.filter((x) => x !== "~").map((x) => (x === "." ? r.ns : x))),
+  };
+}
+
+/** Whether a resource is visible in namespace `ns` (its exportTo). */
+export function visibleIn(r: Resource, ns: string): boolean {
+  const s = exportScope(r);
+  return s.all || s.namespaces.has(ns);
+}
+
 /** `kind ns/name` for messages. */
 export function describe(r: Resource): string {
   return `${r.kind} ${r.ns ? `${r.ns}/` : ""}${r.name}`;

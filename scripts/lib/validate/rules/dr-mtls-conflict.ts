@@ -1,7 +1,7 @@
 import type { YamlPath } from "../../yaml-source.ts";
 import { defineRule, type Report } from "../rule.ts";
 import { asArray, asObj, describe } from "../resource.ts";
-import { effectiveMtls } from "../istio.ts";
+import { effectiveMtls, targetPortOf } from "../istio.ts";
 
 export default defineRule({
   code: "dr/mtls-conflict",
@@ -21,9 +21,11 @@ export default defineRule({
       const svc = index.service(index.fqdn(spec.host, dr.ns));
       if (!svc) continue;
       const workloads = index.workloadsOfService(svc);
-      const check = (mode: unknown, path: YamlPath, port?: number) => {
+      const check = (mode: unknown, path: YamlPath, servicePort?: number) => {
         if (mode !== "DISABLE") return;
         for (const w of workloads) {
+          // portLevelSettings name the Service port; portLevelMtls the workload (target) port.
+          const port = servicePort === undefined ? undefined : targetPortOf(svc, servicePort, w);
           const eff = effectiveMtls(index, w, port);
           if (eff.mode !== "STRICT") continue;
           out.push({

@@ -189,6 +189,16 @@ export const LAYER_RULES: readonly RuleMeta[] = [
     hint: "write the reason after the rule code",
   }),
   meta({
+    code: "validate/internal",
+    layer: "repo",
+    severity: "error",
+    anchors: [],
+    title: "The validator itself does not fail",
+    description:
+      "A rule that throws is a bug in the validator, not a finding about the manifests: it is reported under this code (never suppressible, whatever the configuration says) and `pnpm validate` exits 2.",
+    hint: "this is a bug in the validator; please report it with the message",
+  }),
+  meta({
     code: "repo/chapter-graph",
     layer: "repo",
     severity: "error",

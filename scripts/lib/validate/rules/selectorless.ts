@@ -1,13 +1,13 @@
 /** Shared by the Sidecar and Telemetry rules: several selector-less or overlapping resources per namespace. */
 import type { Report } from "../rule.ts";
 import { describe, type Resource } from "../resource.ts";
-import { policySelector } from "../istio.ts";
+import { hasTargetRef, policySelector } from "../istio.ts";
 import { selects, type ResourceIndex } from "../resource-index.ts";
 
 export function multipleSelectorless(index: ResourceIndex, kind: string): Report[] {
   const byNs = new Map<string, Resource[]>();
   for (const r of index.allOf(kind)) {
-    if (policySelector(r)) continue;
+    if (policySelector(r) || hasTargetRef(r)) continue;
     byNs.set(r.ns, [...(byNs.get(r.ns) ?? []), r]);
   }
   const out: Report[] = [];

@@ -8,7 +8,7 @@ export default defineRule({
   anchors: ["KIA1004", "KIA0005"],
   title: "Sidecar egress hosts name existing namespaces and services",
   description:
-    "Each `egress[].hosts` entry is `namespace/host`. The namespace (unless `*`, `.` or `~`) must exist, and a host that is not a wildcard must be in the registry; otherwise the sidecar is cut off from what it was meant to reach. In path mode checked only when the files contain Namespaces (for namespaces) or Services/ServiceEntries (for hosts).",
+    "Each `egress[].hosts` entry is `namespace/host`. The namespace (unless `*`, `.` or `~`) must exist, and a host that is not a wildcard must be in the registry as written (a fully qualified name: Istio does not expand short names here); otherwise the sidecar is cut off from what it was meant to reach. In path mode checked only when the files contain Namespaces (for namespaces) or Services/ServiceEntries (for hosts).",
   hint: "fix the namespace or host; `./*` allows everything in the Sidecar's own namespace",
   check({ index }) {
     const out: Report[] = [];
@@ -29,8 +29,8 @@ export default defineRule({
             return;
           }
           if (host.includes("*") || ns === "~" || !index.knows("Service", "ServiceEntry")) return;
-          const fqdn = ns === "*" ? host : index.fqdn(host, ns);
-          if (!index.hostExists(fqdn))
+          // Istio matches egress hosts literally: `./reviews` is not expanded to the FQDN.
+          if (!index.hostExists(host))
             out.push({
               resource: sc,
               path,

@@ -1,6 +1,6 @@
 import { defineRule, type Report } from "../rule.ts";
 import { asArray, asObj, describe, type Resource } from "../resource.ts";
-import { appliesToMesh } from "../istio.ts";
+import { appliesToMesh, exportOverlaps } from "../istio.ts";
 
 export default defineRule({
   code: "vs/conflicting-mesh-hosts",
@@ -9,7 +9,7 @@ export default defineRule({
   anchors: ["IST0109", "KIA1106"],
   title: "One mesh VirtualService per host",
   description:
-    "Two VirtualServices bound to the mesh (sidecars) for the same host are not merged; Istio picks one and silently ignores the other.",
+    "Two VirtualServices bound to the mesh (sidecars) for the same host, visible together in some namespace (exportTo), are not merged; Istio picks one and silently ignores the other.",
   hint: "merge the routes into one VirtualService per host",
   check({ index }) {
     const byHost = new Map<string, Resource[]>();
@@ -31,7 +31,9 @@ export default defineRule({
         const i = asArray(asObj(vs.object.spec).hosts).findIndex(
           (h) => typeof h === "string" && index.fqdn(h, vs.ns) === host,
         );
-        const others = list.filter((o) => o !== vs).map(describe);
+        // Only VirtualServices visible together somewhere (exportTo) conflict, as in IST0109.
+        const others = list.filter((o) => o !== vs && exportOverlaps(vs, o)).map(describe);
+        if (others.length === 0) continue;
         out.push({
           resource: vs,
           path: ["spec", "hosts", i],

@@ -1,8 +1,15 @@
 import { defineRule, type Report } from "../rule.ts";
 import { asArray, asObj, describe } from "../resource.ts";
 
-/** A canonical form of one match clause, for comparing matches. */
+/**
+ * A canonical form of one match clause, for comparing matches. The clause's own `name` (a label
+ * for stats) is ignored; `name` deeper down (a header or query parameter called `name`) is not.
+ */
 export function matchKey(m: unknown): string {
+  if (m && typeof m === "object" && !Array.isArray(m)) {
+    const { name: _name, ...rest } = m as Record<string, unknown>;
+    return JSON.stringify(sortDeep(rest));
+  }
   return JSON.stringify(sortDeep(m));
 }
 
@@ -11,7 +18,6 @@ function sortDeep(v: unknown): unknown {
   if (v && typeof v === "object") {
     return Object.fromEntries(
       Object.entries(v as Record<string, unknown>)
-        .filter(([k]) => k !== "name")
         .sort(([a], [b]) => a.localeCompare(b))
         .map(([k, x]) => [k, sortDeep(x)]),
     );

@@ -17,7 +17,8 @@ export default defineRule({
       for (const section of ["http", "tcp", "tls"]) {
         asArray(spec[section]).forEach((r, i) => {
           const route = asArray(asObj(r).route).map(asObj);
-          if (route.length === 0) return;
+          // A single destination gets all traffic whatever its weight.
+          if (route.length < 2) return;
           const weights = route.map((d) => d.weight);
           if (!weights.some((w) => typeof w === "number")) return;
           const total = weights.reduce<number>((s, w) => s + (typeof w === "number" ? w : 0), 0);
