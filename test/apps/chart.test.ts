@@ -188,6 +188,44 @@ describe("helm template with the default values", () => {
   });
 });
 
+describe("helm template and the sidecar's lifetime", () => {
+  const proxyConfig = (manifests: Manifest[], name: string) =>
+    parse(
+      find(manifests, "Deployment", name)!.spec!.template!.metadata.annotations!["proxy.istio.io/config"]!,
+    ) as Record<string, unknown>;
+
+  it("keeps Envoy up for the whole grace period, so it outlives the app's drain", async () => {
+    const manifests = await render();
+    for (const deployment of manifests.filter((manifest) => manifest.kind === "Deployment")) {
+      expect(proxyConfig(manifests, deployment.metadata.name)).toEqual({
+        holdApplicationUntilProxyStarts: true,
+        terminationDrainDuration: "30s",
+      });
+    }
+  });
+
+  it("follows the grace period and merges a proxy config given in the values", async () => {
+    const manifests = await render("sidecar-drain.yaml");
+    expect(proxyConfig(manifests, "content-generator-v1")).toEqual({
+      concurrency: 2,
+      holdApplicationUntilProxyStarts: true,
+      terminationDrainDuration: "45s",
+    });
+    expect(proxyConfig(manifests, "frontend-portal-v1")["terminationDrainDuration"]).toBe("45s");
+    const pod = find(manifests, "Deployment", "frontend-portal-v1")!.spec!.template!.spec;
+    expect((pod as unknown as { terminationGracePeriodSeconds: number }).terminationGracePeriodSeconds).toBe(
+      45,
+    );
+    expect(envOf(pod.containers[0])["SHUTDOWN_TIMEOUT_MS"]).toBe("36000");
+  });
+
+  it("renders the PostgreSQL Secret for the in-chart PostgreSQL even without image-processor", async () => {
+    const manifests = await render("sidecar-drain.yaml");
+    expect(find(manifests, "StatefulSet", "postgres")).toBeDefined();
+    expect(find(manifests, "Secret", "postgres-auth")).toBeDefined();
+  });
+});
+
 describe("helm template with a lesson's values", () => {
   let manifests: Manifest[];
   beforeAll(async () => {
@@ -308,6 +346,22 @@ describe("values the schema rejects", () => {
   it("an image-processor without any PostgreSQL, with a message saying what to set", async () => {
     await expect(render("rejected-no-postgres.yaml")).rejects.toThrow(
       /image-processor needs PostgreSQL: set stores.postgres.enabled or stores.postgres.external.host/,
+    );
+  });
+
+  it("a grace period not longer than the shutdown delay", async () => {
+    await expect(render("rejected-grace-delay.yaml")).rejects.toThrow(
+      /global.shutdown.terminationGracePeriodSeconds \(10\) must be greater than global.shutdown.delaySeconds \(10\)/,
+    );
+  });
+
+  it("more than one auth-service pod without a mounted signing key", async () => {
+    await expect(render("rejected-auth-replicas.yaml")).rejects.toThrow(
+      /auth-service would run 2 pod\(s\).*services.auth-service.jwt.existingSecret/,
+    );
+    await expect(render("rejected-auth-versions.yaml")).rejects.toThrow(/auth-service would run 2 pod\(s\)/);
+    await expect(render("rejected-auth-hpa.yaml")).rejects.toThrow(
+      /auth-service would run 1 pod\(s\) with an HPA/,
     );
   });
 

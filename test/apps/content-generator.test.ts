@@ -29,8 +29,11 @@ async function generator(env: Env, now?: () => number): Promise<string> {
 // Stands in for the outside world of the egress lesson (an HTTPS API in the cluster).
 let outside: Server;
 let outsideUrl: string;
+/** The headers of each request the stand-in received, newest last. */
+const outsideSaw: Record<string, string | string[] | undefined>[] = [];
 beforeAll(async () => {
-  outside = createServer((_request, response) => {
+  outside = createServer((request, response) => {
+    outsideSaw.push(request.headers);
     response.setHeader("content-type", "application/json");
     response.end(JSON.stringify({ uuid: "1b4e28ba-2fa1-11d2-883f-0016d3cca427" }));
   });
@@ -183,6 +186,20 @@ describe("the outbound call (egress lesson)", () => {
       ok: true,
       snippet: '{"uuid":"1b4e28ba-2fa1-11d2-883f-0016d3cca427"}',
     });
+  });
+
+  it("carries the request's trace to the outside, and only the trace", async () => {
+    const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    const headers = { traceparent, "x-request-id": "req-egress-1", "x-workshop-user": "alice" };
+    const url = await generator({ EXTERNAL_API_URL: outsideUrl });
+    await json<Generated>(`${url}/generate-bs`, { headers });
+    expect(outsideSaw.at(-1)).toMatchObject({ traceparent, "x-request-id": "req-egress-1" });
+    expect(outsideSaw.at(-1)?.["x-workshop-user"]).toBeUndefined();
+
+    const broken = await generator({ EXTERNAL_API_URL: outsideUrl, PROPAGATE_TRACE_HEADERS: "false" });
+    await json<Generated>(`${broken}/generate-bs`, { headers });
+    expect(outsideSaw.at(-1)?.["traceparent"]).toBeUndefined();
+    expect(outsideSaw.at(-1)?.["x-request-id"]).toBeUndefined();
   });
 
   it("falls back clearly when the outside is unreachable, without failing the request", async () => {

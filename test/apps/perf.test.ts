@@ -100,14 +100,26 @@ describe("statistics", () => {
     recorder.response(900, 503, 15);
     recorder.response(1500, 200, 7);
     recorder.error(1600);
-    recorder.response(2400, 200, 9); // after the end: counted in the last second
+    recorder.response(1999, 200, 9);
+    recorder.response(2000, 200, 11); // after the window: not counted
+    recorder.response(2400, 200, 13);
+    recorder.error(2500);
     const timeline = timelineOf(recorder.buckets);
     expect(timeline.map((point) => point.requests)).toEqual([2, 2]);
     expect(timeline[0]?.statusCounts).toEqual({ "200": 1, "503": 1 });
     expect(timeline[1]?.errors).toBe(1);
-    const summary = summarize(recorder.buckets, 2);
+    expect(recorder.outsideWindow).toBe(3);
+    expect(recorder.elapsedSeconds(2600)).toBe(2);
+    const summary = summarize(recorder.buckets, recorder.elapsedSeconds(2600));
     expect(summary).toMatchObject({ requests: 4, rps: 2, errors: 1, non2xx: 1, errorRate: 0.4 });
     expect(summary.latencyMs).toMatchObject({ p50: 7, max: 15, mean: 9 });
+  });
+
+  it("divides by the time measured when a run stops before its duration", () => {
+    const recorder = new Recorder(1000, 10);
+    for (const at of [1100, 1500, 2200, 2900]) recorder.response(at, 200, 1);
+    expect(recorder.elapsedSeconds(3000)).toBe(2);
+    expect(summarize(recorder.buckets, recorder.elapsedSeconds(3000)).rps).toBe(2);
   });
 
   it("compares a baseline with a candidate", () => {

@@ -61,7 +61,11 @@ export function createContentGenerator(
       const external =
         config.externalApiUrl === ""
           ? undefined
-          : await callExternalApi(config.externalApiUrl, config.externalApiTimeoutMs);
+          : await callExternalApi(
+              config.externalApiUrl,
+              config.externalApiTimeoutMs,
+              config.propagateTraceHeaders ? request.trace.traceHeaders : {},
+            );
       // The trace headers as they reached this hop: with the portal and image processor in front,
       // learners (and the tests) can check that the apps carried them through unchanged.
       const receivedTraceHeaders = request.trace.received;

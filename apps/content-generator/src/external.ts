@@ -21,11 +21,19 @@ export function snippetOf(body: string): string {
   return text.replace(/\s+/g, " ").slice(0, 200);
 }
 
-export async function callExternalApi(url: string, timeoutMs: number): Promise<ExternalResult> {
+/**
+ * `traceHeaders` are the request's outbound trace headers (empty with propagation off), so the egress
+ * gateway's span joins the request's trace. The routing headers (who the user is) stay inside.
+ */
+export async function callExternalApi(
+  url: string,
+  timeoutMs: number,
+  traceHeaders: Readonly<Record<string, string>> = {},
+): Promise<ExternalResult> {
   try {
     const response = await fetch(url, {
       signal: AbortSignal.timeout(timeoutMs),
-      headers: { accept: "application/json, text/plain" },
+      headers: { ...traceHeaders, accept: "application/json, text/plain" },
     });
     const body = await response.text();
     if (!response.ok) return { ok: false, url, fallback: FALLBACK_TEXT, reason: `HTTP ${response.status}` };

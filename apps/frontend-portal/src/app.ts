@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { ServiceIdentity } from "../../shared/src/identity.ts";
-import { bearerToken } from "../../shared/src/jwt.ts";
+import { createRemoteJWKSet } from "jose";
+import { bearerToken, verifyAccessToken, type Principal } from "../../shared/src/jwt.ts";
 import { createService, type Service } from "../../shared/src/service.ts";
 import type { PortalConfig } from "./config.ts";
 import { imageForm, loginForm, messageForm } from "./forms.ts";
@@ -20,8 +21,12 @@ export function createPortal(config: PortalConfig, identity: ServiceIdentity): S
     peers: config.peers,
     propagateTraceHeaders: config.propagateTraceHeaders,
     logLevel: config.logLevel,
+    // The edge of the app: routing headers are the portal's to set, never the browser's.
+    acceptRoutingHeaders: false,
   });
   const { app } = service;
+  const authUrl = config.peers["auth-service"]?.url ?? "http://auth-service";
+  const jwks = createRemoteJWKSet(new URL(`${authUrl}/.well-known/jwks.json`), { timeoutDuration: 2000 });
   const timeoutMs = config.peerTimeoutMs;
 
   /** The caller's token: the session cookie (browser) or an Authorization header (API, load tests). */
@@ -31,23 +36,49 @@ export function createPortal(config: PortalConfig, identity: ServiceIdentity): S
     );
   }
 
+  /** Who the cookie says is logged in: for display and the forms' login check only. */
   function userOf(request: FastifyRequest): SessionUser | undefined {
     return sessionUser(tokenOf(request));
   }
 
-  const content = (request: FastifyRequest, bsType: number, user?: SessionUser) =>
+  /**
+   * The caller, from a token verified against the auth-service's JWKS (as the backends' AUTH_MODE=jwks
+   * does); undefined without a valid token or when the keys cannot be fetched. Only this user becomes
+   * routing headers, which the mesh routes on and AUTH_MODE=none backends trust.
+   */
+  async function verifiedUserOf(request: FastifyRequest): Promise<Principal | undefined> {
+    const token = tokenOf(request);
+    if (!token) return undefined;
+    try {
+      return await verifyAccessToken(token, jwks, config.jwt);
+    } catch (error) {
+      request.log.debug({ err: error }, "token not verified, no routing headers");
+      return undefined;
+    }
+  }
+
+  const content = (request: FastifyRequest, bsType: number, verifiedUser?: Principal) =>
     fetchPart<ContentBody>(service, request, "content-generator", `/generate-bs?bs-type=${bsType}`, {
       timeoutMs,
-      user,
+      verifiedUser,
     });
 
   /** Every part of the page, fetched in parallel. */
   async function overview(request: FastifyRequest) {
     const user = userOf(request);
+    const verifiedUser = await verifiedUserOf(request);
     const [images, messages, ...contentParts] = await Promise.all([
-      fetchPart<ImagesBody>(service, request, "image-processor", "/images?limit=5", { timeoutMs, user }),
-      fetchPart<MessagesBody>(service, request, "mailing-service", "/messages?limit=5", { timeoutMs, user }),
-      ...Array.from({ length: config.contentParts }, (_, index) => content(request, (index % 3) + 1, user)),
+      fetchPart<ImagesBody>(service, request, "image-processor", "/images?limit=5", {
+        timeoutMs,
+        verifiedUser,
+      }),
+      fetchPart<MessagesBody>(service, request, "mailing-service", "/messages?limit=5", {
+        timeoutMs,
+        verifiedUser,
+      }),
+      ...Array.from({ length: config.contentParts }, (_, index) =>
+        content(request, (index % 3) + 1, verifiedUser),
+      ),
     ]);
     return { user, images, messages, content: contentParts };
   }
@@ -123,7 +154,7 @@ export function createPortal(config: PortalConfig, identity: ServiceIdentity): S
       method: "POST",
       json: form.value,
       token,
-      user: userOf(request),
+      verifiedUser: await verifiedUserOf(request),
       timeoutMs,
     });
     const flash = partFlash(
@@ -144,7 +175,7 @@ export function createPortal(config: PortalConfig, identity: ServiceIdentity): S
       method: "POST",
       json: form.value,
       token,
-      user: userOf(request),
+      verifiedUser: await verifiedUserOf(request),
       timeoutMs,
     });
     return redirectWithFlash(reply, partFlash(part, "Message queued", "Message not sent"));
@@ -173,7 +204,7 @@ export function createPortal(config: PortalConfig, identity: ServiceIdentity): S
       },
     },
     async (request, reply) =>
-      relay(request, reply, await content(request, request.query["bs-type"], userOf(request))),
+      relay(request, reply, await content(request, request.query["bs-type"], await verifiedUserOf(request))),
   );
 
   app.get("/api/overview", async (request) => {
@@ -222,7 +253,7 @@ export function createPortal(config: PortalConfig, identity: ServiceIdentity): S
         method: "POST",
         json: request.body ?? {},
         token: tokenOf(request),
-        user: userOf(request),
+        verifiedUser: await verifiedUserOf(request),
         timeoutMs,
       });
       return relay(request, reply, part);

@@ -6,6 +6,8 @@ import {
   type CommonConfig,
   type Env,
 } from "../../shared/src/config.ts";
+import { DEFAULT_AUDIENCE, DEFAULT_ISSUER } from "../../shared/src/authenticate.ts";
+import type { TokenExpectations } from "../../shared/src/jwt.ts";
 import { resolvePeers, type Peer } from "../../shared/src/peers.ts";
 
 export interface PortalConfig extends CommonConfig {
@@ -17,6 +19,8 @@ export interface PortalConfig extends CommonConfig {
   /** Set behind HTTPS (an Istio Gateway with TLS); off for plain-HTTP local runs. */
   readonly secureCookie: boolean;
   readonly peerTimeoutMs: number;
+  /** What a token must say for the portal to turn it into routing headers (as the backends check). */
+  readonly jwt: TokenExpectations;
 }
 
 export const PORTAL_PEERS = [
@@ -35,5 +39,9 @@ export function portalConfigFromEnv(env: Env): PortalConfig {
     sessionCookie: envString(env, "SESSION_COOKIE", "workshop_session"),
     secureCookie: envBool(env, "SECURE_COOKIE", false),
     peerTimeoutMs: envInt(env, "PEER_TIMEOUT_MS", 3000, { min: 50, max: 60_000 }),
+    jwt: {
+      issuer: envString(env, "JWT_ISSUER", DEFAULT_ISSUER),
+      audience: envString(env, "JWT_AUDIENCE", DEFAULT_AUDIENCE),
+    },
   };
 }

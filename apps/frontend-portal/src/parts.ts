@@ -1,7 +1,7 @@
 import type { FastifyRequest } from "fastify";
 import { PeerError } from "../../shared/src/http-client.ts";
+import type { Principal } from "../../shared/src/jwt.ts";
 import type { Served, Service } from "../../shared/src/service.ts";
-import type { SessionUser } from "./session.ts";
 
 /**
  * One backend call's outcome as the page shows it: what came back, or what went wrong, and who
@@ -21,7 +21,8 @@ export interface CallOptions {
   readonly method?: string;
   readonly json?: unknown;
   readonly token?: string;
-  readonly user?: SessionUser;
+  /** A user whose token the portal verified; only then are the routing headers set. */
+  readonly verifiedUser?: Principal;
   readonly timeoutMs: number;
 }
 
@@ -35,10 +36,11 @@ export async function fetchPart<T extends Record<string, unknown>>(
 ): Promise<Part<T>> {
   const headers: Record<string, string> = {};
   if (options.token) headers["authorization"] = `Bearer ${options.token}`;
-  // The portal is where the user becomes known: it starts the routing headers the mesh can match on.
-  if (options.user) {
-    headers["x-workshop-user"] = options.user.sub;
-    headers["x-workshop-group"] = options.user.group;
+  // The portal is where the user becomes known: it starts the routing headers the mesh can match on,
+  // from a verified token only (inbound x-workshop-* headers never get this far).
+  if (options.verifiedUser) {
+    headers["x-workshop-user"] = options.verifiedUser.sub;
+    headers["x-workshop-group"] = options.verifiedUser.group;
   }
   const started = performance.now();
   try {

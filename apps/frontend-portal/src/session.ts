@@ -7,8 +7,9 @@ export interface SessionUser {
 }
 
 /**
- * Who the session cookie says is logged in, for display and routing headers only. The portal does not
- * verify the token: the backends (or the mesh) do, on every call that needs it.
+ * Who the session cookie says is logged in, for display and the forms' login check only. This does not
+ * verify the token: the backends (or the mesh) do, on every call that needs it, and the routing headers
+ * come from a token the portal verified (app.ts).
  */
 export function sessionUser(
   token: string | undefined,
@@ -32,7 +33,13 @@ export function sessionUser(
 export function readCookie(header: string | undefined, name: string): string | undefined {
   for (const part of (header ?? "").split(";")) {
     const [key, ...value] = part.trim().split("=");
-    if (key === name) return decodeURIComponent(value.join("="));
+    if (key !== name) continue;
+    try {
+      return decodeURIComponent(value.join("="));
+    } catch {
+      // A malformed % escape (a hand-edited or truncated cookie): as if there were no cookie.
+      return undefined;
+    }
   }
   return undefined;
 }

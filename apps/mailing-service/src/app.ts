@@ -98,6 +98,7 @@ export function createMailingService(
         group: config.consumerGroup,
         consumer: identity.pod,
         keepSent: config.keepSent,
+        claimMinIdleMs: config.claimMinIdleMs,
         identity,
         log: app.log,
         sent,

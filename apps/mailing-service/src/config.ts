@@ -17,6 +17,8 @@ export interface MailingConfig extends CommonConfig {
   readonly consumerGroup: string;
   /** How many "sent" messages to keep for GET /messages. */
   readonly keepSent: number;
+  /** How long an event stays pending under another consumer before this one claims it. */
+  readonly claimMinIdleMs: number;
 }
 
 export function mailingConfigFromEnv(env: Env): MailingConfig {
@@ -28,5 +30,6 @@ export function mailingConfigFromEnv(env: Env): MailingConfig {
     eventsStream: envString(env, "EVENTS_STREAM", DEFAULT_EVENTS_STREAM),
     consumerGroup: envString(env, "CONSUMER_GROUP", "mailing-service"),
     keepSent: envInt(env, "KEEP_SENT_MESSAGES", 200, { min: 1, max: 10_000 }),
+    claimMinIdleMs: envInt(env, "CLAIM_MIN_IDLE_MS", 60_000, { min: 100, max: 86_400_000 }),
   };
 }

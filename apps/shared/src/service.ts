@@ -33,6 +33,8 @@ export interface ServiceOptions {
   readonly logStream?: Writable;
   /** Deadline of the /test-services-conns probe per peer. */
   readonly peerProbeTimeoutMs?: number;
+  /** False drops inbound x-workshop-user/-group (the portal sets them itself). Default true. */
+  readonly acceptRoutingHeaders?: boolean;
 }
 
 export interface Service {
@@ -58,6 +60,7 @@ export function createService(options: ServiceOptions): Service {
   const { identity, peers } = options;
   const metrics = createServiceMetrics(identity);
   const lifecycle = { shuttingDown: false };
+  const acceptRouting = options.acceptRoutingHeaders ?? true;
   // The trace context is built once per request, where the request logger is created, so every log
   // line of the request carries the trace id; the onRequest hook then hangs it on the request.
   const contexts = new WeakMap<IncomingMessage, TraceContext>();
@@ -73,7 +76,7 @@ export function createService(options: ServiceOptions): Service {
     // One access line per request (below) instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     childLoggerFactory(logger, bindings, childOptions, rawRequest) {
-      const context = traceContextFrom(rawRequest.headers);
+      const context = traceContextFrom(rawRequest.headers, undefined, acceptRouting);
       contexts.set(rawRequest as IncomingMessage, context);
       return logger.child(
         { ...bindings, traceId: context.traceId, requestId: context.requestId },
@@ -85,7 +88,7 @@ export function createService(options: ServiceOptions): Service {
   app.decorateRequest("trace", null as unknown as TraceContext);
 
   app.addHook("onRequest", async (request, reply) => {
-    request.trace = contexts.get(request.raw) ?? traceContextFrom(request.headers);
+    request.trace = contexts.get(request.raw) ?? traceContextFrom(request.headers, undefined, acceptRouting);
     metrics.inFlight.inc();
     // "close" fires once the response is sent or the client went away, so the gauge cannot leak.
     reply.raw.once("close", () => metrics.inFlight.dec());

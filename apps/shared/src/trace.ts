@@ -82,8 +82,16 @@ export function traceIdFromHeaders(headers: Readonly<Record<string, string>>): s
   return undefined;
 }
 
-/** Builds the trace context of an inbound request; starts a trace when none arrived. */
-export function traceContextFrom(headers: IncomingHttpHeaders, random: RandomHex = randomHex): TraceContext {
+/**
+ * Builds the trace context of an inbound request; starts a trace when none arrived. With
+ * `acceptRoutingHeaders` false (the portal, the edge of the app) inbound x-workshop-* headers are
+ * ignored: anyone could send them, and backends route and (AUTH_MODE=none) identify on them.
+ */
+export function traceContextFrom(
+  headers: IncomingHttpHeaders,
+  random: RandomHex = randomHex,
+  acceptRoutingHeaders = true,
+): TraceContext {
   const received = pick(headers, TRACE_HEADERS);
   const traceHeaders = { ...received };
   let traceId = traceIdFromHeaders(traceHeaders);
@@ -101,7 +109,7 @@ export function traceContextFrom(headers: IncomingHttpHeaders, random: RandomHex
     traceId,
     requestId: traceHeaders["x-request-id"],
     traceHeaders,
-    routingHeaders: pick(headers, ROUTING_HEADERS),
+    routingHeaders: acceptRoutingHeaders ? pick(headers, ROUTING_HEADERS) : {},
     received,
     startedHere,
   };

@@ -16,6 +16,7 @@ export interface PerfReport {
   readonly target: string;
   readonly scenario: Scenario;
   readonly startedAt: string;
+  /** Seconds measured (responses after the window are not counted); rps is requests over this. */
   readonly durationSeconds: number;
   readonly tool: { readonly name: "autocannon"; readonly node: string };
   readonly summary: Summary;

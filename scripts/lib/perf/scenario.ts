@@ -30,7 +30,9 @@ export const USAGE = `Usage:
   pnpm perf --compare baseline.json candidate.json [--out reports/perf/compare]
 
 Writes <out>.json and <out>.html (charts of latency percentiles, throughput and errors over time).
---rate is the total request rate (open model); without it each connection sends as fast as it can.`;
+--rate caps the total request rate; each connection still waits for its answer before the next
+request (a closed model), so a slow target gets fewer requests. Without it each connection sends as
+fast as it can.`;
 
 /** "90s", "2m", "500ms" or a bare number of seconds, in seconds. */
 export function parseDuration(raw: string, flag: string): number {

@@ -35,30 +35,46 @@ export class SecondBucket {
   }
 }
 
-/** Collects responses into per-second buckets relative to the start of the measured run. */
+/**
+ * Collects responses into per-second buckets relative to the start of the measured run. Only what
+ * lands inside the window [start, start + durationSeconds) counts: answers to requests still in
+ * flight when the window closes are dropped (`outsideWindow`), so a run never reports more than it
+ * measured.
+ */
 export class Recorder {
   readonly buckets: SecondBucket[] = [];
+  /** Responses and errors that landed outside the measurement window, not counted. */
+  outsideWindow = 0;
   private readonly startedAt: number;
-  private readonly lastIndex: number;
+  private readonly endsAt: number;
 
-  /** Responses landing after `durationSeconds` (the last in-flight ones) count in the final second. */
   constructor(startedAt: number, durationSeconds: number) {
     this.startedAt = startedAt;
-    this.lastIndex = Math.max(0, Math.ceil(durationSeconds) - 1);
+    this.endsAt = startedAt + durationSeconds * 1000;
   }
 
-  private bucket(at: number): SecondBucket {
-    const index = Math.min(this.lastIndex, Math.max(0, Math.floor((at - this.startedAt) / 1000)));
+  private bucket(at: number): SecondBucket | undefined {
+    if (at < this.startedAt || at >= this.endsAt) {
+      this.outsideWindow += 1;
+      return undefined;
+    }
+    const index = Math.floor((at - this.startedAt) / 1000);
     while (this.buckets.length <= index) this.buckets.push(new SecondBucket());
     return this.buckets[index] as SecondBucket;
   }
 
   response(at: number, statusCode: number, latencyMs: number): void {
-    this.bucket(at).record(statusCode, latencyMs);
+    this.bucket(at)?.record(statusCode, latencyMs);
   }
 
   error(at: number): void {
-    this.bucket(at).errors += 1;
+    const bucket = this.bucket(at);
+    if (bucket) bucket.errors += 1;
+  }
+
+  /** Seconds actually measured for a run that ended at `endedAt`: the window, or less if it stopped early. */
+  elapsedSeconds(endedAt: number): number {
+    return Math.max(0, Math.min(endedAt, this.endsAt) - this.startedAt) / 1000;
   }
 }
 
@@ -100,6 +116,7 @@ export function timelineOf(buckets: readonly SecondBucket[]): TimelinePoint[] {
   });
 }
 
+/** `durationSeconds`: the time actually measured (Recorder.elapsedSeconds), the divisor of rps. */
 export function summarize(buckets: readonly SecondBucket[], durationSeconds: number): Summary {
   const all = Float64Array.from(buckets.flatMap((bucket) => bucket.latencies)).sort();
   const statusCounts: Record<string, number> = {};

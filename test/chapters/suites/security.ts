@@ -1,6 +1,8 @@
 /** Chapters 15-17: end-user JWTs, mTLS with authorization, egress control. */
+import { readFileSync } from "node:fs";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { envOf, rendered, route, routeNames, type Loose } from "../render-cache.ts";
+import { ROOT, envOf, rendered, route, routeNames, type Loose } from "../render-cache.ts";
 
 const JWKS = "http://auth-service.workshop.svc.cluster.local/.well-known/jwks.json";
 const principal = (ns: string, sa: string) => `cluster.local/ns/${ns}/sa/${sa}`;
@@ -45,6 +47,28 @@ describe("15 JWT", () => {
     expect(claim.route[0].destination.subset).toBe("green");
     // The claim is only known where a RequestAuthentication validated the token: the gateway.
     expect(vs.spec.gateways).toEqual(["istio-ingress/portal-gateway"]);
+  });
+
+  it("signs with one key from a Secret created out of band, never with key material in git", async () => {
+    const r = await rendered("primary", 15);
+    expect(r.values("workshop-app").services["auth-service"].jwt).toEqual({
+      existingSecret: "auth-signing-key",
+      key: "private-key.pem",
+    });
+    const auth = r.app("Deployment", "auth-service-v1");
+    expect(envOf(auth)["JWT_PRIVATE_KEY_FILE"]).toBe("/var/run/secrets/workshop/jwt/private-key.pem");
+    expect(auth.spec.template.spec.volumes).toContainEqual({
+      name: "jwt-key",
+      secret: { secretName: "auth-signing-key", defaultMode: 0o440 },
+    });
+    expect(r.hasApp("Secret", "auth-signing-key")).toBe(false);
+    for (const text of r.files.values()) expect(text).not.toMatch(/BEGIN [A-Z ]*PRIVATE KEY/);
+    // The README says how to create it, in the format auth-service loads and under the mounted key.
+    const readme = readFileSync(path.join(ROOT, "chapters/15-jwt/README.md"), "utf8");
+    expect(readme).toContain("openssl pkcs8 -topk8 -nocrypt -out private-key.pem");
+    expect(readme).toContain(
+      "kubectl -n workshop create secret generic auth-signing-key --from-file=private-key.pem",
+    );
   });
 
   it("lets the proxies fetch the JWKS over the mesh", async () => {
