@@ -282,6 +282,8 @@ describe("pnpm rollback", () => {
     expect(ok.validation).toMatchObject({ mode: "validate", errors: 0, warnings: 1 });
     expect(ok.body).toMatch(/demoted to a warning/);
 
+    // one open change per cluster: close the first rollback before the next one
+    await a.git.run(["push", "--quiet", "origin", `:refs/heads/${ok.branch!}`]);
     const before = { head: await a.git.head(), branches: await a.git.out(["branch", "--list"]) };
     const failing = await stubValidator(world.tmp, 2);
     const err = await rollback(a.dir, {

@@ -93,5 +93,21 @@ describe(".github/workflows", () => {
       paths: ["clusters/*/cluster.yaml", "clusters/*/rendered/**"],
     });
     expect(text(tagWf).join("\n")).toContain('pnpm tag "$cluster"');
+    // every cluster, not only the ones the push changed (a replaced pending run must not skip one)
+    expect(text(tagWf).join("\n")).toContain("clusters/*/cluster.yaml");
+    expect(text(tagWf).join("\n")).not.toContain("BEFORE");
+  });
+
+  it("exempts a rollback from the freshness check only when validate verified the restore", async () => {
+    const raw = await readFile(path.join(WORKFLOWS, "validate.yaml"), "utf8");
+    expect(raw).not.toContain("head_ref");
+    const steps = (await workflow("validate.yaml")).jobs.validate!.steps as Array<{
+      run?: string;
+      if?: string;
+      "continue-on-error"?: unknown;
+    }>;
+    const fresh = steps.find((s) => s.run?.includes("pnpm render --check"))!;
+    expect(fresh["continue-on-error"]).toBeUndefined();
+    expect(fresh.if).toBe("steps.annotations.outputs.restored != 'true'");
   });
 });

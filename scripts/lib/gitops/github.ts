@@ -110,7 +110,12 @@ export async function createPullRequest(
   } catch (e) {
     throw new GitHubError(0, `could not reach ${url}: ${(e as Error).message}`);
   }
-  const text = await res.text();
+  let text: string;
+  try {
+    text = await res.text();
+  } catch (e) {
+    throw new GitHubError(res.status, `could not read the answer of ${url}: ${(e as Error).message}`);
+  }
   let json: { number?: number; html_url?: string; message?: string; errors?: Array<{ message?: string }> } =
     {};
   try {

@@ -6,9 +6,12 @@
  * folder) and finding it equal to the committed clusters/<cluster>/rendered/, or, for a rollback
  * whose sources have moved on, finding the committed output byte-for-byte equal to an earlier tag's
  * (same chapter, same rendered hash). The tag object is
- * built with `git mktag`, pushed by object id, and only then given its local ref, created with
- * "must not exist yet": a tag is never moved or deleted, and a failed push leaves no local tag.
- * Tagging a commit that already carries a tag of the cluster is a no-op that returns that tag.
+ * built with `git mktag`, pushed by object id together with `refs/mesh-seq/<cluster>/<seq>` in one
+ * atomic push that requires that ref not to exist (so no two runs get the same number; the loser
+ * retries with the next one), and only then given its local ref, created with "must not exist
+ * yet": a tag is never moved or deleted, and a failed push leaves no local tag. Tagging a commit
+ * that already carries a tag of the cluster is a no-op that returns that tag (pushing it first when
+ * it exists only in this clone).
  */
 import { execFile } from "node:child_process";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
@@ -105,15 +108,24 @@ export interface TagResult {
   pushed: boolean;
 }
 
+/** How many sequence numbers `pnpm tag` tries before giving up when other runs keep taking them. */
+const SEQ_ATTEMPTS = 5;
+
+/** The ref that reserves a cluster's sequence number on origin, pushed atomically with the tag. */
+export function seqRef(cluster: string, seq: number): string {
+  return `refs/mesh-seq/${cluster}/${String(seq).padStart(4, "0")}`;
+}
+
 export async function createMeshTag(git: Git, o: TagOptions): Promise<TagResult> {
   const log = o.log ?? (() => {});
   const hasOrigin = await git.hasRemote("origin");
   const push = hasOrigin && o.push !== false;
   if (hasOrigin) await fetchMeshTags(git, log);
   const commit = await resolveTagCommit(git, o.cluster, o.commit);
-  const existing = await listClusterTags(git, o.cluster);
+  let existing = await listClusterTags(git, o.cluster);
   const already = existing.find((t) => t.commit === commit);
-  if (already) return { created: false, tag: already, pushed: false };
+  if (already)
+    return { created: false, tag: already, pushed: push && (await pushLocalOnly(git, already, log)) };
 
   log(`re-rendering ${o.cluster} at ${commit.slice(0, 12)} to check its committed output ...`);
   const check = await checkRenderedAt(git, commit, o.cluster, o.renderDeps);
@@ -134,54 +146,132 @@ export async function createMeshTag(git: Git, o: TagOptions): Promise<TagResult>
       `the output is not what today's sources render, but it is exactly ${restoredFrom.name}'s: tagging it as restored`,
     );
   }
-  const seq = nextSeq(existing);
-  const name = formatTagName(o.cluster, seq, chapter);
-  const date = (o.now ?? (() => new Date()))()
-    .toISOString()
-    .replace(/\.\d{3}Z$/, "Z");
   const commitSubject = await git.out(["log", "-1", "--format=%s", commit]);
   const subject = restoredFrom ? `${commitSubject} (output of ${restoredFrom.name})` : commitSubject;
-  const record = {
-    cluster: o.cluster,
-    chapter,
-    date,
-    commit,
-    renderedSha256: hash,
-    files: files.size,
-    subject,
-  };
   const ident = await git.out(["var", "GIT_COMMITTER_IDENT"]);
-  const object = await git.out(["mktag"], {
-    input: `object ${commit}\ntype commit\ntag ${name}\ntagger ${ident}\n\n${formatTagMessage(record)}`,
-  });
-  if (push) {
-    log(`pushing ${name} ...`);
+  for (let attempt = 1; ; attempt++) {
+    const seq = Math.max(nextSeq(existing), push ? (await highestRemoteSeq(git, o.cluster)) + 1 : 0);
+    const name = formatTagName(o.cluster, seq, chapter);
+    const date = (o.now ?? (() => new Date()))()
+      .toISOString()
+      .replace(/\.\d{3}Z$/, "Z");
+    const record = {
+      cluster: o.cluster,
+      chapter,
+      date,
+      commit,
+      renderedSha256: hash,
+      files: files.size,
+      subject,
+    };
+    const object = await git.out(["mktag"], {
+      input: `object ${commit}\ntype commit\ntag ${name}\ntagger ${ident}\n\n${formatTagMessage(record)}`,
+    });
+    if (push) {
+      log(`pushing ${name} ...`);
+      const refused = await pushTagWithSeq(git, o.cluster, seq, name, object);
+      if (refused !== undefined) {
+        if (attempt >= SEQ_ATTEMPTS) {
+          throw new RefusalError(
+            `origin refused tag '${name}' ${attempt} times (other runs keep taking the numbers?); nothing was tagged. ` +
+              `Run \`pnpm tag ${o.cluster}\` again.\n${refused}`,
+          );
+        }
+        log(`number ${seq} of ${o.cluster} was taken on origin meanwhile; trying the next one`);
+        await fetchMeshTags(git, log);
+        existing = await listClusterTags(git, o.cluster);
+        const tagged = existing.find((t) => t.commit === commit);
+        if (tagged) return { created: false, tag: tagged, pushed: false };
+        continue;
+      }
+    }
     try {
-      await git.run(["push", "--quiet", "--porcelain", "origin", `${object}:refs/tags/${name}`]);
+      await git.run(["update-ref", `refs/tags/${name}`, object, ZERO_OID]);
     } catch (e) {
       if (!(e instanceof GitError)) throw e;
-      throw new RefusalError(
-        `origin refused tag '${name}' (another run took number ${seq}?); nothing was tagged. Run \`pnpm tag ${o.cluster}\` again.\n${e.stderr.trim()}`,
-      );
+      throw new RefusalError(`tag '${name}' already exists locally and is never moved: ${e.stderr.trim()}`);
     }
+    const tag: MeshTag = {
+      name,
+      cluster: o.cluster,
+      seq,
+      chapter,
+      commit,
+      date,
+      renderedSha256: record.renderedSha256,
+      subject,
+    };
+    return { created: true, tag, pushed: push };
   }
+}
+
+/**
+ * Pushes the tag object and `refs/mesh-seq/<cluster>/<seq>` in one atomic push; the sequence ref
+ * must not exist yet, so two runs that picked the same number (for different states, hence
+ * different tag names) cannot both succeed. Returns git's message when origin refused it.
+ */
+async function pushTagWithSeq(
+  git: Git,
+  cluster: string,
+  seq: number,
+  name: string,
+  object: string,
+): Promise<string | undefined> {
+  const ref = seqRef(cluster, seq);
   try {
-    await git.run(["update-ref", `refs/tags/${name}`, object, ZERO_OID]);
+    await git.run([
+      "push",
+      "--quiet",
+      "--porcelain",
+      "--atomic",
+      `--force-with-lease=${ref}:`,
+      "origin",
+      `${object}:refs/tags/${name}`,
+      `${object}:${ref}`,
+    ]);
+    return undefined;
   } catch (e) {
     if (!(e instanceof GitError)) throw e;
-    throw new RefusalError(`tag '${name}' already exists locally and is never moved: ${e.stderr.trim()}`);
+    return e.stderr.trim() || e.message;
   }
-  const tag: MeshTag = {
-    name,
-    cluster: o.cluster,
-    seq,
-    chapter,
-    commit,
-    date,
-    renderedSha256: record.renderedSha256,
-    subject,
-  };
-  return { created: true, tag, pushed: push };
+}
+
+/** The highest sequence number reserved on origin for the cluster (tags and seq refs), 0 when none. */
+async function highestRemoteSeq(git: Git, cluster: string): Promise<number> {
+  const out = await git.out([
+    "ls-remote",
+    "origin",
+    `refs/mesh-seq/${cluster}/*`,
+    `refs/tags/${clusterTagGlob(cluster)}`,
+  ]);
+  let max = 0;
+  for (const line of out.split("\n")) {
+    const ref = line.split("\t")[1]?.replace(/\^\{\}$/, "");
+    if (!ref) continue;
+    const seqRefMatch = new RegExp(`^refs/mesh-seq/${cluster}/(\\d+)$`).exec(ref);
+    const seq = seqRefMatch ? Number(seqRefMatch[1]) : parseTagName(ref)?.seq;
+    if (seq !== undefined && Number.isFinite(seq)) max = Math.max(max, seq);
+  }
+  return max;
+}
+
+/**
+ * A tag that exists here but not on origin (`pnpm tag --no-push` earlier) is pushed now, with its
+ * sequence ref. Returns whether it pushed; refuses when origin gave its number to another tag.
+ */
+async function pushLocalOnly(git: Git, tag: MeshTag, log: Log): Promise<boolean> {
+  const remote = await git.out(["ls-remote", "--tags", "origin", `refs/tags/${tag.name}`]);
+  if (remote) return false;
+  log(`${tag.name} exists only in this clone; pushing it ...`);
+  const object = await git.out(["rev-parse", `refs/tags/${tag.name}`]);
+  const refused = await pushTagWithSeq(git, tag.cluster, tag.seq, tag.name, object);
+  if (refused !== undefined) {
+    throw new RefusalError(
+      `the local tag '${tag.name}' was never pushed, and origin refused it now (number ${tag.seq} of ${tag.cluster} is taken there?). ` +
+        `Delete the local tag (\`git tag -d ${tag.name}\`) and run \`pnpm tag ${tag.cluster}\` again.\n${refused}`,
+    );
+  }
+  return true;
 }
 
 async function resolveTagCommit(git: Git, cluster: string, rev: string | undefined): Promise<string> {

@@ -61,6 +61,15 @@ export function planPromotion(model: RepoModel, clusterName: string, toRef?: str
   return { cluster, from, to, passed: model.chapters.filter((c) => c.id > from.id && c.id <= to.id) };
 }
 
+/** The clusters whose pins are tied to this one: a remote's primary, or a primary's remotes. */
+export function pairedClusters(model: RepoModel, clusterName: string): string[] {
+  const cluster = findCluster(model, clusterName);
+  if (cluster.role === "remote") return cluster.istio.primaryCluster ? [cluster.istio.primaryCluster] : [];
+  return model.clusters
+    .filter((c) => c.role === "remote" && c.istio.primaryCluster === clusterName)
+    .map((c) => c.name);
+}
+
 /** The model as it would be with one cluster pinned to another chapter. */
 export function withChapter(model: RepoModel, clusterName: string, chapterDir: string): RepoModel {
   return {

@@ -13,7 +13,7 @@ import { helmTemplateDeps } from "../render/helm-template.ts";
 import { setClusterChapter } from "./cluster-yaml.ts";
 import { Git } from "./git.ts";
 import { promotionBody, promotionCommitMessage, promotionTitle, type PromotionText } from "./messages.ts";
-import { planPromotion, withChapter, type PromotionPlan } from "./plan.ts";
+import { pairedClusters, planPromotion, withChapter, type PromotionPlan } from "./plan.ts";
 import { publishBranch, type PublishResult } from "./publish.ts";
 import { resourceChanges, type ResourceChange } from "./resources.ts";
 import { validateStep, validatorModule, type ValidationOutcome } from "./validate-step.ts";
@@ -50,7 +50,11 @@ export async function promote(root: string, o: PromoteOptions): Promise<PromoteR
   const branch = promotionBranch(plan.cluster.name, plan.to.dir);
   const pre = o.dryRun
     ? undefined
-    : await preflight(git, { openBranchPrefix: `promote/${plan.cluster.name}/`, newBranch: branch, log });
+    : await preflight(git, {
+        guardClusters: [plan.cluster.name, ...pairedClusters(model, plan.cluster.name)],
+        newBranch: branch,
+        log,
+      });
 
   log(`rendering ${plan.cluster.name} at ${plan.to.dir} ...`);
   const [rendered] = await renderClusters(
@@ -114,6 +118,7 @@ export async function promote(root: string, o: PromoteOptions): Promise<PromoteR
   const title = promotionTitle({ cluster: plan.cluster.name, to: plan.to });
   const publish = await publishBranch(git, {
     pre,
+    guardClusters: [plan.cluster.name, ...pairedClusters(model, plan.cluster.name)],
     branch,
     title,
     body,

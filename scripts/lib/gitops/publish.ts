@@ -5,11 +5,13 @@
 import { RefusalError } from "../cli/run-main.ts";
 import type { Git } from "./git.ts";
 import { compareUrl, createPullRequest, gitHubTarget, GitHubError, type PullRequest } from "./github.ts";
-import { pushBranch, type Log, type Preflight } from "./workspace.ts";
+import { openChanges, pushBranch, type Log, type Preflight } from "./workspace.ts";
 
 export interface PublishOptions {
   pre: Preflight;
   branch: string;
+  /** After the push, refuse (and delete the pushed branch) when another open change of these clusters appeared. */
+  guardClusters?: string[];
   title: string;
   body: string;
   /** Do not open a pull request (print the compare URL). */
@@ -43,6 +45,19 @@ export async function publishBranch(git: Git, o: PublishOptions): Promise<Publis
         `Nothing is lost: your commit stays on local branch '${o.branch}' and '${o.pre.branch}' is checked out as before. ` +
         `Compare it with origin/${o.branch}, then delete it with \`git branch -D ${o.branch}\`.`,
     );
+  }
+  if (o.guardClusters?.length) {
+    const competing = (await openChanges(git, o.guardClusters)).filter((b) => b !== o.branch);
+    if (competing.length) {
+      const deleted = await git.try(["push", "--quiet", "origin", `:refs/heads/${o.branch}`]);
+      throw new RefusalError(
+        `another change appeared on origin while pushing: ${competing.map((b) => `'${b}'`).join(", ")}. ` +
+          (deleted !== undefined
+            ? `Deleted the pushed '${o.branch}' from origin again, so only one change is open; `
+            : `Could not delete the pushed '${o.branch}' from origin: delete it by hand (\`git push origin :${o.branch}\`); `) +
+          `your commit stays on local branch '${o.branch}' (\`git branch -D ${o.branch}\` drops it). Merge or close the other change first, then try again.`,
+      );
+    }
   }
   const target = gitHubTarget(o.env ?? process.env, await git.remoteUrl("origin"));
   if (!target) {

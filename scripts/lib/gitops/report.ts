@@ -58,6 +58,8 @@ export function rollbackReport(r: RollbackResult): string[] {
 
 export function tagReport(r: TagResult): string[] {
   const t = r.tag;
+  if (!r.created && r.pushed)
+    return [`${t.commit.slice(0, 12)} was tagged ${t.name} in this clone only; pushed it to origin`];
   if (!r.created)
     return [`${t.commit.slice(0, 12)} is already tagged ${t.name}; nothing to do (tags are never moved)`];
   return [

@@ -19,7 +19,7 @@ import { readClusterChapter, setClusterChapter } from "./cluster-yaml.ts";
 import { Git } from "./git.ts";
 import { listClusterTags, type MeshTag } from "./mesh-tags.ts";
 import { rollbackBody, rollbackCommitMessage, rollbackTitle, type RollbackText } from "./messages.ts";
-import { assertPinsAfterMove, chapterOf, findCluster, withChapter } from "./plan.ts";
+import { assertPinsAfterMove, chapterOf, findCluster, pairedClusters, withChapter } from "./plan.ts";
 import { assertValid } from "./promote.ts";
 import { publishBranch, type PublishResult } from "./publish.ts";
 import { resourceChanges, type ResourceChange } from "./resources.ts";
@@ -68,9 +68,10 @@ export async function rollback(root: string, o: RollbackOptions): Promise<Rollba
     throw new UsageError("give exactly one of --to <tag> and --steps K");
   const git = new Git(root, o.env ?? process.env);
   const deps = o.renderDeps ?? helmTemplateDeps(root);
-  const pre = o.dryRun ? undefined : await preflight(git, { fetchTags: true, log });
   const model = await loadRepoOrThrow(root);
   const cluster = findCluster(model, o.cluster);
+  const guardClusters = [cluster.name, ...pairedClusters(model, cluster.name)];
+  const pre = o.dryRun ? undefined : await preflight(git, { fetchTags: true, guardClusters, log });
   const renderedDir = path.join(root, renderedRoot(cluster.name));
   const current = await readTree(renderedDir);
   const tags = await listClusterTags(git, cluster.name);
@@ -167,6 +168,7 @@ export async function rollback(root: string, o: RollbackOptions): Promise<Rollba
     log(`committed ${commit.slice(0, 12)} on ${branch}`);
     result.publish = await publishBranch(git, {
       pre,
+      guardClusters,
       branch,
       title: base.title,
       body,

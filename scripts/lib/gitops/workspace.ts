@@ -1,9 +1,11 @@
 /**
  * The git side of promote and rollback, as all-or-nothing steps:
- *  - preflight: refuse on a dirty tree, a detached HEAD, a branch behind (or ahead of) its upstream,
- *    or a branch of the same kind already open on origin;
+ *  - preflight: refuse on a dirty tree, a detached HEAD, a branch behind (or ahead of) its upstream
+ *    (or origin/<branch> when it has none), or an open promote/rollback branch on origin for the
+ *    cluster or its paired clusters;
  *  - commitChange: write, validate and commit on a new branch (or the current one), and on any
- *    failure put the working tree, the index and the branch list back the way they were;
+ *    failure (or SIGINT/SIGTERM) put the working tree, the index and the branch list back the way
+ *    they were;
  *  - pushBranch: push, reporting a refusal (someone else got there first) without losing the commit.
  */
 import { RefusalError } from "../cli/run-main.ts";
@@ -25,8 +27,11 @@ export interface ChangeCommandOptions {
 }
 
 export interface PreflightOptions {
-  /** Refuse when origin has a branch matching `<prefix>*` (an open promotion for the same cluster). */
-  openBranchPrefix?: string;
+  /**
+   * Refuse when origin has a `promote/<c>/*` or `rollback/<c>/*` branch for any of these clusters
+   * (the cluster itself and its paired clusters: its primary, or its remotes): an open change.
+   */
+  guardClusters?: string[];
   /** Refuse when this local or remote branch already exists. */
   newBranch?: string;
   /** Also fetch the mesh tags (rollback needs them). */
@@ -70,24 +75,46 @@ export async function preflight(git: Git, options: PreflightOptions = {}): Promi
     if (options.fetchTags) await fetchMeshTags(git, log);
     upstream = await git.upstreamOf(branch);
     if (upstream) {
-      const behind = await git.countCommits(`HEAD..${upstream}`);
-      if (behind > 0) {
+      const remote = await git.try(["config", `branch.${branch}.remote`]);
+      if (remote && remote !== "origin" && remote !== ".") {
+        log(`fetching ${remote} (the upstream of '${branch}') ...`);
+        try {
+          await git.run(["fetch", "--quiet", remote]);
+        } catch (e) {
+          if (!(e instanceof GitError)) throw e;
+          throw new RefusalError(
+            `could not fetch ${remote}, so whether '${branch}' is up to date with ${upstream} is unknown:\n  ${e.stderr.trim().split("\n").join("\n  ")}`,
+          );
+        }
+      }
+    } else {
+      // No upstream configured: compare with the branch of the same name on origin, never skip.
+      if (!(await git.revParse(`refs/remotes/origin/${branch}`))) {
         throw new RefusalError(
-          `branch '${branch}' is ${behind} commit(s) behind ${upstream}; run \`git pull --ff-only\` and try again`,
+          `branch '${branch}' has no upstream and origin has no branch '${branch}', so whether it is up to date is unknown; ` +
+            `check out the branch the cluster is deployed from (usually main) or set its upstream (\`git branch -u origin/<branch>\`)`,
         );
       }
-      const ahead = await git.countCommits(`${upstream}..HEAD`);
-      if (ahead > 0) {
-        throw new RefusalError(
-          `branch '${branch}' has ${ahead} commit(s) that are not on ${upstream}; push them (or drop them) first, so the change holds nothing else`,
-        );
-      }
+      upstream = `origin/${branch}`;
     }
-    if (options.openBranchPrefix) {
-      const open = await git.remoteBranches("origin", `${options.openBranchPrefix}*`);
+    const behind = await git.countCommits(`HEAD..${upstream}`);
+    if (behind > 0) {
+      throw new RefusalError(
+        `branch '${branch}' is ${behind} commit(s) behind ${upstream}; run \`git pull --ff-only\` and try again`,
+      );
+    }
+    const ahead = await git.countCommits(`${upstream}..HEAD`);
+    if (ahead > 0) {
+      throw new RefusalError(
+        `branch '${branch}' has ${ahead} commit(s) that are not on ${upstream}; push them (or drop them) first, so the change holds nothing else`,
+      );
+    }
+    if (options.guardClusters?.length) {
+      const open = await openChanges(git, options.guardClusters);
       if (open.length) {
         throw new RefusalError(
-          `origin already has ${open.map((b) => `'${b}'`).join(", ")}: merge or close that pull request and delete its branch first`,
+          `origin already has ${open.map((b) => `'${b}'`).join(", ")}: a change of ${options.guardClusters.join(" or ")} is open ` +
+            `(a remote cluster and its primary change one pull request at a time); merge or close that pull request and delete its branch first`,
         );
       }
     }
@@ -102,6 +129,16 @@ export async function preflight(git: Git, options: PreflightOptions = {}): Promi
   }
   const base = upstream?.startsWith("origin/") ? upstream.slice("origin/".length) : branch;
   return { branch, head: await git.head(), hasOrigin, base };
+}
+
+/** Branches on origin that hold an open promotion or rollback of any of the clusters. */
+export async function openChanges(git: Git, clusters: readonly string[]): Promise<string[]> {
+  const open: string[] = [];
+  for (const c of clusters) {
+    for (const kind of ["promote", "rollback"])
+      open.push(...(await git.remoteBranches("origin", `${kind}/${c}/*`)));
+  }
+  return open;
 }
 
 /** Fetches `refs/tags/mesh/*` without ever moving an existing local tag (no --force, no --prune). */
@@ -131,21 +168,37 @@ export interface CommitChangeOptions {
  * restored to the original commit, as if nothing had run.
  */
 export async function commitChange(git: Git, o: CommitChangeOptions): Promise<string> {
-  if (o.branch) await git.run(["switch", "--quiet", "-c", o.branch]);
-  let commit: string;
+  // Ctrl-C or SIGTERM while the change is in progress runs the same undo, then exits 130 / 143.
+  let interrupted = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (interrupted) return;
+    interrupted = true;
+    (o.log ?? console.error)(`${signal}: undoing the change in progress ...`);
+    void restore(git, o).finally(() => process.exit(signal === "SIGINT" ? 130 : 143));
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
   try {
-    const message = await o.apply();
-    await git.run(["add", "-A", "--", ...o.paths]);
-    const staged = await git.out(["diff", "--cached", "--name-only"]);
-    if (!staged) throw new RefusalError("nothing to commit: the change leaves every file as it is");
-    await git.run(["commit", "--quiet", "--no-verify", "-F", "-"], { input: message });
-    commit = await git.head();
-  } catch (e) {
-    await restore(git, o);
-    throw e;
+    if (o.branch) await git.run(["switch", "--quiet", "-c", o.branch]);
+    let commit: string;
+    try {
+      const message = await o.apply();
+      await git.run(["add", "-A", "--", ...o.paths]);
+      const staged = await git.out(["diff", "--cached", "--name-only"]);
+      if (!staged) throw new RefusalError("nothing to commit: the change leaves every file as it is");
+      await git.run(["commit", "--quiet", "--no-verify", "-F", "-"], { input: message });
+      commit = await git.head();
+    } catch (e) {
+      if (!interrupted) await restore(git, o);
+      throw e;
+    }
+    if (o.branch) await git.run(["switch", "--quiet", o.pre.branch]);
+    return commit;
+  } finally {
+    if (interrupted) await new Promise<never>(() => {}); // the signal handler exits the process
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
   }
-  if (o.branch) await git.run(["switch", "--quiet", o.pre.branch]);
-  return commit;
 }
 
 async function restore(git: Git, o: CommitChangeOptions): Promise<void> {

@@ -8,6 +8,7 @@ import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import type { Composition } from "../compose/compose.ts";
 import { FindingsError, type Finding } from "../findings.ts";
+import { verifiedRestore } from "../gitops/restored.ts";
 import { diffTrees, readTree } from "../fs/tree.ts";
 import { resolveChapterRef } from "../model/chapter.ts";
 import { loadRepo, type RepoModel } from "../model/repo.ts";
@@ -236,7 +237,12 @@ export async function collectRepo(
   return { scopes, findings };
 }
 
-/** The committed clusters/<c>/rendered/ must be what the pinned chapter renders to. */
+/**
+ * The committed clusters/<c>/rendered/ must be what the pinned chapter renders to. One exception:
+ * a verified restore (see gitops/restored.ts: the commit carries `Mesh-Restored-From: <tag>` and
+ * the output hashes to that tag's recorded rendered-sha256) is reported as warnings that name the
+ * files whose sources have moved on since the tag.
+ */
 export async function freshness(
   root: string,
   cluster: Cluster,
@@ -244,16 +250,24 @@ export async function freshness(
   files: RenderedTree,
 ): Promise<Finding[]> {
   const base = renderedRoot(cluster.name);
-  const diff = diffTrees(await readTree(path.join(root, base)), files);
-  const hint = "run `pnpm render` and commit the result";
+  const committed = await readTree(path.join(root, base));
+  const diff = diffTrees(committed, files);
+  if (!diff.changed.length && !diff.added.length && !diff.removed.length) return [];
+  const restore = await verifiedRestore(root, cluster.name, chapter, committed);
+  const hint = restore
+    ? "the sources have moved on since the tag; revert the source change, run `pnpm render` and commit"
+    : "run `pnpm render` and commit the result";
+  const note = restore
+    ? ` (restored from ${restore.tag} by ${restore.commit.slice(0, 12)}, byte-for-byte that tag's output: the sources of this file moved on)`
+    : "";
   const f = (rel: string, what: string): Finding => ({
     file: `${base}/${rel}`,
     line: 1,
     column: 1,
     rule: "repo/rendered-stale",
-    severity: "error",
+    severity: restore ? "warning" : "error",
     anchors: [],
-    message: `${what} for cluster ${cluster.name} at its pinned chapter ${chapter}`,
+    message: `${what} for cluster ${cluster.name} at its pinned chapter ${chapter}${note}`,
     hint,
   });
   return [

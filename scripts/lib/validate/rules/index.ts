@@ -234,8 +234,8 @@ export const LAYER_RULES: readonly RuleMeta[] = [
     anchors: [],
     title: "Committed rendered output is fresh",
     description:
-      "clusters/<name>/rendered/ must be exactly what `pnpm render` produces for the pinned chapter; Argo CD applies the committed files, not the sources.",
-    hint: "run `pnpm render` and commit the result",
+      "clusters/<name>/rendered/ must be exactly what `pnpm render` produces for the pinned chapter; Argo CD applies the committed files, not the sources. One exception is a warning instead: a verified rollback, whose HEAD commit carries `Mesh-Restored-From: <tag>` for the cluster and whose rendered files hash to that tag's recorded rendered-sha256 (the output was restored on purpose; the warning names the files whose sources moved on).",
+    hint: "run `pnpm render` and commit the result (after a rollback: fix the sources the warning names, then render)",
   }),
   meta({
     code: "repo/model",
