@@ -8,30 +8,26 @@
  * compare URL. Refuses on a dirty tree, a branch behind its upstream, an open promotion of the same
  * cluster, or a remote cluster that would pass its primary.
  */
-import { runMain, UsageError } from "./lib/cli/run-main.ts";
-import { parseCli, progress, repoRootFromCwd } from "./lib/gitops/cli.ts";
+import { runMain } from "./lib/cli/run-main.ts";
+import { parseClusterCli, progress, repoRootFromCwd } from "./lib/gitops/cli.ts";
 import { promote } from "./lib/gitops/promote.ts";
 import { promoteReport } from "./lib/gitops/report.ts";
 
 const HELP = "usage: pnpm promote <cluster> [--to N|NN|NN-slug] [--dry-run] [--no-pr]";
 
 runMain(async () => {
-  const { values, positionals } = parseCli(
+  const parsed = parseClusterCli(
     {
       to: { type: "string" },
       "dry-run": { type: "boolean", default: false },
       "no-pr": { type: "boolean", default: false },
-      help: { type: "boolean", short: "h", default: false },
     },
     HELP,
   );
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
-  if (positionals.length !== 1) throw new UsageError(`name one cluster\n${HELP}`);
+  if (!parsed) return 0;
+  const { cluster, values } = parsed;
   const result = await promote(await repoRootFromCwd(), {
-    cluster: positionals[0]!,
+    cluster,
     ...(values.to !== undefined ? { to: values.to } : {}),
     dryRun: values["dry-run"],
     noPr: values["no-pr"],

@@ -7,29 +7,25 @@
  * --direct (a workshop without reviews). Roll-forward, so it works with Argo CD auto-sync.
  */
 import { runMain, UsageError } from "./lib/cli/run-main.ts";
-import { parseCli, progress, repoRootFromCwd } from "./lib/gitops/cli.ts";
+import { parseClusterCli, progress, repoRootFromCwd } from "./lib/gitops/cli.ts";
 import { rollbackReport } from "./lib/gitops/report.ts";
 import { rollback } from "./lib/gitops/rollback.ts";
 
 const HELP = "usage: pnpm rollback <cluster> (--to <tag> | --steps K) [--direct] [--dry-run] [--no-pr]";
 
 runMain(async () => {
-  const { values, positionals } = parseCli(
+  const parsed = parseClusterCli(
     {
       to: { type: "string" },
       steps: { type: "string" },
       direct: { type: "boolean", default: false },
       "dry-run": { type: "boolean", default: false },
       "no-pr": { type: "boolean", default: false },
-      help: { type: "boolean", short: "h", default: false },
     },
     HELP,
   );
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
-  if (positionals.length !== 1) throw new UsageError(`name one cluster\n${HELP}`);
+  if (!parsed) return 0;
+  const { cluster, values } = parsed;
   if ((values.to === undefined) === (values.steps === undefined))
     throw new UsageError(`give --to <tag> or --steps K\n${HELP}`);
   let steps: number | undefined;
@@ -39,7 +35,7 @@ runMain(async () => {
     steps = Number(values.steps);
   }
   const result = await rollback(await repoRootFromCwd(), {
-    cluster: positionals[0]!,
+    cluster,
     ...(values.to !== undefined ? { to: values.to } : {}),
     ...(steps !== undefined ? { steps } : {}),
     direct: values.direct,

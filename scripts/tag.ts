@@ -7,8 +7,8 @@
  * cluster.yaml renders; pushes it to origin. Tagging an already tagged commit is a no-op; existing
  * tags are never moved or deleted.
  */
-import { runMain, UsageError } from "./lib/cli/run-main.ts";
-import { parseCli, progress, repoRootFromCwd } from "./lib/gitops/cli.ts";
+import { runMain } from "./lib/cli/run-main.ts";
+import { parseClusterCli, progress, repoRootFromCwd } from "./lib/gitops/cli.ts";
 import { Git } from "./lib/gitops/git.ts";
 import { createMeshTag } from "./lib/gitops/mesh-tags.ts";
 import { tagReport } from "./lib/gitops/report.ts";
@@ -16,22 +16,18 @@ import { tagReport } from "./lib/gitops/report.ts";
 const HELP = "usage: pnpm tag <cluster> [--commit SHA] [--no-push]";
 
 runMain(async () => {
-  const { values, positionals } = parseCli(
+  const parsed = parseClusterCli(
     {
       commit: { type: "string" },
       "no-push": { type: "boolean", default: false },
-      help: { type: "boolean", short: "h", default: false },
     },
     HELP,
   );
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
-  if (positionals.length !== 1) throw new UsageError(`name one cluster\n${HELP}`);
+  if (!parsed) return 0;
+  const { cluster, values } = parsed;
   const git = new Git(await repoRootFromCwd());
   const result = await createMeshTag(git, {
-    cluster: positionals[0]!,
+    cluster,
     ...(values.commit !== undefined ? { commit: values.commit } : {}),
     push: !values["no-push"],
     log: progress,

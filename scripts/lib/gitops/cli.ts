@@ -15,6 +15,26 @@ export function parseCli<T extends NonNullable<ParseArgsConfig["options"]>>(
   }
 }
 
+const HELP_FLAG = { help: { type: "boolean", short: "h", default: false } } as const;
+
+/**
+ * The common shape of promote, rollback, tag and history: `<cluster>` plus flags, and --help.
+ * Returns undefined after printing the usage for --help.
+ */
+export function parseClusterCli<T extends NonNullable<ParseArgsConfig["options"]>>(
+  options: T,
+  help: string,
+  argv = process.argv.slice(2),
+) {
+  const { values, positionals } = parseCli({ ...options, ...HELP_FLAG }, help, argv);
+  if ((values as { help?: boolean }).help) {
+    console.log(help);
+    return undefined;
+  }
+  if (positionals.length !== 1) throw new UsageError(`name one cluster\n${help}`);
+  return { cluster: positionals[0]!, values };
+}
+
 /** The root of the git work tree that holds the current directory. */
 export async function repoRootFromCwd(cwd = process.cwd()): Promise<string> {
   const root = await new Git(cwd).try(["rev-parse", "--show-toplevel"]);

@@ -4,8 +4,7 @@
  */
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { RefusalError } from "../cli/run-main.ts";
-import { readTree, writeFileAtomically, writeTreeAtomically } from "../fs/tree.ts";
+import { readTree } from "../fs/tree.ts";
 import { loadRepoOrThrow } from "../model/repo.ts";
 import { renderedRoot } from "../render/layout.ts";
 import { renderClusters } from "../render/pipeline.ts";
@@ -16,7 +15,7 @@ import { promotionBody, promotionCommitMessage, promotionTitle, type PromotionTe
 import { pairedClusters, planPromotion, withChapter, type PromotionPlan } from "./plan.ts";
 import { publishBranch, type PublishResult } from "./publish.ts";
 import { resourceChanges, type ResourceChange } from "./resources.ts";
-import { validateStep, validatorModule, type ValidationOutcome } from "./validate-step.ts";
+import { validateStep, validatorModule, writeAndValidate, type ValidationOutcome } from "./validate-step.ts";
 import { commitChange, preflight, type ChangeCommandOptions } from "./workspace.ts";
 
 export interface PromoteOptions extends ChangeCommandOptions {
@@ -105,11 +104,13 @@ export async function promote(root: string, o: PromoteOptions): Promise<PromoteR
     paths: [`clusters/${plan.cluster.name}`],
     log,
     apply: async () => {
-      await writeFileAtomically(clusterFile, clusterText);
-      await writeTreeAtomically(renderedDir, files);
-      log("validating ...");
-      validation = await validateStep(root, validatorOptions);
-      assertValid(validation, "promotion");
+      validation = await writeAndValidate(
+        root,
+        { clusterFile, clusterText, renderedDir, files },
+        validatorOptions,
+        "promotion",
+        log,
+      );
       return promotionCommitMessage(text(validation));
     },
   });
@@ -128,13 +129,4 @@ export async function promote(root: string, o: PromoteOptions): Promise<PromoteR
     log,
   });
   return { plan, branch, changes, validation: validation!, title, body, dryRun: false, commit, publish };
-}
-
-export function assertValid(v: ValidationOutcome, what: string): void {
-  if (v.errors === 0) return;
-  const lines = v.findings.filter((f) => f.severity === "error").slice(0, 20);
-  throw new RefusalError(
-    `validation failed (${v.summary}); the ${what} was not committed:\n` +
-      lines.map((f) => `  ${f.file}:${f.line}:${f.column}: ${f.rule}: ${f.message}`).join("\n"),
-  );
 }

@@ -8,7 +8,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { RefusalError, UsageError } from "../cli/run-main.ts";
 import { FindingsError } from "../findings.ts";
-import { diffTrees, readTree, writeFileAtomically, writeTreeAtomically } from "../fs/tree.ts";
+import { diffTrees, readTree } from "../fs/tree.ts";
 import { loadRepoOrThrow, type RepoModel } from "../model/repo.ts";
 import type { Chapter } from "../model/types.ts";
 import { helmTemplateDeps } from "../render/helm-template.ts";
@@ -20,11 +20,10 @@ import { Git } from "./git.ts";
 import { listClusterTags, type MeshTag } from "./mesh-tags.ts";
 import { rollbackBody, rollbackCommitMessage, rollbackTitle, type RollbackText } from "./messages.ts";
 import { assertPinsAfterMove, chapterOf, findCluster, pairedClusters, withChapter } from "./plan.ts";
-import { assertValid } from "./promote.ts";
 import { publishBranch, type PublishResult } from "./publish.ts";
 import { resourceChanges, type ResourceChange } from "./resources.ts";
 import { parseTagName, renderedHash, tagSuffix } from "./tags.ts";
-import { validateStep, validatorModule, type ValidationOutcome } from "./validate-step.ts";
+import { validateStep, validatorModule, writeAndValidate, type ValidationOutcome } from "./validate-step.ts";
 import {
   commitChange,
   preflight,
@@ -147,11 +146,13 @@ export async function rollback(root: string, o: RollbackOptions): Promise<Rollba
     paths: [`clusters/${cluster.name}`],
     log,
     apply: async () => {
-      await writeFileAtomically(clusterFile, clusterText);
-      await writeTreeAtomically(renderedDir, restored);
-      log("validating ...");
-      validation = await validateStep(root, validatorOptions);
-      assertValid(validation, "rollback");
+      validation = await writeAndValidate(
+        root,
+        { clusterFile, clusterText, renderedDir, files: restored },
+        validatorOptions,
+        "rollback",
+        log,
+      );
       return rollbackCommitMessage(text(validation));
     },
   });

@@ -6,7 +6,9 @@
  */
 import { existsSync } from "node:fs";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { RefusalError } from "../cli/run-main.ts";
 import { FindingsError, formatFindingLine, type Finding } from "../findings.ts";
+import { writeFileAtomically, writeTreeAtomically, type FileTree } from "../fs/tree.ts";
 import { renderClusters } from "../render/pipeline.ts";
 import type { RenderDeps } from "../render/render.ts";
 
@@ -121,4 +123,43 @@ function outcome(mode: ValidationOutcome["mode"], findings: Finding[], notes: st
     notes,
     summary: `${label}: ${errors} error${errors === 1 ? "" : "s"}, ${warnings} warning${warnings === 1 ? "" : "s"}`,
   };
+}
+
+/** Refuses the change when validation found errors, listing the first ones. */
+export function assertValid(v: ValidationOutcome, what: string): void {
+  if (v.errors === 0) return;
+  const lines = v.findings.filter((f) => f.severity === "error").slice(0, 20);
+  throw new RefusalError(
+    `validation failed (${v.summary}); the ${what} was not committed:\n` +
+      lines.map((f) => `  ${formatFindingLine(f)}`).join("\n"),
+  );
+}
+
+export interface ClusterState {
+  /** Absolute path of clusters/<name>/cluster.yaml and its new text. */
+  clusterFile: string;
+  clusterText: string;
+  /** Absolute path of clusters/<name>/rendered/ and its new files. */
+  renderedDir: string;
+  files: FileTree;
+}
+
+/**
+ * The change step shared by promote and rollback: write the cluster's pin and rendered tree (each
+ * atomically), then validate the result; errors refuse the change (the caller's commitChange undoes
+ * the writes).
+ */
+export async function writeAndValidate(
+  root: string,
+  state: ClusterState,
+  options: ValidateStepOptions,
+  what: string,
+  log: (line: string) => void,
+): Promise<ValidationOutcome> {
+  await writeFileAtomically(state.clusterFile, state.clusterText);
+  await writeTreeAtomically(state.renderedDir, state.files);
+  log("validating ...");
+  const validation = await validateStep(root, options);
+  assertValid(validation, what);
+  return validation;
 }
