@@ -14,6 +14,15 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "
 
 export type ClusterName = "primary" | "remote";
 
+/** The demo application's services, as apps/chart names their Services and ServiceAccounts. */
+export const SERVICES = [
+  "frontend-portal",
+  "auth-service",
+  "content-generator",
+  "image-processor",
+  "mailing-service",
+] as const;
+
 /** Loose access to a parsed YAML object; the assertions say what they expect. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Loose = any;

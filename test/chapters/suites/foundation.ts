@@ -1,6 +1,6 @@
 /** Chapters 03-05: the app without a mesh, its baseline load test, and Istio's installation. */
 import { describe, expect, it } from "vitest";
-import { rendered, type Loose } from "../render-cache.ts";
+import { rendered, type Loose, SERVICES } from "../render-cache.ts";
 
 const wave = (app: Loose): number => Number(app.metadata.annotations["argocd.argoproj.io/sync-wave"]);
 
@@ -42,13 +42,7 @@ describe("03 installing the application with Helmfile", () => {
 
   it("runs every service of the demo app", async () => {
     const r = await rendered("primary", 3);
-    for (const svc of [
-      "frontend-portal",
-      "auth-service",
-      "content-generator",
-      "image-processor",
-      "mailing-service",
-    ]) {
+    for (const svc of SERVICES) {
       expect(r.app("Service", svc).spec.ports[0].port).toBe(80);
     }
   });

@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { ROOT, envOf, rendered, route, routeNames, type Loose } from "../render-cache.ts";
+import { ROOT, envOf, rendered, route, routeNames, type Loose, SERVICES } from "../render-cache.ts";
 
 const JWKS = "http://auth-service.workshop.svc.cluster.local/.well-known/jwks.json";
 const principal = (ns: string, sa: string) => `cluster.local/ns/${ns}/sa/${sa}`;
@@ -143,13 +143,7 @@ describe("16 mTLS and authorization", () => {
 
   it("matches the service accounts the chart really runs", async () => {
     const r = await rendered("primary", 16);
-    for (const svc of [
-      "frontend-portal",
-      "auth-service",
-      "content-generator",
-      "image-processor",
-      "mailing-service",
-    ]) {
+    for (const svc of SERVICES) {
       const d = r.app("Deployment", `${svc}-v1`);
       expect(d.spec.template.spec.serviceAccountName).toBe(svc);
       expect(d.spec.template.metadata.labels.app).toBe(svc);
