@@ -14,9 +14,9 @@ import { cachedBinaryPath, platformKey, resolveTool, ToolError } from "../../scr
 const run = promisify(execFile);
 
 /** A stand-in "helm" that prints a version, for resolution-order tests without touching real tools. */
-async function fakeTool(dir: string, version: string): Promise<string> {
+async function fakeTool(dir: string, version: string, name = "helm"): Promise<string> {
   await mkdir(dir, { recursive: true });
-  const bin = path.join(dir, "helm");
+  const bin = path.join(dir, name);
   await writeFile(bin, `#!/bin/sh\necho "${version}"\n`);
   await chmod(bin, 0o755);
   return bin;
@@ -52,7 +52,6 @@ describe("resolveTool", () => {
   const envWith = (extra: Record<string, string>) => ({ PATH: "/nonexistent", HOME: tmp, ...extra });
   const downloadPin = (sha256?: string): ToolPin => ({
     ...TOOL_PINS.helm,
-    goVersion: "UNRESOLVED",
     downloads: { [platformKey()]: { url: `${baseUrl}/helm.tar.gz`, ...(sha256 ? { sha256 } : {}) } },
   });
 
@@ -71,6 +70,19 @@ describe("resolveTool", () => {
     const old = await fakeTool(path.join(tmp, "path-old"), "v3.14.0");
     const oldEnv = { ...env, PATH: path.dirname(old) };
     await expect(resolveTool("helm", { env: oldEnv, install: false })).rejects.toThrow(ToolError);
+  });
+
+  it("takes a compatible release from PATH when the pin is a branch commit (istioctl 1.30.x)", async () => {
+    const env = envWith({ ISTIO_GITOPS_TOOLS_DIR: path.join(tmp, "empty-cache") });
+    const official = await fakeTool(path.join(tmp, "istioctl-1.30.2"), "1.30.2", "istioctl");
+    expect(await resolveTool("istioctl", { env: { ...env, PATH: path.dirname(official) } })).toBe(official);
+    const older = await fakeTool(path.join(tmp, "istioctl-1.29.4"), "1.29.4", "istioctl");
+    const err = await resolveTool("istioctl", {
+      env: { ...env, PATH: path.dirname(older) },
+      install: false,
+    }).catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(/istioctl 1\.30-9739e10eb9d7 is not installed/);
+    expect((err as Error).message).toContain("put an istioctl release matching ^1\\.30\\.\\d+$ on PATH");
   });
 
   it("falls back to the per-user cache keyed by tool and version", async () => {
@@ -122,16 +134,25 @@ describe("resolveTool", () => {
     expect(requests).toBe(before);
   });
 
-  it("pins every tool with a Go package, a version and release downloads for four platforms", () => {
+  it("pins every tool with a Go package and version, and a way in without Go", () => {
     for (const pin of Object.values(TOOL_PINS)) {
       expect(pin.goPackage).toMatch(/^[a-z0-9.-]+\.[a-z]+\//);
-      expect(Object.keys(pin.downloads).sort()).toEqual([
-        "darwin-amd64",
-        "darwin-arm64",
-        "linux-amd64",
-        "linux-arm64",
-      ]);
+      expect(pin.goVersion).toMatch(/^v\d+\.\d+\.\d+(-[0-9a-z.-]+)?$/);
+      const platforms = Object.keys(pin.downloads).sort();
+      if (platforms.length === 0) {
+        // No release archive for the pinned build: an official release of the same line on PATH.
+        expect(pin.compatibleVersions, pin.name).toBeInstanceOf(RegExp);
+        continue;
+      }
+      expect(platforms).toEqual(["darwin-amd64", "darwin-arm64", "linux-amd64", "linux-arm64"]);
       for (const d of Object.values(pin.downloads)) expect(d.url).toContain(pin.version.replace(/^v/, ""));
     }
+  });
+
+  it("finds the version each tool prints, including istioctl's branch-commit build", () => {
+    const istioctl = TOOL_PINS.istioctl;
+    expect(istioctl.versionPattern.exec("client version: 1.30-9739e10eb9d7\n")?.[0]).toBe(istioctl.version);
+    expect(istioctl.versionPattern.exec("1.30.3")?.[0]).toBe("1.30.3");
+    expect(TOOL_PINS.helm.versionPattern.exec("v4.3.0+g1a2b3c4")?.[0]).toBe(TOOL_PINS.helm.version);
   });
 });

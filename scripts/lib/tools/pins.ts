@@ -25,6 +25,11 @@ export interface ToolPin {
   goReplace?: string[];
   /** Extra `-ldflags` so the built binary reports its real version. */
   ldflags?: string;
+  /**
+   * Other versions accepted from PATH or `<TOOL>_BIN`-less lookups: the same analyzer line (an
+   * official istioctl 1.30.x when the pin is a release-1.30 commit).
+   */
+  compatibleVersions?: RegExp;
   /** Arguments that print the version, and a pattern that finds it in the output. */
   versionArgs: string[];
   versionPattern: RegExp;
@@ -122,30 +127,30 @@ export const TOOL_PINS: Record<ToolName, ToolPin> = {
   },
   istioctl: {
     name: "istioctl",
-    version: "1.30.3",
+    // istio.io/istio has no semver tags, so `go install` needs a pseudo-version, and the Go module
+    // proxy serves only some of them: the 1.30.3 tag's commit is refused (403). The newest
+    // release-1.30 commit it serves is 9739e10eb9d7 (2026-08-26, VERSION file "1.30"): 1.30.3 plus
+    // the branch's backported fixes. Its go.mod points at API and envoy commits the proxy also
+    // refuses, so the wrapper replaces them with the nearest versions it serves (the 1.30.3 API tags,
+    // and a later go-control-plane commit on the same line). The binary says what it is:
+    // `istioctl version` prints 1.30-9739e10eb9d7, not a release number it is not.
+    version: "1.30-9739e10eb9d7",
+    compatibleVersions: /^1\.30\.\d+$/,
     goPackage: "istio.io/istio/istioctl/cmd/istioctl",
-    // istio.io/istio has no semver tags, so `go install` needs the pseudo-version of the 1.30.3 release
-    // commit. The Go module proxy reachable here refuses every istio.io/istio pseudo-version (403), so
-    // no commit could be verified: UNRESOLVED makes the wrapper go to the release download instead.
-    goVersion: "UNRESOLVED",
+    goVersion: "v0.0.0-20260826214018-9739e10eb9d7",
+    goReplace: [
+      "istio.io/api => istio.io/api v1.30.3",
+      "istio.io/client-go => istio.io/client-go v1.30.3",
+      "github.com/envoyproxy/go-control-plane/envoy => github.com/envoyproxy/go-control-plane/envoy v1.37.1-0.20260729145720-a2d8c7492908",
+      "github.com/envoyproxy/go-control-plane/contrib => github.com/envoyproxy/go-control-plane/contrib v1.36.1-0.20260729145720-a2d8c7492908",
+    ],
     ldflags:
-      "-X istio.io/istio/pkg/version.buildVersion=1.30.3 -X istio.io/istio/pkg/version.buildTag=1.30.3 -X istio.io/istio/pkg/version.buildStatus=Clean",
+      "-X istio.io/istio/pkg/version.buildVersion=1.30-9739e10eb9d7 -X istio.io/istio/pkg/version.buildGitRevision=9739e10eb9d7 -X istio.io/istio/pkg/version.buildStatus=Clean",
     versionArgs: ["version", "--remote=false", "--short"],
-    versionPattern: /\d+\.\d+\.\d+/,
-    downloads: {
-      "linux-amd64": {
-        url: "https://github.com/istio/istio/releases/download/1.30.3/istioctl-1.30.3-linux-amd64.tar.gz",
-      },
-      "linux-arm64": {
-        url: "https://github.com/istio/istio/releases/download/1.30.3/istioctl-1.30.3-linux-arm64.tar.gz",
-      },
-      "darwin-amd64": {
-        url: "https://github.com/istio/istio/releases/download/1.30.3/istioctl-1.30.3-osx.tar.gz",
-      },
-      "darwin-arm64": {
-        url: "https://github.com/istio/istio/releases/download/1.30.3/istioctl-1.30.3-osx-arm64.tar.gz",
-      },
-    },
+    versionPattern: /\d+\.\d+(?:\.\d+|-[0-9a-f]{12})/,
+    // The official release archives are for 1.30.x release numbers, not this commit, and no checksum
+    // of them could be verified: without Go, put an istioctl 1.30.x on PATH (see compatibleVersions).
+    downloads: {},
     archiveBinary: () => "istioctl",
   },
   actionlint: {

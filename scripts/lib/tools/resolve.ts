@@ -12,8 +12,12 @@ import { existsSync } from "node:fs";
 import { chmod, mkdir, mkdtemp, rename, rm, writeFile, copyFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { $ } from "zx";
 import { TOOL_PINS, type Download, type ToolName, type ToolPin } from "./pins.ts";
+
+/** zx is loaded only when a tool must be asked its version or installed: most runs need neither. */
+async function zx() {
+  return (await import("zx")).$;
+}
 
 export class ToolError extends Error {
   constructor(
@@ -59,11 +63,18 @@ function normalizeVersion(v: string): string {
   return v.replace(/^v/, "");
 }
 
+/** The pinned version itself, or one the pin declares compatible (same analyzer line). */
+export function versionAccepted(reported: string, pin: ToolPin): boolean {
+  const v = normalizeVersion(reported);
+  return v === normalizeVersion(pin.version) || (pin.compatibleVersions?.test(v) ?? false);
+}
+
 /** Runs the tool's version command and extracts the version it reports. */
 export async function reportedVersion(bin: string, pin: ToolPin): Promise<string | undefined> {
   try {
     // helmfile checks GitHub for a newer release unless told not to; there may be no network.
     const env = { ...process.env, HELMFILE_UPGRADE_NOTICE_DISABLED: "true" };
+    const $ = await zx();
     const { stdout, stderr } = await $({ quiet: true, env, timeout: "20s" })`${bin} ${pin.versionArgs}`;
     return pin.versionPattern.exec(`${stdout}\n${stderr}`)?.[0];
   } catch {
@@ -73,10 +84,14 @@ export async function reportedVersion(bin: string, pin: ToolPin): Promise<string
 
 function installHint(pin: ToolPin): string {
   const ld = pin.ldflags ? ` -ldflags='${pin.ldflags}'` : "";
-  return (
-    `run \`pnpm tools\` (builds it with Go), or \`GOBIN=${path.dirname(cachedBinaryPath(pin))} go install${ld} ${pin.goPackage}@${pin.goVersion}\`, ` +
-    `or download ${pin.downloads[platformKey()]?.url ?? "the release for your platform"} and set ${envVarFor(pin.name)}=/path/to/${pin.name}`
-  );
+  const build = pin.goReplace?.length
+    ? "run `pnpm tools` (builds it with Go from a wrapper module)"
+    : `run \`pnpm tools\` (builds it with Go), or \`GOBIN=${path.dirname(cachedBinaryPath(pin))} go install${ld} ${pin.goPackage}@${pin.goVersion}\``;
+  const dl = pin.downloads[platformKey()]?.url;
+  const other = dl
+    ? `download ${dl} and set ${envVarFor(pin.name)}=/path/to/${pin.name}`
+    : `put ${pin.compatibleVersions ? `an ${pin.name} release matching ${pin.compatibleVersions.source}` : `${pin.name} ${pin.version}`} on PATH, or set ${envVarFor(pin.name)}=/path/to/${pin.name}`;
+  return `${build}, or ${other}`;
 }
 
 async function which(name: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
@@ -107,7 +122,7 @@ export async function resolveTool(name: ToolName, options: ResolveOptions = {}):
   const onPath = await which(name, env);
   if (onPath) {
     const v = await reportedVersion(onPath, pin);
-    if (v && normalizeVersion(v) === normalizeVersion(pin.version)) return onPath;
+    if (v && versionAccepted(v, pin)) return onPath;
   }
   const cached = cachedBinaryPath(pin, env);
   if (existsSync(cached)) return cached;
@@ -131,7 +146,7 @@ async function install(pin: ToolPin, env: NodeJS.ProcessEnv, log: (line: string)
   const staging = await mkdtemp(path.join(path.dirname(versionDir), `.${pin.version}-`));
   try {
     const go = await which("go", env);
-    if (go && pin.goVersion !== "UNRESOLVED") {
+    if (go) {
       await goInstall(go, pin, staging, env, log);
     } else {
       await downloadInstall(pin, staging, log);
@@ -156,12 +171,12 @@ async function goInstall(
 ) {
   const goEnv = { ...env, GOBIN: gobin, GOFLAGS: "-buildvcs=false" };
   const ldflags = pin.ldflags ? [`-ldflags=${pin.ldflags}`] : [];
+  const $ = await zx();
   const go$ = (cwd?: string) => $({ quiet: true, env: goEnv, timeout: "30m", ...(cwd ? { cwd } : {}) });
   try {
     if (pin.goReplace?.length) {
       const wrapper = await mkdtemp(path.join(os.tmpdir(), `${pin.name}-build-`));
       try {
-        const module = pin.goPackage.split("/").slice(0, 3).join("/");
         await writeFile(
           path.join(wrapper, "go.mod"),
           `module local/${pin.name}-build\n\ngo 1.24\n\nreplace (\n${pin.goReplace.map((r) => `\t${r}`).join("\n")}\n)\n`,
@@ -171,9 +186,11 @@ async function goInstall(
           `//go:build tools\n\npackage tools\n\nimport _ "${pin.goPackage}"\n`,
         );
         log(
-          `building ${pin.name} ${pin.version} from a wrapper module (its go.mod has replace lines): go get ${module}@${pin.goVersion}`,
+          `building ${pin.name} ${pin.version} from a wrapper module (its go.mod has replace lines): go get ${pin.goPackage}@${pin.goVersion}`,
         );
-        await go$(wrapper)`${go} get ${`${module}@${pin.goVersion}`}`;
+        // `go get` takes the package path and finds its module (istio.io/istio is two elements deep,
+        // github.com/helmfile/helmfile three).
+        await go$(wrapper)`${go} get ${`${pin.goPackage}@${pin.goVersion}`}`;
         await go$(
           wrapper,
         )`${go} build -trimpath ${ldflags} -o ${path.join(gobin, pin.name)} ${pin.goPackage}`;
@@ -251,6 +268,7 @@ export async function downloadInstall(
   await writeFile(archive, body);
   const extract = path.join(dir, "extract");
   await mkdir(extract);
+  const $ = await zx();
   await $({ quiet: true })`tar -xzf ${archive} -C ${extract}`;
   const inner = path.join(extract, pin.archiveBinary(platform));
   if (!existsSync(inner))
