@@ -1,7 +1,7 @@
 #!/usr/bin/env tsx
 /**
  * pnpm validate [PATH...|-] [--format pretty|json|sarif|github|junit] [--cluster NAME]... [--chapter N]
- *               [--rule RULE]... [--disable RULE]... [--max-warnings N] [--list-rules]
+ *               [--rule RULE]... [--disable RULE]... [--max-warnings N] [--list-rules] [--no-cache]
  *
  * Without paths: the whole repository (every cluster at every chapter, rendered in memory, plus
  * the repository's own YAML). With paths: those files and folders (`-` reads standard input).
@@ -10,17 +10,25 @@
 import { parseArgs } from "node:util";
 import { runMain, UsageError } from "./lib/cli/run-main.ts";
 import { format, FORMATS, listRules, type Format } from "./lib/validate/format.ts";
-import { allRuleMetas, exitCodeOf, validatePaths, validateRepo } from "./lib/validate/index.ts";
+import {
+  allRuleMetas,
+  exitCodeOf,
+  validateCacheRoot,
+  validatePaths,
+  validateRepo,
+} from "./lib/validate/index.ts";
 
 const HELP = `usage: pnpm validate [PATH...|-] [--format ${FORMATS.join("|")}] [--cluster NAME]... [--chapter N]
-                     [--rule RULE]... [--disable RULE]... [--max-warnings N] [--list-rules]
+                     [--rule RULE]... [--disable RULE]... [--max-warnings N] [--list-rules] [--no-cache]
 
   no PATH      validate the repository: every cluster at every chapter, plus its own YAML files
   PATH...      validate these files/folders of manifests ('-' reads standard input)
   --rule       only these rules (repeatable; 'vs/*' selects an area)
   --disable    skip these rules (repeatable)
   --max-warnings N   exit 1 when there are more than N warnings
-  environment: VALIDATE_SCHEMA_ROOT=../shared/schemas (offline schemas), VALIDATE_CRD_DIR (CRD YAML for CEL)`;
+  --no-cache   send every file to kubeconform, ignoring its cached verdicts on unchanged files
+  environment: VALIDATE_SCHEMA_ROOT=../shared/schemas (offline schemas), VALIDATE_CRD_DIR (CRD YAML for CEL),
+               VALIDATE_CACHE_DIR (verdict cache, default ~/.cache/istio-gitops/validate)`;
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -41,6 +49,7 @@ runMain(async () => {
         disable: { type: "string", multiple: true },
         "max-warnings": { type: "string" },
         "list-rules": { type: "boolean", default: false },
+        "no-cache": { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
     });
@@ -76,6 +85,7 @@ runMain(async () => {
   const filter = {
     ...(values.rule ? { rules: values.rule } : {}),
     ...(values.disable ? { disable: values.disable } : {}),
+    ...(values["no-cache"] ? {} : { cacheRoot: validateCacheRoot() }),
   };
   let result;
   if (positionals.length) {

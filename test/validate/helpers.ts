@@ -1,5 +1,6 @@
 /** Shared set-up of the validator tests: real kubeconform against the offline schema mirror. */
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { resolveConfig, type ValidateConfig } from "../../scripts/lib/validate/config.ts";
@@ -20,6 +21,8 @@ export const FIXTURES = path.join(REPO_ROOT, "test/validate/fixtures");
 export const TSX = path.join(REPO_ROOT, "node_modules/.bin/tsx");
 
 process.env.VALIDATE_SCHEMA_ROOT = SCHEMA_ROOT;
+// The CLI caches kubeconform verdicts per user; tests (and the CLIs they start) keep theirs apart.
+process.env.VALIDATE_CACHE_DIR ??= mkdtempSync(path.join(os.tmpdir(), "validate-cache-test-"));
 
 export function testConfig(raw: Record<string, unknown> = {}): ValidateConfig {
   return resolveConfig(REPO_ROOT, raw, { VALIDATE_SCHEMA_ROOT: SCHEMA_ROOT });

@@ -91,15 +91,22 @@ export class CelValidator {
   private readonly compiled = new Map<string, CelRule | null>();
   /** GVK -> rule tree (null: no rules). */
   private readonly trees = new Map<string, CelNode | null>();
+  /** GVK -> the CRD version's openAPIV3Schema, turned into a tree when a resource of it shows up. */
+  private readonly crdSchemas = new Map<string, unknown>();
   /** Rules that did not parse: skipped. */
   readonly skipped = new Set<string>();
   /** Rules that parse but do not type-check against `self: dyn` (unknown function, or dyn limits). */
   readonly unchecked = new Set<string>();
 
+  /**
+   * `loadAll` parses CRD files (the validator passes js-yaml's when it is installed: Istio's CRDs
+   * are most of a megabyte, and the `yaml` package takes about a second for them).
+   */
   constructor(
     private readonly schemaLocations: string[],
     private readonly kubernetesVersion: string,
     crdDirs: string[] = [],
+    private readonly loadAll?: ((text: string) => unknown[]) | null,
   ) {
     for (const dir of crdDirs) for (const file of yamlFiles(dir)) this.addCrdText(readFileSync(file, "utf8"));
   }
@@ -157,6 +164,14 @@ export class CelValidator {
 
   /** Registers the rules of CustomResourceDefinition objects (a CRD YAML file, or validated CRDs). */
   addCrdText(text: string): void {
+    if (this.loadAll) {
+      try {
+        for (const doc of this.loadAll(text)) this.addCrd(doc);
+        return;
+      } catch {
+        // Fall through to the `yaml` package, which copes with more.
+      }
+    }
     for (const doc of parseAllDocuments(text)) {
       if (!("toJS" in doc)) continue;
       try {
@@ -174,8 +189,9 @@ export class CelValidator {
     const kind = String(asObj(spec.names).kind ?? "");
     for (const v of asArray(spec.versions)) {
       const vo = asObj(v);
-      const schema = asObj(asObj(vo.schema).openAPIV3Schema);
-      this.trees.set(`${group}/${String(vo.name)}/${kind}`, this.tree(schema) ?? null);
+      const key = `${group}/${String(vo.name)}/${kind}`;
+      this.crdSchemas.set(key, asObj(asObj(vo.schema).openAPIV3Schema));
+      this.trees.delete(key);
     }
   }
 
@@ -184,6 +200,11 @@ export class CelValidator {
     const key = `${r.group}/${version}/${r.kind}`;
     if (this.trees.has(key)) return this.trees.get(key)!;
     let tree: CelNode | null = null;
+    if (this.crdSchemas.has(key)) {
+      tree = this.tree(this.crdSchemas.get(key)) ?? null;
+      this.trees.set(key, tree);
+      return tree;
+    }
     // Built-in kinds carry no CEL rules in their schemas; only custom resources are looked up.
     if (r.group.includes(".") && !r.group.endsWith(".k8s.io")) {
       for (const loc of this.schemaLocations) {

@@ -16,6 +16,7 @@ import { fastLoader, readSource, type SourceFile } from "./source.ts";
 import { CelValidator } from "./cel.ts";
 import type { ValidateConfig } from "./config.ts";
 import { problemsOf, resolveKubeconform, runKubeconform, type KubeconformResult } from "./kubeconform.ts";
+import { configKey, SchemaVerdictCache } from "./schema-cache.ts";
 import {
   asArray,
   asObj,
@@ -74,6 +75,8 @@ export interface ValidationSummary {
 export interface ValidationResult {
   findings: ValidationFinding[];
   summary: ValidationSummary;
+  /** Findings a suppression (annotation or config entry, each with its reason) set aside. */
+  suppressed?: ValidationFinding[];
 }
 
 export interface RuleFilter {
@@ -119,11 +122,99 @@ function hash(text: string): string {
   return createHash("sha1").update(text).digest("hex");
 }
 
+export interface EngineOptions {
+  /** Folder of the kubeconform verdict cache (see schema-cache.ts); no cache when absent. */
+  cacheRoot?: string;
+}
+
+interface SchemaLayer {
+  /** Distinct file content hash -> kubeconform's results for it (cached or fresh). */
+  verdicts: Promise<Map<string, KubeconformResult[]>>;
+  cleanup(): Promise<void>;
+}
+
+/**
+ * Starts layer 2: the files whose verdict is not cached go to ONE kubeconform run. Resolves once
+ * the process is running, so it works while the caller runs the (synchronous) in-process layers.
+ */
+async function startSchemaLayer(
+  distinct: Map<string, { text: string; diskPath?: string }>,
+  config: ValidateConfig,
+  options: EngineOptions,
+): Promise<SchemaLayer> {
+  let tmp: string | undefined;
+  const cleanup = async () => {
+    if (tmp) await rm(tmp, { recursive: true, force: true });
+  };
+  try {
+    const bin = await resolveKubeconform();
+    const kcOptions = {
+      schemaLocations: config.schemaLocations,
+      kubernetesVersion: config.kubernetesVersion,
+      skipKinds: config.skipKinds.map((s) => s.kind),
+    };
+    const cache = options.cacheRoot
+      ? await SchemaVerdictCache.open(options.cacheRoot, await configKey(bin, kcOptions))
+      : SchemaVerdictCache.disabled();
+    const out = new Map<string, KubeconformResult[]>();
+    const byPath = new Map<string, string>();
+    for (const [key, d] of distinct) {
+      const hit = cache.get(key);
+      if (hit) {
+        out.set(
+          key,
+          hit.map((r) => ({ ...r, filename: d.diskPath ?? "" })),
+        );
+        continue;
+      }
+      let p = d.diskPath;
+      if (!p) {
+        tmp ??= await mkdtemp(path.join(os.tmpdir(), "validate-"));
+        p = path.join(tmp, `${key}.yaml`);
+        await writeFile(p, d.text);
+      }
+      byPath.set(path.resolve(p), key);
+      out.set(key, []);
+    }
+    if (byPath.size === 0) return { verdicts: Promise.resolve(out), cleanup };
+    // With `bin` given, runKubeconform spawns the process before it first yields.
+    const running = runKubeconform([...byPath.keys()], kcOptions, bin);
+    const verdicts = running.then(async (results) => {
+      let unattributed = false;
+      for (const res of results) {
+        const key = byPath.get(path.resolve(res.filename));
+        if (key) out.get(key)!.push(res);
+        else unattributed = true;
+      }
+      // A result we cannot attribute to a file: cache nothing from this run.
+      if (!unattributed) {
+        for (const key of byPath.values()) cache.set(key, out.get(key)!);
+        // A cache that cannot be written costs speed, not correctness.
+        await cache.save().catch(() => {});
+      }
+      return out;
+    });
+    // Awaited by the caller after the other layers; no unhandled rejection meanwhile.
+    verdicts.catch(() => {});
+    return {
+      verdicts,
+      async cleanup() {
+        await verdicts.catch(() => {});
+        await cleanup();
+      },
+    };
+  } catch (e) {
+    await cleanup();
+    throw e;
+  }
+}
+
 export async function validateScopes(
   scopes: Scope[],
   config: ValidateConfig,
   filter: RuleFilter,
   extraFindings: Finding[] = [],
+  options: EngineOptions = {},
 ): Promise<ValidationResult> {
   const started = performance.now();
   const drafts: Draft[] = extraFindings.map((f) => ({ finding: f }));
@@ -155,31 +246,8 @@ export async function validateScopes(
       distinct.set(key, d);
     }
   }
-  const tmp =
-    schemaSelected && distinct.size ? await mkdtemp(path.join(os.tmpdir(), "validate-")) : undefined;
-  const byPath = new Map<string, string>();
-  if (tmp) {
-    for (const [key, d] of distinct) {
-      let p = d.diskPath;
-      if (!p) {
-        p = path.join(tmp, `${key}.yaml`);
-        await writeFile(p, d.text);
-      }
-      byPath.set(path.resolve(p), key);
-    }
-  }
-  const bin = tmp ? await resolveKubeconform() : undefined;
-  const kubeconform: Promise<KubeconformResult[] | Error> = tmp
-    ? runKubeconform(
-        [...byPath.keys()],
-        {
-          schemaLocations: config.schemaLocations,
-          kubernetesVersion: config.kubernetesVersion,
-          skipKinds: config.skipKinds.map((s) => s.kind),
-        },
-        bin,
-      ).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))))
-    : Promise.resolve([]);
+  const kubeconform =
+    schemaSelected && distinct.size ? await startSchemaLayer(distinct, config, options) : undefined;
 
   let nextId = 0;
   const scopeResources = new Map<Scope, Resource[]>();
@@ -257,7 +325,7 @@ export async function validateScopes(
 
     // Layer 3 (CEL): once per distinct document.
     if (ruleSelected("cel/rule", filter)) {
-      const cel = new CelValidator(config.schemaLocations, config.kubernetesVersion, config.crdDirs);
+      const cel = new CelValidator(config.schemaLocations, config.kubernetesVersion, config.crdDirs, loader);
       for (const list of scopeResources.values())
         for (const r of list) if (r.kind === "CustomResourceDefinition") cel.addCrd(r.object);
       for (const m of manifests.values()) {
@@ -340,72 +408,71 @@ export async function validateScopes(
     }
 
     // Layer 2, collected.
-    const kc = await kubeconform;
-    if (kc instanceof Error) throw kc;
+    const verdicts = kubeconform ? await kubeconform.verdicts : new Map<string, KubeconformResult[]>();
     const counters = new Map<string, number>();
-    for (const res of kc) {
-      const key = byPath.get(path.resolve(res.filename));
-      const m = key ? manifests.get(key) : undefined;
-      if (!m) continue;
-      // Match the result to a document: kind, name (as kubeconform prints it, so generateName
-      // becomes `<prefix>{{ generateName }}`) and apiVersion, in order for repeats. Items of a
-      // `kind: List` are reported by kubeconform on their own; they are located inside the List.
-      const id = `${key}|${res.kind}|${res.name}|${res.version}`;
-      const nth = counters.get(id) ?? 0;
-      counters.set(id, nth + 1);
-      const candidates: Array<{ docIndex: number; prefix: YamlPath }> = [];
-      for (const [docIndex, r] of m.occurrences[0]!) {
-        if (sameObject(r.object, res)) candidates.push({ docIndex, prefix: [] });
-        if (r.kind === "List")
-          asArray(r.object.items).forEach((item, i) => {
-            if (sameObject(item, res)) candidates.push({ docIndex, prefix: ["items", i] });
-          });
-      }
-      const match = candidates[nth];
-      for (const problem of problemsOf(res)) {
-        const code = problem.missingSchema ? "schema/missing" : "schema/invalid";
-        if (!ruleSelected(code, filter)) continue;
-        for (const occ of m.occurrences) {
-          if (!match) {
-            // Never guess another document: say so at the file's first line.
-            const first = [...occ.values()][0];
-            if (!first) continue;
-            const m2 = meta(code);
-            drafts.push({
-              finding: {
-                file: first.file,
-                line: 1,
-                column: 1,
-                rule: code,
-                severity: m2.severity,
-                anchors: m2.anchors,
-                message: `${res.kind} ${res.name || "(unnamed)"} (${res.version}): ${problem.message} (the resource could not be located in the file; position unknown)`,
-                hint: m2.hint,
-                ...sourcesOf(first),
-                ...(first.context ? { context: first.context } : {}),
-              },
+    for (const [key, results] of verdicts)
+      for (const res of results) {
+        const m = manifests.get(key);
+        if (!m) continue;
+        // Match the result to a document: kind, name (as kubeconform prints it, so generateName
+        // becomes `<prefix>{{ generateName }}`) and apiVersion, in order for repeats. Items of a
+        // `kind: List` are reported by kubeconform on their own; they are located inside the List.
+        const id = `${key}|${res.kind}|${res.name}|${res.version}`;
+        const nth = counters.get(id) ?? 0;
+        counters.set(id, nth + 1);
+        const candidates: Array<{ docIndex: number; prefix: YamlPath }> = [];
+        for (const [docIndex, r] of m.occurrences[0]!) {
+          if (sameObject(r.object, res)) candidates.push({ docIndex, prefix: [] });
+          if (r.kind === "List")
+            asArray(r.object.items).forEach((item, i) => {
+              if (sameObject(item, res)) candidates.push({ docIndex, prefix: ["items", i] });
             });
-            continue;
+        }
+        const match = candidates[nth];
+        for (const problem of problemsOf(res)) {
+          const code = problem.missingSchema ? "schema/missing" : "schema/invalid";
+          if (!ruleSelected(code, filter)) continue;
+          for (const occ of m.occurrences) {
+            if (!match) {
+              // Never guess another document: say so at the file's first line.
+              const first = [...occ.values()][0];
+              if (!first) continue;
+              const m2 = meta(code);
+              drafts.push({
+                finding: {
+                  file: first.file,
+                  line: 1,
+                  column: 1,
+                  rule: code,
+                  severity: m2.severity,
+                  anchors: m2.anchors,
+                  message: `${res.kind} ${res.name || "(unnamed)"} (${res.version}): ${problem.message} (the resource could not be located in the file; position unknown)`,
+                  hint: m2.hint,
+                  ...sourcesOf(first),
+                  ...(first.context ? { context: first.context } : {}),
+                },
+              });
+              continue;
+            }
+            const target = occ.get(match.docIndex);
+            if (!target) continue;
+            const inItem = match.prefix.length > 0;
+            drafts.push({
+              finding: layerFinding(
+                code,
+                target,
+                [...match.prefix, ...problem.path],
+                inItem
+                  ? `item ${String(match.prefix[1])} (${res.kind} ${res.name}): ${problem.message}`
+                  : problem.message,
+              ),
+              resource: target,
+            });
           }
-          const target = occ.get(match.docIndex);
-          if (!target) continue;
-          const inItem = match.prefix.length > 0;
-          drafts.push({
-            finding: layerFinding(
-              code,
-              target,
-              [...match.prefix, ...problem.path],
-              inItem
-                ? `item ${String(match.prefix[1])} (${res.kind} ${res.name}): ${problem.message}`
-                : problem.message,
-            ),
-            resource: target,
-          });
         }
       }
-    }
   } finally {
-    if (tmp) await rm(tmp, { recursive: true, force: true });
+    await kubeconform?.cleanup();
   }
 
   const { kept, suppressed } = applySuppressions(drafts, config.suppressions);
@@ -426,8 +493,9 @@ export async function validateScopes(
       resources,
       files: files.size,
       durationMs: Math.round(performance.now() - started),
-      suppressed,
+      suppressed: suppressed.length,
     },
+    suppressed: suppressed.filter((d) => ruleSelected(d.finding.rule, filter)).map((d) => d.finding),
   };
 }
 

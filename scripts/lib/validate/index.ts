@@ -15,6 +15,7 @@ export { exitCodeOf, INTERNAL_RULE } from "./engine.ts";
 export type { RuleMeta, Rule } from "./rule.ts";
 export { allRuleMetas, SEMANTIC_RULES } from "./rules/index.ts";
 export { loadConfig, type ValidateConfig } from "./config.ts";
+export { validateCacheRoot } from "./schema-cache.ts";
 
 export interface ValidateOptions {
   /** Cluster names (repo mode); all when empty. */
@@ -31,8 +32,17 @@ export interface ValidateOptions {
   env?: NodeJS.ProcessEnv;
   /** Content of standard input, for the path `-`. */
   stdin?: string;
+  /**
+   * Folder of the kubeconform verdict cache (schema-cache.ts). The CLI uses the per-user cache
+   * unless --no-cache; library callers get no cache unless they pass one.
+   */
+  cacheRoot?: string;
   /** Replaces `helm template` (tests). */
   renderDeps?: RenderDeps;
+}
+
+function engineOptionsOf(o: ValidateOptions) {
+  return o.cacheRoot ? { cacheRoot: o.cacheRoot } : {};
 }
 
 function filterOf(o: ValidateOptions) {
@@ -53,7 +63,7 @@ export async function validateRepo(root: string, options: ValidateOptions = {}):
     },
     ...(options.renderDeps ? [options.renderDeps] : []),
   );
-  return validateScopes(scopes, effective, filterOf(options), findings);
+  return validateScopes(scopes, effective, filterOf(options), findings, engineOptionsOf(options));
 }
 
 export async function validatePaths(
@@ -63,5 +73,5 @@ export async function validatePaths(
   const cwd = options.configRoot ?? process.cwd();
   const config = loadConfig(cwd, options.env);
   const scope = await collectPaths(paths, config, cwd, options.stdin);
-  return validateScopes([scope], config, filterOf(options));
+  return validateScopes([scope], config, filterOf(options), [], engineOptionsOf(options));
 }

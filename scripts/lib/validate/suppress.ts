@@ -69,9 +69,9 @@ function resourceMatches(pattern: string, f: Finding): boolean {
 export function applySuppressions<T extends Suppressible>(
   drafts: T[],
   config: readonly Suppression[],
-): { kept: T[]; suppressed: number } {
+): { kept: T[]; suppressed: T[] } {
   const kept: T[] = [];
-  let suppressed = 0;
+  const suppressed: T[] = [];
   const warned = new Set<Resource>();
   for (const d of drafts) {
     const f = d.finding;
@@ -100,7 +100,7 @@ export function applySuppressions<T extends Suppressible>(
         } as T);
       }
       if (entries.some((e) => e.reason && ruleMatches(e.rule, f.rule))) {
-        suppressed++;
+        suppressed.push(d);
         continue;
       }
     }
@@ -111,7 +111,7 @@ export function applySuppressions<T extends Suppressible>(
         (s.resource === undefined || resourceMatches(s.resource, f)),
     );
     if (byConfig) {
-      suppressed++;
+      suppressed.push(d);
       continue;
     }
     kept.push(d);

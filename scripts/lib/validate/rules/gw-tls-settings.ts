@@ -5,7 +5,7 @@ export default defineRule({
   code: "gw/tls-settings",
   layer: "semantic",
   severity: "error",
-  anchors: [],
+  anchors: ["IST0106"],
   title: "HTTPS and TLS servers have TLS settings with a certificate",
   description:
     "A Gateway server on protocol HTTPS or TLS needs `tls` with a mode; except for PASSTHROUGH and AUTO_PASSTHROUGH it also needs a certificate (`credentialName`, `credentialNames` or file paths). Istio rejects the server otherwise.",

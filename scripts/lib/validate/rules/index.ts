@@ -6,6 +6,7 @@ import argocdDestinationCluster from "./argocd-destination-cluster.ts";
 import argocdProjectPermits from "./argocd-project-permits.ts";
 import argocdSourcePath from "./argocd-source-path.ts";
 import argocdSyncOption from "./argocd-sync-option.ts";
+import authzDenyHttpOnly from "./authz-deny-http-only.ts";
 import authzNamespaceNotFound from "./authz-namespace-not-found.ts";
 import authzPrincipalNotFound from "./authz-principal-not-found.ts";
 import authzWrongMethod from "./authz-wrong-method.ts";
@@ -74,6 +75,7 @@ export const SEMANTIC_RULES: readonly Rule[] = [
   sidecarEgressHost,
   policySelectorNoWorkload,
   authzPrincipalNotFound,
+  authzDenyHttpOnly,
   authzNamespaceNotFound,
   authzWrongMethod,
   telemetryEmptyProviders,

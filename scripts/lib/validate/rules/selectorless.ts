@@ -13,12 +13,14 @@ export function multipleSelectorless(index: ResourceIndex, kind: string): Report
   const out: Report[] = [];
   for (const list of byNs.values()) {
     if (list.length < 2) continue;
-    for (const r of list.slice(1)) {
+    // Each of them is reported (as istioctl does): any one may be the one that is ignored.
+    for (const r of list) {
       if (r.peer) continue;
+      const others = list.filter((o) => o !== r).map((o) => describe(o));
       out.push({
         resource: r,
         path: ["metadata", "name"],
-        message: `${describe(r)} and ${describe(list[0]!)} both have no workload selector in namespace ${r.ns}; only one takes effect`,
+        message: `${describe(r)} and ${others.join(", ")} have no workload selector in namespace ${r.ns}; only one takes effect`,
       });
     }
   }

@@ -39,7 +39,7 @@ export default defineRule({
   code: "vs/invalid-regex",
   layer: "semantic",
   severity: "error",
-  anchors: [],
+  anchors: ["IST0106"],
   title: "Regex matches are valid RE2",
   description:
     "Envoy evaluates `regex` matches with Google RE2, which has no lookaround and no backreferences. A regex that RE2 rejects makes Envoy refuse the route configuration (NACK), so the whole listener keeps stale config.",

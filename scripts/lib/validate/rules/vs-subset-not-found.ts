@@ -27,10 +27,9 @@ export default defineRule({
   anchors: ["IST0101", "KIA1107"],
   title: "VirtualService subsets exist in a DestinationRule for that host",
   description:
-    "A route destination with `subset: v2` needs a DestinationRule for the same host that defines a subset named `v2`; otherwise Envoy has no such cluster and requests fail with 503 (NR). In path mode the check runs only when the files contain at least one DestinationRule.",
+    "A route destination with `subset: v2` needs a DestinationRule for the same host that defines a subset named `v2`; otherwise Envoy has no such cluster and requests fail with 503 (NR). Like `istioctl analyze` on files, this holds in path mode too: give the DestinationRules along with the VirtualServices.",
   hint: "add the subset to the host's DestinationRule (with labels that select the pods), or fix the subset name",
   check({ index }) {
-    if (!index.knows("DestinationRule")) return [];
     const subsets = subsetsByHost(index.allOf("DestinationRule"), (h, ns) => index.fqdn(h, ns));
     const out: Report[] = [];
     for (const vs of index.of("VirtualService")) {

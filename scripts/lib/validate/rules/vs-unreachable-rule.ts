@@ -29,7 +29,9 @@ export default defineRule({
   code: "vs/unreachable-rule",
   layer: "semantic",
   severity: "warning",
-  anchors: ["IST0130"],
+  // istioctl reports a route whose every clause repeats an earlier one twice: the route (IST0130)
+  // and each clause (IST0131); here it is one finding with both codes.
+  anchors: ["IST0130", "IST0131"],
   title: "No http route is shadowed by an earlier catch-all or identical match",
   description:
     "Istio evaluates http routes in order and uses the first match. A route that comes after a route without `match` (a catch-all), or whose every match clause already appears in one earlier route, is never used.",
@@ -47,6 +49,7 @@ export default defineRule({
             resource: vs,
             path: ["spec", "http", i],
             message: `${describe(vs)} http[${i}] is unreachable: http[${catchAll}] before it matches every request`,
+            anchors: ["IST0130"],
           });
           return;
         }

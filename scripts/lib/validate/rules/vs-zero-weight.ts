@@ -5,7 +5,7 @@ export default defineRule({
   code: "vs/zero-weight",
   layer: "semantic",
   severity: "error",
-  anchors: [],
+  anchors: ["IST0106"],
   title: "A route's destination weights do not add up to zero",
   description:
     "When every destination of a route has `weight: 0` (and weights are given), the route sends traffic nowhere; Istio rejects a total weight of zero for multi-destination routes.",
