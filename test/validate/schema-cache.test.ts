@@ -9,7 +9,9 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { KubeconformResult } from "../../scripts/lib/validate/kubeconform.ts";
 import { resolveKubeconform } from "../../scripts/lib/validate/kubeconform.ts";
-import { isVerdict, SchemaVerdictCache } from "../../scripts/lib/validate/schema-cache.ts";
+import { ContentCache, isVerdict, SchemaVerdictCache } from "../../scripts/lib/validate/schema-cache.ts";
+import { fastLoader, readSourceCached } from "../../scripts/lib/validate/source.ts";
+import { DEFAULT_YAML_LIMITS } from "../../scripts/lib/yaml-source.ts";
 import { validatePaths } from "../../scripts/lib/validate/index.ts";
 import { FIXTURES, REPO_ROOT, SCHEMA_ROOT } from "./helpers.ts";
 
@@ -68,6 +70,43 @@ describe("SchemaVerdictCache", () => {
     off.set("h", []);
     expect(off.get("h")).toBeUndefined();
     expect(off.enabled).toBe(false);
+  });
+});
+
+describe("the parse cache", () => {
+  const doc = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  k: v\n";
+
+  it("serves a clean file's values from the cache, with positions still found in the text", async () => {
+    const loader = await fastLoader();
+    expect(loader, "js-yaml is a dependency").not.toBeNull();
+    const file = path.join(tmp, "parse", "parsed.json");
+    const cache = await ContentCache.open<unknown[]>(file, Array.isArray);
+    const first = readSourceCached(doc, "h1", DEFAULT_YAML_LIMITS, loader, cache);
+    await cache.save();
+    const reopened = await ContentCache.open<unknown[]>(file, Array.isArray);
+    // A loader that throws proves the second read never parsed the YAML.
+    const second = readSourceCached(
+      doc,
+      "h1",
+      DEFAULT_YAML_LIMITS,
+      () => {
+        throw new Error("parsed again");
+      },
+      reopened,
+    );
+    expect(second.docs.map((d) => d.value)).toEqual(first.docs.map((d) => d.value));
+    expect(second.docs[0]!.positionOf(["data", "k"], "value")).toMatchObject({ line: 6, column: 6 });
+  });
+
+  it("never caches files with findings, non-JSON values, or over the size limit", async () => {
+    const loader = await fastLoader();
+    const cache = await ContentCache.open<unknown[]>(path.join(tmp, "parse", "other.json"), Array.isArray);
+    readSourceCached("a: 1\na: 2\n", "dup", DEFAULT_YAML_LIMITS, loader, cache);
+    readSourceCached("x: .inf\n", "inf", DEFAULT_YAML_LIMITS, loader, cache);
+    readSourceCached(doc, "big", { ...DEFAULT_YAML_LIMITS, maxBytes: 10 }, loader, cache);
+    expect(cache.size).toBe(0);
+    const dup = readSourceCached("a: 1\na: 2\n", "dup", DEFAULT_YAML_LIMITS, loader, cache);
+    expect(dup.findings.map((f) => f.rule)).toContain("yaml/duplicate-key");
   });
 });
 

@@ -12,11 +12,11 @@ import path from "node:path";
 import type { Finding, Severity } from "../findings.ts";
 import { compareFindings } from "../findings.ts";
 import type { YamlLimits, YamlPath } from "../yaml-source.ts";
-import { fastLoader, readSource, type SourceFile } from "./source.ts";
+import { fastLoader, fastLoaderId, loadAllCached, readSourceCached, type SourceFile } from "./source.ts";
 import { CelValidator } from "./cel.ts";
 import type { ValidateConfig } from "./config.ts";
 import { problemsOf, resolveKubeconform, runKubeconform, type KubeconformResult } from "./kubeconform.ts";
-import { configKey, SchemaVerdictCache } from "./schema-cache.ts";
+import { configKey, ContentCache, SchemaVerdictCache } from "./schema-cache.ts";
 import {
   asArray,
   asObj,
@@ -222,10 +222,16 @@ export async function validateScopes(
   const internal: ValidationFinding[] = [];
   const parsedCache = new Map<string, SourceFile>();
   const loader = await fastLoader();
+  const parseCache = options.cacheRoot
+    ? await ContentCache.open<unknown[]>(
+        path.join(options.cacheRoot, `parsed-${fastLoaderId()}.json`),
+        Array.isArray,
+      )
+    : ContentCache.disabled<unknown[]>();
   const parse = (key: string, text: string, limits: YamlLimits) => {
     let p = parsedCache.get(key);
     if (!p) {
-      p = readSource(text, limits, loader);
+      p = readSourceCached(text, key, limits, loader, parseCache);
       parsedCache.set(key, p);
     }
     return p;
@@ -325,7 +331,14 @@ export async function validateScopes(
 
     // Layer 3 (CEL): once per distinct document.
     if (ruleSelected("cel/rule", filter)) {
-      const cel = new CelValidator(config.schemaLocations, config.kubernetesVersion, config.crdDirs, loader);
+      // Istio's CRD files are most of a megabyte of YAML, the same on every run: cached like manifests.
+      const crdLoader = loader ? (text: string) => loadAllCached(text, hash(text), loader, parseCache) : null;
+      const cel = new CelValidator(
+        config.schemaLocations,
+        config.kubernetesVersion,
+        config.crdDirs,
+        crdLoader,
+      );
       for (const list of scopeResources.values())
         for (const r of list) if (r.kind === "CustomResourceDefinition") cel.addCrd(r.object);
       for (const m of manifests.values()) {
@@ -350,6 +363,9 @@ export async function validateScopes(
         }
       }
     }
+
+    // A cache that cannot be written costs speed, not correctness.
+    await parseCache.save().catch(() => {});
 
     // Layer 4 (semantics): once per scope, over one index.
     const rules = SEMANTIC_RULES.filter((r) => ruleSelected(r.code, filter));

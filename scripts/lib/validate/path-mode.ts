@@ -1,6 +1,6 @@
 /** Path mode: any files and folders of manifests (and `-` for stdin), like kubeconform on files. */
-import { existsSync, statSync } from "node:fs";
-import { readdir, readFile } from "node:fs/promises";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { readdir } from "node:fs/promises";
 import path from "node:path";
 import { UsageError } from "../cli/run-main.ts";
 import type { ValidateConfig } from "./config.ts";
@@ -44,7 +44,9 @@ export async function collectPaths(
       const shown = path.relative(cwd, f);
       files.push({
         file: shown.startsWith("..") ? f : shown,
-        text: await readFile(f, "utf8"),
+        // Synchronous on purpose: thousands of small files, each awaited in turn, cost more in
+        // event-loop round trips than in reading.
+        text: readFileSync(f, "utf8"),
         kind: "manifests",
         diskPath: f,
       });

@@ -1,5 +1,5 @@
 /**
- * A content-addressed cache of kubeconform's verdicts, so a file kubeconform has already judged
+ * Content-addressed caches for `pnpm validate`. First, kubeconform's verdicts, so a file kubeconform has already judged
  * (same bytes, same kubeconform binary, same flags and schema locations) is not sent to it again.
  * Between two runs of `pnpm validate` most files are unchanged (and in repo mode most chapters
  * render most files identically), so the schema layer then costs only the files that changed.
@@ -52,35 +52,36 @@ export function isVerdict(results: readonly KubeconformResult[]): boolean {
   return results.every((r) => r.status === "statusInvalid" || r.status === "statusValid");
 }
 
-export class SchemaVerdictCache {
-  private readonly entries: Map<string, CachedVerdict>;
+/**
+ * A JSON file of `{ "<content hash>": value }`, least recently used entries dropped past
+ * MAX_ENTRIES, saved whole through a temp file and a rename.
+ */
+export class ContentCache<V> {
+  private readonly entries: Map<string, V>;
   private dirty = false;
 
-  private constructor(
+  protected constructor(
     private readonly file: string | undefined,
-    entries: Map<string, CachedVerdict>,
+    entries: Map<string, V>,
   ) {
     this.entries = entries;
   }
 
   /** A cache that remembers nothing (`--no-cache`). */
-  static disabled(): SchemaVerdictCache {
-    return new SchemaVerdictCache(undefined, new Map());
+  static disabled<V>(): ContentCache<V> {
+    return new ContentCache<V>(undefined, new Map());
   }
 
-  static async open(root: string, key: string): Promise<SchemaVerdictCache> {
-    const file = path.join(root, `kubeconform-${key}.json`);
-    let entries = new Map<string, CachedVerdict>();
+  static async open<V>(file: string, accept: (v: unknown) => boolean): Promise<ContentCache<V>> {
+    let entries = new Map<string, V>();
     try {
       const raw = JSON.parse(await readFile(file, "utf8")) as unknown;
       if (raw && typeof raw === "object" && !Array.isArray(raw))
-        entries = new Map(
-          Object.entries(raw as Record<string, CachedVerdict>).filter(([, v]) => Array.isArray(v)),
-        );
+        entries = new Map(Object.entries(raw as Record<string, V>).filter(([, v]) => accept(v)));
     } catch {
       // Missing or unreadable: start empty; the next save replaces it whole.
     }
-    return new SchemaVerdictCache(file, entries);
+    return new ContentCache<V>(file, entries);
   }
 
   get enabled(): boolean {
@@ -91,10 +92,10 @@ export class SchemaVerdictCache {
     return this.entries.size;
   }
 
-  get(contentHash: string): CachedVerdict | undefined {
+  get(contentHash: string): V | undefined {
     if (!this.file) return undefined;
     const v = this.entries.get(contentHash);
-    if (v) {
+    if (v !== undefined) {
       // Most recently used last, so trimming drops what has not been seen for longest.
       this.entries.delete(contentHash);
       this.entries.set(contentHash, v);
@@ -102,13 +103,10 @@ export class SchemaVerdictCache {
     return v;
   }
 
-  set(contentHash: string, results: readonly KubeconformResult[]): void {
-    if (!this.file || !isVerdict(results)) return;
+  set(contentHash: string, value: V): void {
+    if (!this.file) return;
     this.entries.delete(contentHash);
-    this.entries.set(
-      contentHash,
-      results.map(({ filename: _filename, ...rest }) => rest),
-    );
+    this.entries.set(contentHash, value);
     this.dirty = true;
   }
 
@@ -120,5 +118,45 @@ export class SchemaVerdictCache {
     await writeFile(tmp, JSON.stringify(Object.fromEntries(keep)));
     await rename(tmp, this.file);
     this.dirty = false;
+  }
+}
+
+/** kubeconform's verdicts per file content, for one configuration key (see configKey). */
+export class SchemaVerdictCache {
+  private constructor(private readonly cache: ContentCache<CachedVerdict>) {}
+
+  static disabled(): SchemaVerdictCache {
+    return new SchemaVerdictCache(ContentCache.disabled());
+  }
+
+  static async open(root: string, key: string): Promise<SchemaVerdictCache> {
+    return new SchemaVerdictCache(
+      await ContentCache.open<CachedVerdict>(path.join(root, `kubeconform-${key}.json`), Array.isArray),
+    );
+  }
+
+  get enabled(): boolean {
+    return this.cache.enabled;
+  }
+
+  get size(): number {
+    return this.cache.size;
+  }
+
+  get(contentHash: string): CachedVerdict | undefined {
+    return this.cache.get(contentHash);
+  }
+
+  /** Keeps verdicts only; a file with a kubeconform error is checked again next time. */
+  set(contentHash: string, results: readonly KubeconformResult[]): void {
+    if (!isVerdict(results)) return;
+    this.cache.set(
+      contentHash,
+      results.map(({ filename: _filename, ...rest }) => rest),
+    );
+  }
+
+  save(): Promise<void> {
+    return this.cache.save();
   }
 }

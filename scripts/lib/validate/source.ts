@@ -5,9 +5,11 @@
  * keys, a parse error, a duplicate key) goes through the hardened `parseYaml` path, which
  * reports the problem with its position. Without js-yaml every file takes that path.
  */
+import { createRequire } from "node:module";
 import type { Finding } from "../findings.ts";
 import { parseYaml, type ParsedFile, type YamlLimits } from "../yaml-source.ts";
 import type { SourceDoc } from "./resource.ts";
+import type { ContentCache } from "./schema-cache.ts";
 
 export interface SourceFile {
   docs: SourceDoc[];
@@ -44,6 +46,20 @@ export async function fastLoader(env: NodeJS.ProcessEnv = process.env): Promise<
   return fast;
 }
 
+/**
+ * What the parse cache is keyed by: the fast parser and its version (another version may read
+ * some YAML differently). `none` without js-yaml.
+ */
+export function fastLoaderId(env: NodeJS.ProcessEnv = process.env): string {
+  const spec = env.VALIDATE_FAST_YAML || "js-yaml";
+  try {
+    const pkg = createRequire(import.meta.url)(`${spec}/package.json`) as { name?: string; version?: string };
+    return `${pkg.name ?? spec}@${pkg.version ?? "unknown"}`;
+  } catch {
+    return spec === "js-yaml" ? "none" : spec.replace(/[^\w.@-]+/g, "_");
+  }
+}
+
 /** Features the fast path leaves to the hardened parser: anchors, aliases, tags, merge keys. */
 const UNUSUAL = /(^|[\s[{,:-])[&*!][^\s]|<<\s*:/m;
 
@@ -60,6 +76,11 @@ export function readSource(text: string, limits: YamlLimits, loader: LoadAll | n
   } catch {
     return fromParsed(parseYaml(text, "", limits));
   }
+  return fromValues(text, values, limits);
+}
+
+/** A fast-path SourceFile: values as parsed, positions from the `yaml` package when first asked. */
+function fromValues(text: string, values: readonly unknown[], limits: YamlLimits): SourceFile {
   let slow: ParsedFile | undefined;
   const located = (index: number) => {
     slow ??= parseYaml(text, "", limits);
@@ -75,4 +96,52 @@ export function readSource(text: string, limits: YamlLimits, loader: LoadAll | n
         located(index)?.positionOf(path, which) ?? { file: "", line: 1, column: 1 },
     })),
   };
+}
+
+/** Only plain JSON survives the cache unchanged (YAML's .inf and .nan do not). */
+function jsonSafe(v: unknown): boolean {
+  if (typeof v === "number") return Number.isFinite(v);
+  if (Array.isArray(v)) return v.every(jsonSafe);
+  if (v && typeof v === "object") return Object.values(v).every(jsonSafe);
+  return true;
+}
+
+/**
+ * readSource with a cache of parsed values keyed by the text's hash: a file that parsed cleanly
+ * on the fast path before is read from the cache (JSON.parse is several times faster than YAML).
+ * Files with findings or unusual YAML always take the full path.
+ */
+export function readSourceCached(
+  text: string,
+  contentHash: string,
+  limits: YamlLimits,
+  loader: LoadAll | null,
+  cache: ContentCache<unknown[]>,
+): SourceFile {
+  const hit =
+    loader && Buffer.byteLength(text, "utf8") <= limits.maxBytes ? cache.get(contentHash) : undefined;
+  if (hit) return fromValues(text, hit, limits);
+  const parsed = readSource(text, limits, loader);
+  if (cache.enabled && parsed.parser === "js-yaml" && parsed.findings.length === 0) {
+    const values = parsed.docs.map((d) => d.value ?? null);
+    if (jsonSafe(values)) cache.set(contentHash, values);
+  }
+  return parsed;
+}
+
+/**
+ * Plain values of a trusted file (the CRDs the CEL layer reads), through the same cache: no
+ * positions and no hardening detour for anchors, since nothing is reported against these files.
+ */
+export function loadAllCached(
+  text: string,
+  contentHash: string,
+  loader: LoadAll,
+  cache: ContentCache<unknown[]>,
+): unknown[] {
+  const hit = cache.get(contentHash);
+  if (hit) return hit;
+  const values = loader(text);
+  if (jsonSafe(values)) cache.set(contentHash, values);
+  return values;
 }
