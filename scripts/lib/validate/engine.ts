@@ -16,7 +16,8 @@ import { fastLoader, fastLoaderId, loadAllCached, readSourceCached, type SourceF
 import { CelValidator } from "./cel.ts";
 import type { ValidateConfig } from "./config.ts";
 import { problemsOf, resolveKubeconform, runKubeconform, type KubeconformResult } from "./kubeconform.ts";
-import { configKey, ContentCache, SchemaVerdictCache } from "./schema-cache.ts";
+import { ContentCache } from "../fs/content-cache.ts";
+import { configKey, SchemaVerdictCache } from "./schema-cache.ts";
 import {
   asArray,
   asObj,

@@ -8,6 +8,8 @@ import { validateScopes, type ValidationResult } from "./engine.ts";
 import { collectPaths } from "./path-mode.ts";
 import { collectRepo } from "./repo-mode.ts";
 import { loadRepo } from "../model/repo.ts";
+import { helmTemplateDeps } from "../render/helm-template.ts";
+import { cachedHelmTemplate } from "../render/helm-template-cache.ts";
 import type { RenderDeps } from "../render/render.ts";
 
 export type { ValidationFinding, ValidationResult, ValidationSummary } from "./engine.ts";
@@ -54,6 +56,12 @@ export async function validateRepo(root: string, options: ValidateOptions = {}):
   const { model } = await loadRepo(root);
   const version = model?.clusters[0]?.kubernetesVersion;
   const effective = version ? { ...config, kubernetesVersion: normalizeK8sVersion(version) } : config;
+  // With a cache folder (the CLI), helm's renders of unchanged chart + values are reused too.
+  const cachedHelm =
+    !options.renderDeps && options.cacheRoot
+      ? await cachedHelmTemplate(helmTemplateDeps(root), root, options.cacheRoot)
+      : undefined;
+  const renderDeps = options.renderDeps ?? cachedHelm;
   const { scopes, findings } = await collectRepo(
     root,
     effective,
@@ -61,8 +69,10 @@ export async function validateRepo(root: string, options: ValidateOptions = {}):
       ...(options.clusters ? { clusters: options.clusters } : {}),
       ...(options.chapter ? { chapter: options.chapter } : {}),
     },
-    ...(options.renderDeps ? [options.renderDeps] : []),
+    ...(renderDeps ? [renderDeps] : []),
   );
+  // A cache that cannot be written costs speed, not correctness.
+  await cachedHelm?.save().catch(() => {});
   return validateScopes(scopes, effective, filterOf(options), findings, engineOptionsOf(options));
 }
 

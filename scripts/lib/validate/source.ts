@@ -9,7 +9,7 @@ import { createRequire } from "node:module";
 import type { Finding } from "../findings.ts";
 import { parseYaml, type ParsedFile, type YamlLimits } from "../yaml-source.ts";
 import type { SourceDoc } from "./resource.ts";
-import type { ContentCache } from "./schema-cache.ts";
+import type { ContentCache } from "../fs/content-cache.ts";
 
 export interface SourceFile {
   docs: SourceDoc[];
