@@ -18,9 +18,9 @@ export interface ToolPin {
   goPackage: string;
   goVersion: string;
   /**
-   * `replace` directives the tool's own go.mod carries. `go install pkg@version` ignores (and since
-   * Go 1.16 refuses) modules with replace lines, so such tools are built from a throwaway wrapper
-   * module that repeats them.
+   * `replace` directives for a wrapper module the tool is built from: the ones the tool's own
+   * go.mod carries (`go install pkg@version` refuses modules with replace lines), or substitutes
+   * for dependency versions the Go module proxy will not serve (istioctl).
    */
   goReplace?: string[];
   /** Extra `-ldflags` so the built binary reports its real version. */

@@ -186,7 +186,7 @@ async function goInstall(
           `//go:build tools\n\npackage tools\n\nimport _ "${pin.goPackage}"\n`,
         );
         log(
-          `building ${pin.name} ${pin.version} from a wrapper module (its go.mod has replace lines): go get ${pin.goPackage}@${pin.goVersion}`,
+          `building ${pin.name} ${pin.version} from a wrapper module with the replace lines pinned in pins.ts: go get ${pin.goPackage}@${pin.goVersion}`,
         );
         // `go get` takes the package path and finds its module (istio.io/istio is two elements deep,
         // github.com/helmfile/helmfile three).

@@ -124,7 +124,10 @@ function hash(text: string): string {
 }
 
 export interface EngineOptions {
-  /** Folder of the kubeconform verdict cache (see schema-cache.ts); no cache when absent. */
+  /**
+   * Folder of the content-addressed caches: kubeconform verdicts (schema-cache.ts) and parsed YAML
+   * (source.ts). No caching when absent.
+   */
   cacheRoot?: string;
 }
 

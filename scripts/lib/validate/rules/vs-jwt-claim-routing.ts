@@ -30,7 +30,7 @@ export default defineRule({
       }
       const byRef = new Map<string, Resource>(index.allOf("Gateway").map((g) => [`${g.ns}/${g.name}`, g]));
       const namespaces = new Set([vs.ns, index.platform.rootNamespace]);
-      for (const g of vsGateways(vs)) {
+      for (const g of gateways) {
         const gw = byRef.get(g.ref);
         if (gw) for (const w of gatewayWorkloads(index, gw)) namespaces.add(w.ns);
       }
