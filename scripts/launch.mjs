@@ -16,7 +16,7 @@
  */
 // @ts-check
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
@@ -36,7 +36,7 @@ export function sourceFiles(dir = path.join(ROOT, "scripts")) {
   for (const e of readdirSync(dir, { withFileTypes: true })) {
     const p = path.join(dir, e.name);
     if (e.isDirectory()) out.push(...sourceFiles(p));
-    else if (/\.(ts|mts|json|mjs)$/.test(e.name)) out.push(p);
+    else if (/\.(ts|mts|cts|json|mjs|js|cjs)$/.test(e.name)) out.push(p);
   }
   return out.sort();
 }
@@ -52,8 +52,11 @@ export function bundlePath(entry, root = ROOT) {
   for (const f of sourceFiles(path.join(root, "scripts"))) {
     h.update(path.relative(root, f)).update("\0").update(readFileSync(f)).update("\0");
   }
-  const lock = path.join(root, "pnpm-lock.yaml");
-  if (existsSync(lock)) h.update(readFileSync(lock));
+  // The lock file (dependency versions) and tsconfig.json (esbuild reads it) shape the bundle too.
+  for (const f of ["pnpm-lock.yaml", "tsconfig.json"]) {
+    const p = path.join(root, f);
+    if (existsSync(p)) h.update(f).update("\0").update(readFileSync(p)).update("\0");
+  }
   const name = path.basename(entry).replace(/\.[cm]?ts$/, "");
   return path.join(
     root,
@@ -73,7 +76,7 @@ export function bundlePath(entry, root = ROOT) {
 export async function buildBundle(entry, out) {
   const { build } = await import("esbuild");
   mkdirSync(path.dirname(out), { recursive: true });
-  const tmp = `${out}.${process.pid}.tmp`;
+  const tmp = `${out}.${process.pid}-${Math.random().toString(16).slice(2, 10)}.tmp`;
   try {
     await build({
       entryPoints: [entry],
@@ -106,21 +109,39 @@ async function main() {
   try {
     const out = bundlePath(entry);
     if (!existsSync(out)) {
-      // Old bundles of this entry are superseded; keep the folder small.
-      const prefix = `${path.basename(out).replace(/-[0-9a-f]{16}\.mjs$/, "")}-`;
-      if (existsSync(BUNDLES))
-        for (const f of readdirSync(BUNDLES))
-          if (f.startsWith(prefix)) rmSync(path.join(BUNDLES, f), { force: true });
+      removeStaleBundles(out);
       await buildBundle(entry, out);
     }
     target = pathToFileURL(out).href;
   } catch (e) {
+    // No bundle (esbuild missing, a build error): run the sources through tsx instead.
     if (process.env.LAUNCH_DEBUG)
       console.error(`launch: running through tsx (${e instanceof Error ? e.message : String(e)})`);
     const { register } = await import("tsx/esm/api");
     register();
   }
+  // Outside the try: the CLI runs once, whatever it throws.
   await import(target);
+}
+
+/**
+ * Removes earlier bundles of the same CLI (exactly `<name>-<hash>.mjs`), once they are ten minutes
+ * old: a process started just before an edit may still be about to load its bundle.
+ * @param {string} current the bundle about to be built
+ */
+function removeStaleBundles(current) {
+  if (!existsSync(BUNDLES)) return;
+  const name = path.basename(current).replace(/-[0-9a-f]{16}\.mjs$/, "");
+  const mine = new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}-[0-9a-f]{16}\\.mjs$`);
+  const old = Date.now() - 10 * 60 * 1000;
+  for (const f of readdirSync(BUNDLES)) {
+    const p = path.join(BUNDLES, f);
+    try {
+      if (mine.test(f) && statSync(p).mtimeMs < old) rmSync(p, { force: true });
+    } catch {
+      // Removed meanwhile by another process.
+    }
+  }
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await main();

@@ -71,6 +71,11 @@ describe("cachedHelmTemplate", () => {
     await again.templateLocalChart(release, "");
     expect(calls.length).toBe(n + 1);
 
+    // A chart folder that is not there: helm's own finding, as without the cache.
+    await expect(again.templateLocalChart({ ...release, chart: "./no-such-chart" }, "")).rejects.toThrow(
+      /helm template of release 'workshop' \(\.\/no-such-chart\) failed/,
+    );
+
     const broken = "replicas: [not, a, number]\n";
     await expect(again.templateLocalChart(release, broken)).rejects.toThrow(
       /helm template of release 'workshop'/,

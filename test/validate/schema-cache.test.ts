@@ -10,8 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { KubeconformResult } from "../../scripts/lib/validate/kubeconform.ts";
 import { resolveKubeconform } from "../../scripts/lib/validate/kubeconform.ts";
 import { ContentCache } from "../../scripts/lib/fs/content-cache.ts";
-import { isVerdict, SchemaVerdictCache } from "../../scripts/lib/validate/schema-cache.ts";
-import { fastLoader, readSourceCached } from "../../scripts/lib/validate/source.ts";
+import { configKey, isVerdict, SchemaVerdictCache } from "../../scripts/lib/validate/schema-cache.ts";
+import { fastLoader, loadAllCached, readSourceCached } from "../../scripts/lib/validate/source.ts";
 import { DEFAULT_YAML_LIMITS } from "../../scripts/lib/yaml-source.ts";
 import { validatePaths } from "../../scripts/lib/validate/index.ts";
 import { FIXTURES, REPO_ROOT, SCHEMA_ROOT } from "./helpers.ts";
@@ -108,6 +108,31 @@ describe("the parse cache", () => {
     expect(cache.size).toBe(0);
     const dup = readSourceCached("a: 1\na: 2\n", "dup", DEFAULT_YAML_LIMITS, loader, cache);
     expect(dup.findings.map((f) => f.rule)).toContain("yaml/duplicate-key");
+  });
+});
+
+describe("cache keys", () => {
+  it("keeps verdicts against remote schema locations for one day only, local ones until they change", async () => {
+    const bin = process.execPath;
+    const remote = { schemaLocations: ["default"], kubernetesVersion: "1.36.0", skipKinds: [] };
+    remote.schemaLocations = ["https://example.com/{{ .ResourceKind }}.json"];
+    const local = { ...remote, schemaLocations: ["/schemas/{{ .ResourceKind }}.json"] };
+    const day = 86_400_000;
+    expect(await configKey(bin, remote, 10 * day)).not.toBe(await configKey(bin, remote, 11 * day));
+    expect(await configKey(bin, remote, 10 * day)).toBe(await configKey(bin, remote, 10 * day + 5));
+    expect(await configKey(bin, local, 10 * day)).toBe(await configKey(bin, local, 11 * day));
+    expect(await configKey(bin, local)).not.toBe(
+      await configKey(bin, { ...local, kubernetesVersion: "1.35.0" }),
+    );
+  });
+
+  it("keeps trusted CRD values apart from manifests with the same bytes (which still get every YAML check)", async () => {
+    const loader = (await fastLoader())!;
+    const cache = await ContentCache.open<unknown[]>(path.join(tmp, "keys", "parsed.json"), Array.isArray);
+    const aliases = `a: &x [1, 2]\n${Array.from({ length: 120 }, (_, i) => `k${i}: *x`).join("\n")}\n`;
+    expect(loadAllCached(aliases, "crd:h", loader, cache)).toHaveLength(1);
+    const asManifest = readSourceCached(aliases, "h", DEFAULT_YAML_LIMITS, loader, cache);
+    expect(asManifest.findings.map((f) => f.rule)).toContain("yaml/alias-limit");
   });
 });
 

@@ -4,7 +4,8 @@
  * used entries are dropped past MAX_ENTRIES; the file is saved whole through a temp file and a
  * rename, so a crash leaves the previous cache, never half a file.
  */
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 
 /** Entries kept per cache file: enough for several branches of a large repo. */
@@ -17,6 +18,7 @@ export class ContentCache<V> {
   protected constructor(
     private readonly file: string | undefined,
     entries: Map<string, V>,
+    private readonly maxEntries = MAX_ENTRIES,
   ) {
     this.entries = entries;
   }
@@ -26,7 +28,12 @@ export class ContentCache<V> {
     return new ContentCache<V>(undefined, new Map());
   }
 
-  static async open<V>(file: string, accept: (v: unknown) => boolean): Promise<ContentCache<V>> {
+  /** `maxEntries` bounds the file: large values (rendered charts) want a smaller bound. */
+  static async open<V>(
+    file: string,
+    accept: (v: unknown) => boolean,
+    maxEntries = MAX_ENTRIES,
+  ): Promise<ContentCache<V>> {
     let entries = new Map<string, V>();
     try {
       const raw = JSON.parse(await readFile(file, "utf8")) as unknown;
@@ -35,7 +42,7 @@ export class ContentCache<V> {
     } catch {
       // Missing or unreadable: start empty; the next save replaces it whole.
     }
-    return new ContentCache<V>(file, entries);
+    return new ContentCache<V>(file, entries, maxEntries);
   }
 
   get enabled(): boolean {
@@ -66,11 +73,16 @@ export class ContentCache<V> {
 
   async save(): Promise<void> {
     if (!this.file || !this.dirty) return;
-    const keep = [...this.entries].slice(-MAX_ENTRIES);
+    const keep = [...this.entries].slice(-this.maxEntries);
     await mkdir(path.dirname(this.file), { recursive: true });
-    const tmp = `${this.file}.${process.pid}.tmp`;
-    await writeFile(tmp, JSON.stringify(Object.fromEntries(keep)));
-    await rename(tmp, this.file);
+    // Unique per writer (pids repeat across containers sharing a home); the last rename wins.
+    const tmp = `${this.file}.${process.pid}-${randomBytes(4).toString("hex")}.tmp`;
+    try {
+      await writeFile(tmp, JSON.stringify(Object.fromEntries(keep)));
+      await rename(tmp, this.file);
+    } finally {
+      await rm(tmp, { force: true });
+    }
     this.dirty = false;
   }
 }

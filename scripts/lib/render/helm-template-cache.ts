@@ -6,21 +6,30 @@
  * Only successful renders are kept.
  */
 import { createHash } from "node:crypto";
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { lstatSync, readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
 import path from "node:path";
 import type { HelmRelease } from "../model/helmfile.ts";
 import { resolveTool } from "../tools/resolve.ts";
 import { ContentCache } from "../fs/content-cache.ts";
 import type { RenderDeps } from "./render.ts";
 
-/** Every file under the chart folder, hashed with its relative path, in a stable order. */
+/** Rendered charts are tens of kilobytes each: a few thousand keep the file far below V8's string limit. */
+const MAX_RENDERS = 2_000;
+
+/**
+ * Every file under the chart folder, hashed with its relative path, in a stable order. Symbolic
+ * links are hashed by their target's name, not followed (a link loop must not hang validation).
+ */
 export function chartDigest(chartDir: string): string {
   const h = createHash("sha256");
   const walk = (dir: string) => {
     for (const name of readdirSync(dir).sort()) {
       const p = path.join(dir, name);
-      if (statSync(p).isDirectory()) walk(p);
-      else h.update(path.relative(chartDir, p)).update("\0").update(readFileSync(p)).update("\0");
+      const st = lstatSync(p);
+      const rel = path.relative(chartDir, p);
+      if (st.isSymbolicLink()) h.update(rel).update("\0->").update(readlinkSync(p)).update("\0");
+      else if (st.isDirectory()) walk(p);
+      else h.update(rel).update("\0").update(readFileSync(p)).update("\0");
     }
   };
   walk(chartDir);
@@ -43,6 +52,7 @@ export async function cachedHelmTemplate(
   const cache = await ContentCache.open<string>(
     path.join(cacheRoot, "helm-template.json"),
     (v) => typeof v === "string",
+    MAX_RENDERS,
   );
   const charts = new Map<string, string>();
   const keyOf = (release: HelmRelease, valuesYaml: string) => {
@@ -58,7 +68,13 @@ export async function cachedHelmTemplate(
   };
   return {
     async templateLocalChart(release, valuesYaml) {
-      const key = keyOf(release, valuesYaml);
+      let key: string;
+      try {
+        key = keyOf(release, valuesYaml);
+      } catch {
+        // A chart folder that cannot be read: helm reports it, as an uncached run would.
+        return inner.templateLocalChart(release, valuesYaml);
+      }
       const hit = cache.get(key);
       if (hit !== undefined) return hit;
       const out = await inner.templateLocalChart(release, valuesYaml);

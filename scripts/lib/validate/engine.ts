@@ -336,7 +336,9 @@ export async function validateScopes(
     // Layer 3 (CEL): once per distinct document.
     if (ruleSelected("cel/rule", filter)) {
       // Istio's CRD files are most of a megabyte of YAML, the same on every run: cached like manifests.
-      const crdLoader = loader ? (text: string) => loadAllCached(text, hash(text), loader, parseCache) : null;
+      const crdLoader = loader
+        ? (text: string) => loadAllCached(text, `crd:${hash(text)}`, loader, parseCache)
+        : null;
       const cel = new CelValidator(
         config.schemaLocations,
         config.kubernetesVersion,

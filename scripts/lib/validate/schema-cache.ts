@@ -29,10 +29,15 @@ export function validateCacheRoot(env: NodeJS.ProcessEnv = process.env): string 
 /**
  * What a verdict depends on besides the file: the binary (path, size, mtime: a rebuilt or bumped
  * kubeconform gets a fresh cache) and every flag except the file list. Schema locations are keyed
- * by their text: the upstream locations are versioned paths; after editing a local schema folder,
- * run with --no-cache (or delete the cache folder).
+ * by their text. Remote ones can change behind the same URL (the CRD catalog is read from its main
+ * branch), so verdicts against them are kept for the current UTC day only. After editing a local
+ * schema folder in place, run with --no-cache (or delete the cache folder).
  */
-export async function configKey(bin: string, options: KubeconformOptions): Promise<string> {
+export async function configKey(
+  bin: string,
+  options: KubeconformOptions,
+  now: number = Date.now(),
+): Promise<string> {
   const st = await stat(bin);
   const parts = {
     format: FORMAT,
@@ -42,6 +47,7 @@ export async function configKey(bin: string, options: KubeconformOptions): Promi
     kubernetesVersion: options.kubernetesVersion,
     schemaLocations: options.schemaLocations,
     skipKinds: [...options.skipKinds].sort(),
+    day: options.schemaLocations.some((l) => /^https?:\/\//.test(l)) ? Math.floor(now / 86_400_000) : null,
   };
   return createHash("sha256").update(JSON.stringify(parts)).digest("hex").slice(0, 32);
 }

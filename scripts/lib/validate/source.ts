@@ -132,6 +132,8 @@ export function readSourceCached(
 /**
  * Plain values of a trusted file (the CRDs the CEL layer reads), through the same cache: no
  * positions and no hardening detour for anchors, since nothing is reported against these files.
+ * Callers key these entries apart (`crd:<hash>`): the same bytes given as a manifest must still
+ * take readSourceCached's checks.
  */
 export function loadAllCached(
   text: string,
