@@ -193,3 +193,49 @@ spec:
     for (const f of r.findings) expect(f.message).toContain("is not exported to namespace frontend");
   });
 });
+
+describe("claim-based routing at a gateway: the RequestAuthentication must reach the gateway pods", () => {
+  const GATEWAY = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ingress, namespace: istio-ingress}
+spec:
+  selector: {matchLabels: {istio: ingress}}
+  template:
+    metadata: {labels: {istio: ingress}}
+    spec: {containers: [{name: istio-proxy, image: auto}]}
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: public, namespace: istio-ingress}
+spec:
+  selector: {istio: ingress}
+  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: shop, namespace: shop}
+spec:
+  hosts: [shop.example.com]
+  gateways: [istio-ingress/public]
+  http:
+    - match: [{headers: {"@Request.Auth.Claims.group": {exact: admins}}}]
+      route: [{destination: {host: shop}}]
+`;
+  const ra = (ns: string) => `---
+apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: {name: jwt, namespace: ${ns}}
+spec:
+  jwtRules: [{issuer: "https://auth.example.com"}]
+`;
+  const hits = async (body: string) =>
+    (await run([pathScope([text("claims.yaml", body)])], { rules: ["vs/jwt-claim-without-requestauthn"] }))
+      .findings;
+
+  it("one in the VirtualService's namespace does not count; one in the gateway's namespace does", async () => {
+    // The prefix is matched case-insensitively, as Istio does.
+    expect(await hits(GATEWAY + ra("shop"))).toHaveLength(1);
+    expect(await hits(GATEWAY + ra("istio-ingress"))).toEqual([]);
+    expect(await hits(GATEWAY + ra("istio-system"))).toEqual([]);
+  });
+});

@@ -9,10 +9,9 @@ export default defineRule({
   anchors: ["IST0101", "KIA1102"],
   title: "VirtualService gateways exist",
   description:
-    "Each entry of `spec.gateways` (other than `mesh`) names a Gateway: `name` in the VirtualService's namespace, or `namespace/name`. A missing Gateway means the routes are never applied to any gateway. In path mode the check runs only when the files contain at least one Gateway.",
+    "Each entry of `spec.gateways` (other than `mesh`) names a Gateway: `name` in the VirtualService's namespace, or `namespace/name`. A missing Gateway means the routes are never applied to any gateway. Like `istioctl analyze` on files, this holds in path mode too: give the Gateways along with the VirtualServices.",
   hint: "use `namespace/name` of an existing Gateway, or create it",
   check({ index }) {
-    if (!index.knows("Gateway")) return [];
     const gateways = new Set(index.allOf("Gateway").map((g) => `${g.ns}/${g.name}`));
     const out: Report[] = [];
     for (const vs of index.of("VirtualService")) {

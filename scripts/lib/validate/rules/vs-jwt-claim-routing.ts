@@ -29,10 +29,16 @@ export default defineRule({
         continue;
       }
       const byRef = new Map<string, Resource>(index.allOf("Gateway").map((g) => [`${g.ns}/${g.name}`, g]));
-      const namespaces = new Set([vs.ns, index.platform.rootNamespace]);
+      // The token is validated where the routing happens: in the gateway pods. A RequestAuthentication
+      // reaches them from their own namespace or the root namespace; the VirtualService's
+      // namespace does not matter. Gateway pods not in view (path mode): the Gateway's namespace.
+      const namespaces = new Set([index.platform.rootNamespace]);
       for (const g of gateways) {
         const gw = byRef.get(g.ref);
-        if (gw) for (const w of gatewayWorkloads(index, gw)) namespaces.add(w.ns);
+        if (!gw) continue;
+        const pods = gatewayWorkloads(index, gw);
+        if (pods.length) for (const w of pods) namespaces.add(w.ns);
+        else namespaces.add(gw.ns);
       }
       const covered = ras.some((ra) => namespaces.has(ra.ns));
       if (covered) continue;
@@ -55,7 +61,8 @@ function claimMatches(vs: Resource): Array<{ header: string; path: Array<string 
     asArray(asObj(r).match).forEach((m, j) => {
       for (const field of ["headers", "withoutHeaders"])
         for (const h of Object.keys(asObj(asObj(m)[field])))
-          if (h.startsWith("@request.auth.claims"))
+          // Istio compares the prefix case-insensitively.
+          if (h.toLowerCase().startsWith("@request.auth.claims."))
             out.push({ header: h, path: ["spec", "http", i, "match", j, field, h] });
     });
   });
