@@ -17,6 +17,7 @@ import drStickyWeightedSplit from "./dr-sticky-weighted-split.ts";
 import drSubsetNoWorkload from "./dr-subset-no-workload.ts";
 import drTlsNoCa from "./dr-tls-no-ca.ts";
 import envoyfilterOperations from "./envoyfilter-operations.ts";
+import envoyfilterTypedConfig from "./envoyfilter-typed-config.ts";
 import gwCredentialNotFound from "./gw-credential-not-found.ts";
 import gwDuplicateHostPort from "./gw-duplicate-host-port.ts";
 import gwSelectorNoWorkload from "./gw-selector-no-workload.ts";
@@ -28,6 +29,7 @@ import k8sServiceAccount from "./k8s-service-account.ts";
 import policySelectorNoWorkload from "./policy-selector-no-workload.ts";
 import seAddressesRequired from "./se-addresses-required.ts";
 import sidecarConflictingSelectors from "./sidecar-conflicting-selectors.ts";
+import sidecarDuplicateEgressHost from "./sidecar-duplicate-egress-host.ts";
 import sidecarEgressHost from "./sidecar-egress-host.ts";
 import sidecarMultipleSelectorless from "./sidecar-multiple-selectorless.ts";
 import svcPortProtocol from "./svc-port-protocol.ts";
@@ -73,6 +75,7 @@ export const SEMANTIC_RULES: readonly Rule[] = [
   sidecarMultipleSelectorless,
   sidecarConflictingSelectors,
   sidecarEgressHost,
+  sidecarDuplicateEgressHost,
   policySelectorNoWorkload,
   authzPrincipalNotFound,
   authzDenyHttpOnly,
@@ -81,6 +84,7 @@ export const SEMANTIC_RULES: readonly Rule[] = [
   telemetryEmptyProviders,
   telemetryConflicting,
   envoyfilterOperations,
+  envoyfilterTypedConfig,
   svcSelectorNoWorkload,
   svcTargetPort,
   svcPortProtocol,
