@@ -23,7 +23,7 @@ runMain(async () => {
       const bin = await resolveTool(name, { log: (l) => console.log(`  ${l}`) });
       const seconds = ((Date.now() - started) / 1000).toFixed(1);
       const version = (await reportedVersion(bin, TOOL_PINS[name])) ?? "unknown";
-      console.log(`${name.padEnd(12)} ${version.padEnd(10)} ${bin} (${seconds}s)`);
+      console.log(`${name.padEnd(12)} ${version.padEnd(18)} ${bin} (${seconds}s)`);
     } catch (e) {
       console.error(`${name.padEnd(12)} UNAVAILABLE ${(e as Error).message}`);
       failures.push(name);
