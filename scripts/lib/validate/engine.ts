@@ -226,12 +226,7 @@ export async function validateScopes(
   const internal: ValidationFinding[] = [];
   const parsedCache = new Map<string, SourceFile>();
   const loader = await fastLoader();
-  const parseCache = options.cacheRoot
-    ? await ContentCache.open<unknown[]>(
-        path.join(options.cacheRoot, `parsed-${fastLoaderId()}.json`),
-        Array.isArray,
-      )
-    : ContentCache.disabled<unknown[]>();
+  let parseCache = ContentCache.disabled<unknown[]>();
   const parse = (key: string, text: string, limits: YamlLimits) => {
     let p = parsedCache.get(key);
     if (!p) {
@@ -258,6 +253,13 @@ export async function validateScopes(
   }
   const kubeconform =
     schemaSelected && distinct.size ? await startSchemaLayer(distinct, config, options) : undefined;
+  // Opened once kubeconform is running (it is the longer path on a cold run).
+  parseCache = options.cacheRoot
+    ? await ContentCache.open<unknown[]>(
+        path.join(options.cacheRoot, `parsed-${fastLoaderId()}.json`),
+        Array.isArray,
+      )
+    : ContentCache.disabled<unknown[]>();
 
   let nextId = 0;
   const scopeResources = new Map<Scope, Resource[]>();
