@@ -1,8 +1,8 @@
 /**
  * Reading YAML for validation, fast: values come from js-yaml when it is installed (the 4.x line,
- * which parses these files three times faster than 5.x; about ten
- * times faster than the `yaml` package here), and positions are computed lazily, with the `yaml`
- * package, only for files that have findings. Anything unusual (anchors, aliases, tags, merge
+ * which parses manifests three times faster than 5.x and ten times faster than the `yaml`
+ * package), and positions are computed lazily, with the `yaml` package, only for files that have
+ * findings. Anything unusual (anchors, aliases, tags, merge
  * keys, a parse error, a duplicate key) goes through the hardened `parseYaml` path, which
  * reports the problem with its position. Without js-yaml every file takes that path.
  */
