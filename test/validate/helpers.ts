@@ -1,5 +1,5 @@
 /** Shared set-up of the validator tests: real kubeconform against the offline schema mirror. */
-import { mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -22,7 +22,9 @@ export const TSX = path.join(REPO_ROOT, "node_modules/.bin/tsx");
 
 process.env.VALIDATE_SCHEMA_ROOT = SCHEMA_ROOT;
 // The CLI caches kubeconform verdicts per user; tests (and the CLIs they start) keep theirs apart.
-process.env.VALIDATE_CACHE_DIR ??= mkdtempSync(path.join(os.tmpdir(), "validate-cache-test-"));
+// One folder for every run (workers end without exit hooks, so per-run folders would pile up);
+// tests that look at the cache itself use folders of their own.
+process.env.VALIDATE_CACHE_DIR ??= path.join(os.tmpdir(), "istio-gitops-validate-cache-test");
 
 export function testConfig(raw: Record<string, unknown> = {}): ValidateConfig {
   return resolveConfig(REPO_ROOT, raw, { VALIDATE_SCHEMA_ROOT: SCHEMA_ROOT });
