@@ -14,9 +14,15 @@ import {
 import type { RepoFacts } from "../../scripts/lib/validate/rule.ts";
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-/** shared/ lives beside the repository, in CI's clean clone as here. */
-export const SCHEMA_ROOT = path.resolve(REPO_ROOT, "../shared/schemas");
-export const CRD_DIR = path.resolve(REPO_ROOT, "../shared/crds");
+/**
+ * The offline mirror (shared/): where VALIDATE_SCHEMA_ROOT points (`.ci/run` sets it, also for a
+ * clone made away from shared/), else beside the repository.
+ */
+export const SHARED_DIR = process.env.VALIDATE_SCHEMA_ROOT
+  ? path.dirname(path.resolve(REPO_ROOT, process.env.VALIDATE_SCHEMA_ROOT))
+  : path.resolve(REPO_ROOT, "../shared");
+export const SCHEMA_ROOT = path.join(SHARED_DIR, "schemas");
+export const CRD_DIR = path.join(SHARED_DIR, "crds");
 export const FIXTURES = path.join(REPO_ROOT, "test/validate/fixtures");
 export const TSX = path.join(REPO_ROOT, "node_modules/.bin/tsx");
 

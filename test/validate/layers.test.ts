@@ -14,6 +14,7 @@ import {
   FIXTURES,
   REPO_ROOT,
   SCHEMA_ROOT,
+  SHARED_DIR,
   fileInput,
   pathScope,
   run,
@@ -204,7 +205,7 @@ describe("layers 2 and 3: kubeconform and CEL in one run", () => {
 describe("configuration", () => {
   it("defaults to the public upstreams; VALIDATE_SCHEMA_ROOT switches to the mirror, relative to the root", () => {
     expect(resolveConfig(REPO_ROOT, {}, {}).schemaLocations).toEqual(UPSTREAM_SCHEMA_LOCATIONS);
-    const c = resolveConfig(REPO_ROOT, {}, { VALIDATE_SCHEMA_ROOT: "../shared/schemas" });
+    const c = resolveConfig(REPO_ROOT, {}, { VALIDATE_SCHEMA_ROOT: path.relative(REPO_ROOT, SCHEMA_ROOT) });
     expect(c.schemaLocations[0]).toBe(
       path.join(
         SCHEMA_ROOT,
@@ -267,7 +268,7 @@ describe("fast path: values first, positions on demand", () => {
 
 describe("CEL environment", () => {
   it("compiles every rule of Istio's CRDs and of the mirrored CRD schemas (none skipped)", () => {
-    const tsv = readFileSync(path.resolve(REPO_ROOT, "../shared/reference/istio-crd-cel-rules.tsv"), "utf8")
+    const tsv = readFileSync(path.join(SHARED_DIR, "reference/istio-crd-cel-rules.tsv"), "utf8")
       .split("\n")
       .slice(1)
       .filter(Boolean);

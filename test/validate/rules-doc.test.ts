@@ -4,7 +4,7 @@ import * as prettier from "prettier";
 import { describe, expect, it } from "vitest";
 import { allRuleMetas } from "../../scripts/lib/validate/rules/index.ts";
 import { renderRulesDoc, type RuleExample } from "../../scripts/lib/validate/rules-doc.ts";
-import { FIXTURES, REPO_ROOT } from "./helpers.ts";
+import { FIXTURES, REPO_ROOT, SHARED_DIR } from "./helpers.ts";
 
 const DOC = path.join(REPO_ROOT, "scripts/lib/validate/RULES.md");
 
@@ -45,7 +45,7 @@ describe("RULES.md", () => {
   });
 
   it("anchors only codes that exist in istioctl's and Kiali's tables", () => {
-    const ref = path.resolve(REPO_ROOT, "../shared/reference");
+    const ref = path.join(SHARED_DIR, "reference");
     const codes = new Set(
       ["istioctl-analyze-codes.tsv", "kiali-validation-codes.tsv"].flatMap((f) =>
         readFileSync(path.join(ref, f), "utf8")
