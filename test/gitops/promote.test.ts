@@ -1,32 +1,14 @@
 import { existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { RefusalError } from "../../scripts/lib/cli/run-main.ts";
 import { readTree } from "../../scripts/lib/fs/tree.ts";
 import { promote } from "../../scripts/lib/gitops/promote.ts";
-import {
-  buildTemplate,
-  fakeGitHub,
-  makeWorld,
-  runCli,
-  stubValidator,
-  type Clone,
-  type World,
-} from "./world.ts";
+import { fakeGitHub, worldPerTest, runCli, stubValidator, type Clone, type World } from "./world.ts";
 
-let template: Awaited<ReturnType<typeof buildTemplate>>;
+const newWorld = worldPerTest();
 let world: World;
-
-beforeAll(async () => {
-  template = await buildTemplate();
-});
-afterAll(async () => {
-  await template?.cleanup();
-});
-afterEach(async () => {
-  await world?.cleanup();
-});
 
 async function snapshot(c: Clone) {
   return {
@@ -45,7 +27,7 @@ async function chapterOnBranch(c: Clone, rev: string, cluster = "primary"): Prom
 
 describe("pnpm promote", () => {
   it("promotes one step on a branch, keeps cluster.yaml's comments, pushes and returns to main", async () => {
-    world = await makeWorld(template.bare);
+    world = await newWorld();
     const { a } = world;
     const before = await readFile(path.join(a.dir, "clusters/primary/cluster.yaml"), "utf8");
     const mainBefore = await a.git.head();
@@ -81,7 +63,7 @@ describe("pnpm promote", () => {
   });
 
   it("promotes several chapters with --to, and the remote cluster up to its primary", async () => {
-    world = await makeWorld(template.bare);
+    world = await newWorld();
     const { a } = world;
     const r = await promote(a.dir, { cluster: "primary", to: "3", env: a.env });
     expect(r.plan.passed.map((c) => c.dir)).toEqual(["01-mtls", "02-routing", "03-resilience"]);
@@ -102,7 +84,7 @@ describe("pnpm promote", () => {
   });
 
   it("--dry-run writes nothing and creates no branch", async () => {
-    world = await makeWorld(template.bare);
+    world = await newWorld();
     const { a } = world;
     const before = await snapshot(a);
     const tree = await readTree(a.dir + "/clusters/primary");
@@ -115,7 +97,7 @@ describe("pnpm promote", () => {
   });
 
   it("refuses a dirty tree, a branch behind its upstream, an open promotion, a remote ahead of its primary", async () => {
-    world = await makeWorld(template.bare);
+    world = await newWorld();
     const { a, b } = world;
 
     await writeFile(path.join(a.dir, "notes.txt"), "wip\n");
@@ -154,7 +136,7 @@ describe("pnpm promote", () => {
   });
 
   it("refuses at the last chapter and backwards --to", async () => {
-    world = await makeWorld(template.bare);
+    world = await newWorld();
     const { a } = world;
     await expect(promote(a.dir, { cluster: "primary", to: "0", env: a.env })).rejects.toThrow(
       /already at 00-basics/,
@@ -166,7 +148,7 @@ describe("pnpm promote", () => {
   });
 
   it("when validation fails, restores the files, returns to main and deletes the branch", async () => {
-    world = await makeWorld(template.bare);
+    world = await newWorld();
     const { a } = world;
     const before = await snapshot(a);
     const failing = await stubValidator(world.tmp, 1);
@@ -183,7 +165,7 @@ describe("pnpm promote", () => {
   });
 
   it("opens the pull request through the GitHub REST API", async () => {
-    world = await makeWorld(template.bare);
+    world = await newWorld();
     const { a } = world;
     const gh = await fakeGitHub();
     try {
@@ -222,7 +204,7 @@ describe("pnpm promote", () => {
   });
 
   it("a promotion raced by a second clone: the loser's push is refused and nothing is lost", async () => {
-    world = await makeWorld(template.bare);
+    world = await newWorld();
     const { a, b } = world;
     const hook = "__gitopsRaceHook";
     const racing = await stubValidator(world.tmp, 0, hook);
@@ -255,7 +237,7 @@ describe("pnpm promote", () => {
   });
 
   it("runs as a CLI: --dry-run, a real promotion with the compare URL, and a refusal (exit 1)", async () => {
-    world = await makeWorld(template.bare);
+    world = await newWorld();
     const { a } = world;
     const env = { ...a.env, GITHUB_REPOSITORY: "acme/workshop" }; // no token: prints the compare URL
 

@@ -7,7 +7,7 @@ import { existsSync } from "node:fs";
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { RefusalError } from "../../scripts/lib/cli/run-main.ts";
 import { writeTreeAtomically } from "../../scripts/lib/fs/tree.ts";
@@ -18,35 +18,12 @@ import { parseTagName } from "../../scripts/lib/gitops/tags.ts";
 import { loadRepoOrThrow } from "../../scripts/lib/model/repo.ts";
 import { renderClusters } from "../../scripts/lib/render/pipeline.ts";
 import { freshness } from "../../scripts/lib/validate/repo-mode.ts";
-import {
-  buildTemplate,
-  makeWorld,
-  mergeOnOrigin,
-  PROJECT_ROOT,
-  TSX,
-  type Clone,
-  type World,
-} from "./world.ts";
+import { worldPerTest, promoteAndMerge, PROJECT_ROOT, TSX, type Clone, type World } from "./world.ts";
 
 const sh = promisify(execFile);
 
-let template: Awaited<ReturnType<typeof buildTemplate>>;
+const newWorld = worldPerTest();
 let world: World;
-
-beforeAll(async () => {
-  template = await buildTemplate();
-});
-afterAll(async () => {
-  await template?.cleanup();
-});
-afterEach(async () => {
-  await world?.cleanup();
-});
-
-async function promoteAndMerge(c: Clone, cluster: string): Promise<string> {
-  const r = await promote(c.dir, { cluster, env: c.env });
-  return mergeOnOrigin(c, r.branch);
-}
 
 async function originTags(c: Clone): Promise<string[]> {
   const out = await c.git.out(["ls-remote", "--tags", "--refs", "origin", "refs/tags/mesh/*"]);
@@ -59,7 +36,7 @@ async function originTags(c: Clone): Promise<string[]> {
 
 describe("pnpm tag sequence numbers", () => {
   it("two runs tagging different states at the same time never get the same number", async () => {
-    world = await makeWorld(template.bare);
+    world = await newWorld();
     const { a, b } = world;
     const m1 = await promoteAndMerge(a, "primary");
     const m2 = await promoteAndMerge(a, "primary");
@@ -88,7 +65,7 @@ describe("pnpm tag sequence numbers", () => {
   }, 120_000);
 
   it("pushes a tag that an earlier --no-push run left only in this clone", async () => {
-    world = await makeWorld(template.bare);
+    world = await newWorld();
     const { a } = world;
     const local = await createMeshTag(a.git, { cluster: "primary", push: false });
     expect(local).toMatchObject({ created: true, pushed: false });
@@ -106,7 +83,7 @@ describe("pnpm tag sequence numbers", () => {
 
 describe("the tag workflow", () => {
   it("tags every cluster whose newest state is untagged, not only those the push changed", async () => {
-    world = await makeWorld(template.bare);
+    world = await newWorld();
     const { a, b } = world;
     const wf = parse(await readFile(path.join(PROJECT_ROOT, ".github/workflows/tag.yaml"), "utf8")) as {
       jobs: { tag: { steps: Array<{ name?: string; run?: string; env?: Record<string, string> }> } };
@@ -149,7 +126,7 @@ describe("repo/rendered-stale and rollbacks", () => {
   }
 
   it("is a warning for a verified restore (trailer + the tag's rendered hash), an error otherwise", async () => {
-    world = await makeWorld(template.bare);
+    world = await newWorld();
     const { a, b } = world;
     await createMeshTag(a.git, { cluster: "primary" });
     await promoteAndMerge(a, "primary");
@@ -193,7 +170,7 @@ describe("repo/rendered-stale and rollbacks", () => {
 
 describe("preflight: the base of a change is up to date", () => {
   it("compares with origin/<branch> when the branch has no upstream, and refuses without one", async () => {
-    world = await makeWorld(template.bare);
+    world = await newWorld();
     const { a, b } = world;
     await a.git.run(["branch", "--unset-upstream"]);
     await writeFile(path.join(b.dir, "README.md"), "b\n");
@@ -211,7 +188,7 @@ describe("preflight: the base of a change is up to date", () => {
   });
 
   it("fetches the upstream's own remote when it is not origin", async () => {
-    world = await makeWorld(template.bare);
+    world = await newWorld();
     const { a, b } = world;
     const fork = path.join(world.tmp, "fork.git");
     await sh("git", ["clone", "--quiet", "--bare", world.origin, fork], { env: a.env });
@@ -235,7 +212,7 @@ describe("one open change per cluster and its paired clusters", () => {
   }
 
   it("promote refuses an open rollback of the cluster, and an open change of its primary", async () => {
-    world = await makeWorld(template.bare);
+    world = await newWorld();
     const { a, b } = world;
     await promoteAndMerge(a, "primary");
     await b.git.run(["pull", "--quiet", "--ff-only"]);
@@ -250,7 +227,7 @@ describe("one open change per cluster and its paired clusters", () => {
   });
 
   it("rollback refuses an open promotion of the cluster or of its remotes", async () => {
-    world = await makeWorld(template.bare);
+    world = await newWorld();
     const { a, b } = world;
     const first = await createMeshTag(a.git, { cluster: "primary" });
     await promoteAndMerge(a, "primary");
@@ -267,7 +244,7 @@ describe("one open change per cluster and its paired clusters", () => {
   });
 
   it("a competing change pushed meanwhile: the pushed branch is deleted again and the command refuses", async () => {
-    world = await makeWorld(template.bare);
+    world = await newWorld();
     const { a, b } = world;
     const run = promote(a.dir, {
       cluster: "primary",
@@ -296,7 +273,7 @@ describe("one open change per cluster and its paired clusters", () => {
 
 describe("signals while a change is in progress", () => {
   it("SIGTERM during validation restores the files and the branch, and exits 143", async () => {
-    world = await makeWorld(template.bare);
+    world = await newWorld();
     const { a } = world;
     const marker = path.join(world.tmp, "validating");
     const validator = path.join(world.tmp, "slow-validator.mjs");
@@ -334,7 +311,7 @@ export async function validateRepo() {
 
 describe("opening the pull request", () => {
   it("a failure while reading GitHub's answer falls back to the compare URL (a refusal, not a crash)", async () => {
-    world = await makeWorld(template.bare);
+    world = await newWorld();
     const { a } = world;
     const env = {
       ...a.env,

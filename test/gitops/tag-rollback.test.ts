@@ -2,42 +2,18 @@ import { execFile } from "node:child_process";
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { RefusalError } from "../../scripts/lib/cli/run-main.ts";
 import { readTree, writeTreeAtomically } from "../../scripts/lib/fs/tree.ts";
 import { createMeshTag, listClusterTags } from "../../scripts/lib/gitops/mesh-tags.ts";
-import { promote } from "../../scripts/lib/gitops/promote.ts";
 import { rollback } from "../../scripts/lib/gitops/rollback.ts";
 import { renderClusters } from "../../scripts/lib/render/pipeline.ts";
-import {
-  buildTemplate,
-  makeWorld,
-  mergeOnOrigin,
-  runCli,
-  stubValidator,
-  type Clone,
-  type World,
-} from "./world.ts";
+import { worldPerTest, promoteAndMerge, runCli, stubValidator, type Clone, type World } from "./world.ts";
 
 const sh = promisify(execFile);
 
-let template: Awaited<ReturnType<typeof buildTemplate>>;
+const newWorld = worldPerTest();
 let world: World;
-
-beforeAll(async () => {
-  template = await buildTemplate();
-});
-afterAll(async () => {
-  await template?.cleanup();
-});
-afterEach(async () => {
-  await world?.cleanup();
-});
-
-async function promoteAndMerge(c: Clone, cluster: string, to?: string): Promise<string> {
-  const r = await promote(c.dir, { cluster, ...(to ? { to } : {}), env: c.env });
-  return mergeOnOrigin(c, r.branch);
-}
 
 async function tag(c: Clone, cluster: string, commit?: string) {
   return createMeshTag(c.git, { cluster, ...(commit ? { commit } : {}) });
@@ -45,7 +21,7 @@ async function tag(c: Clone, cluster: string, commit?: string) {
 
 /** primary: 0001-00-basics (seed), 0002-01-mtls, 0003-02-routing; remote: 0001-00-basics. */
 async function worldWithHistory(): Promise<World> {
-  const w = await makeWorld(template.bare);
+  const w = await newWorld();
   await tag(w.a, "primary");
   await tag(w.a, "remote");
   await promoteAndMerge(w.a, "primary");
@@ -59,7 +35,7 @@ const names = async (c: Clone, cluster: string) => (await listClusterTags(c.git,
 
 describe("pnpm tag and pnpm history", () => {
   it("tags the commit that changed the cluster, records chapter, date and the rendered hash, and pushes", async () => {
-    world = await makeWorld(template.bare);
+    world = await newWorld();
     const { a, b } = world;
     const merge = await promoteAndMerge(a, "primary");
     // a later commit that does not touch the cluster does not move the default target
@@ -101,7 +77,7 @@ describe("pnpm tag and pnpm history", () => {
   });
 
   it("is idempotent on an already tagged commit and never moves or deletes a tag", async () => {
-    world = await makeWorld(template.bare);
+    world = await newWorld();
     const { a, b } = world;
     const first = await tag(a, "primary");
     expect(first.created).toBe(true);
@@ -125,7 +101,7 @@ describe("pnpm tag and pnpm history", () => {
   });
 
   it("refuses to tag a commit whose rendered output is not what its cluster.yaml renders", async () => {
-    world = await makeWorld(template.bare);
+    world = await newWorld();
     const { a } = world;
     const file = path.join(a.dir, "clusters/primary/rendered/values/istiod.yaml");
     await writeFile(file, (await readFile(file, "utf8")) + "hand: edited\n");

@@ -11,8 +11,10 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { afterAll, afterEach, beforeAll } from "vitest";
 import { writeTreeAtomically } from "../../scripts/lib/fs/tree.ts";
 import { Git } from "../../scripts/lib/gitops/git.ts";
+import { promote } from "../../scripts/lib/gitops/promote.ts";
 import { renderedRoot } from "../../scripts/lib/render/layout.ts";
 import { renderClusters } from "../../scripts/lib/render/pipeline.ts";
 
@@ -86,6 +88,37 @@ export async function makeWorld(templateBare: string): Promise<World> {
   const a = await clone("Alice");
   const b = await clone("Bob");
   return { tmp, origin, a, b, cleanup: () => rm(tmp, { recursive: true, force: true }) };
+}
+
+/**
+ * The hooks every git test file needs: the seed repository built once per file, and a fresh world
+ * (a bare origin and two clones) per test, removed after it. Call at the top of a test file; the
+ * returned function makes the test's world.
+ */
+export function worldPerTest(): () => Promise<World> {
+  let template: Awaited<ReturnType<typeof buildTemplate>> | undefined;
+  let current: World | undefined;
+  beforeAll(async () => {
+    template = await buildTemplate();
+  });
+  afterAll(async () => {
+    await template?.cleanup();
+  });
+  afterEach(async () => {
+    await current?.cleanup();
+    current = undefined;
+  });
+  return async () => {
+    if (!template) throw new Error("worldPerTest(): the seed repository is built in beforeAll");
+    current = await makeWorld(template.bare);
+    return current;
+  };
+}
+
+/** Promotes a cluster (one chapter, or `to` one) and merges the pull request on the origin. */
+export async function promoteAndMerge(c: Clone, cluster: string, to?: string): Promise<string> {
+  const r = await promote(c.dir, { cluster, ...(to ? { to } : {}), env: c.env });
+  return mergeOnOrigin(c, r.branch);
 }
 
 /** What GitHub does when a pull request is merged with a merge commit, and the branch deleted. */
