@@ -9,10 +9,10 @@
  */
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { parseArgs } from "node:util";
 import { parse } from "yaml";
 import type { KubernetesObject } from "@kubernetes/client-node";
-import { RefusalError, runMain, UsageError } from "./lib/cli/run-main.ts";
+import { parseCli } from "./lib/cli/parse-cli.ts";
+import { RefusalError, runMain } from "./lib/cli/run-main.ts";
 import { applyObjects, loadKubeConfig, readObject } from "./lib/kube/client.ts";
 import { loadRepoOrThrow } from "./lib/model/repo.ts";
 import { selectClusters } from "./lib/render/pipeline.ts";
@@ -21,18 +21,15 @@ import { renderedRoot } from "./lib/render/layout.ts";
 const HELP = "usage: pnpm bootstrap [--cluster NAME]... [--context KUBE_CONTEXT] [--kubeconfig FILE]";
 
 runMain(async () => {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      options: {
-        cluster: { type: "string", multiple: true },
-        context: { type: "string" },
-        kubeconfig: { type: "string" },
-      },
-    }));
-  } catch (e) {
-    throw new UsageError(`${(e as Error).message}\n${HELP}`);
-  }
+  const { values } = parseCli(
+    {
+      cluster: { type: "string", multiple: true },
+      context: { type: "string" },
+      kubeconfig: { type: "string" },
+    },
+    HELP,
+    { positionals: false },
+  );
   const root = process.cwd();
   const model = await loadRepoOrThrow(root);
   const clusters = selectClusters(model, values.cluster ?? []);

@@ -7,8 +7,8 @@
  * cluster Secret named after cluster.yaml's argocd.destination.name in Argo CD's namespace.
  * The token goes from one cluster to the other and is never written to disk or git.
  */
-import { parseArgs } from "node:util";
 import type { KubernetesObject, V1Secret } from "@kubernetes/client-node";
+import { parseCli } from "./lib/cli/parse-cli.ts";
 import { RefusalError, runMain, UsageError } from "./lib/cli/run-main.ts";
 import { applyObjects, loadKubeConfig, readObject } from "./lib/kube/client.ts";
 import { argoClusterSecret, managerObjects, MANAGER_NAME } from "./lib/kube/objects.ts";
@@ -19,21 +19,16 @@ const HELP =
   "usage: pnpm cluster:register <cluster> --context REMOTE_KUBE_CONTEXT [--argocd-context KUBE_CONTEXT] [--kubeconfig FILE] [--insecure]";
 
 runMain(async () => {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      allowPositionals: true,
-      options: {
-        context: { type: "string" },
-        "argocd-context": { type: "string" },
-        kubeconfig: { type: "string" },
-        insecure: { type: "boolean", default: false },
-        "token-timeout": { type: "string", default: "60" },
-      },
-    });
-  } catch (e) {
-    throw new UsageError(`${(e as Error).message}\n${HELP}`);
-  }
+  const parsed = parseCli(
+    {
+      context: { type: "string" },
+      "argocd-context": { type: "string" },
+      kubeconfig: { type: "string" },
+      insecure: { type: "boolean", default: false },
+      "token-timeout": { type: "string", default: "60" },
+    },
+    HELP,
+  );
   const { values, positionals } = parsed;
   if (positionals.length !== 1 || !values.context) throw new UsageError(HELP);
   const model = await loadRepoOrThrow(process.cwd());

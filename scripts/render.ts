@@ -7,8 +7,8 @@
  * (or --chapter) chapter. --check writes nothing and exits 1 when the committed output is stale.
  */
 import path from "node:path";
-import { parseArgs } from "node:util";
-import { runMain, UsageError } from "./lib/cli/run-main.ts";
+import { parseCli } from "./lib/cli/parse-cli.ts";
+import { runMain } from "./lib/cli/run-main.ts";
 import { diffTrees, isEmptyDiff, readTree, writeTreeAtomically } from "./lib/fs/tree.ts";
 import { renderClusters } from "./lib/render/pipeline.ts";
 import { renderedRoot } from "./lib/render/layout.ts";
@@ -16,20 +16,17 @@ import { renderedRoot } from "./lib/render/layout.ts";
 const HELP = `usage: pnpm render [--cluster NAME]... [--chapter N|NN|NN-slug] [--out DIR] [--check]`;
 
 runMain(async () => {
-  let args;
-  try {
-    args = parseArgs({
-      options: {
-        cluster: { type: "string", multiple: true },
-        chapter: { type: "string" },
-        out: { type: "string" },
-        check: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    });
-  } catch (e) {
-    throw new UsageError(`${(e as Error).message}\n${HELP}`);
-  }
+  const args = parseCli(
+    {
+      cluster: { type: "string", multiple: true },
+      chapter: { type: "string" },
+      out: { type: "string" },
+      check: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+    HELP,
+    { positionals: false },
+  );
   const { values } = args;
   if (values.help) {
     console.log(HELP);

@@ -7,7 +7,7 @@
  * the repository's own YAML). With paths: those files and folders (`-` reads standard input).
  * Exit codes: 0 no errors, 1 errors (or more warnings than --max-warnings), 2 usage or internal error.
  */
-import { parseArgs } from "node:util";
+import { parseCli } from "./lib/cli/parse-cli.ts";
 import { runMain, UsageError } from "./lib/cli/run-main.ts";
 import { format, FORMATS, listRules, type Format } from "./lib/validate/format.ts";
 import {
@@ -37,25 +37,20 @@ async function readStdin(): Promise<string> {
 }
 
 runMain(async () => {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      allowPositionals: true,
-      options: {
-        format: { type: "string", short: "f", default: "pretty" },
-        cluster: { type: "string", multiple: true },
-        chapter: { type: "string" },
-        rule: { type: "string", multiple: true },
-        disable: { type: "string", multiple: true },
-        "max-warnings": { type: "string" },
-        "list-rules": { type: "boolean", default: false },
-        "no-cache": { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    });
-  } catch (e) {
-    throw new UsageError(`${(e as Error).message}\n${HELP}`);
-  }
+  const parsed = parseCli(
+    {
+      format: { type: "string", short: "f", default: "pretty" },
+      cluster: { type: "string", multiple: true },
+      chapter: { type: "string" },
+      rule: { type: "string", multiple: true },
+      disable: { type: "string", multiple: true },
+      "max-warnings": { type: "string" },
+      "list-rules": { type: "boolean", default: false },
+      "no-cache": { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+    HELP,
+  );
   const { values, positionals } = parsed;
   if (values.help) {
     console.log(HELP);

@@ -1,19 +1,8 @@
-/** Shared bits of the gitops CLIs: flag parsing with usage errors, and the repository root from cwd. */
-import { parseArgs, type ParseArgsConfig } from "node:util";
+/** Shared bits of the gitops CLIs: the `<cluster>` + flags shape, and the repository root from cwd. */
+import type { ParseArgsConfig } from "node:util";
+import { parseCli } from "../cli/parse-cli.ts";
 import { UsageError } from "../cli/run-main.ts";
 import { Git } from "./git.ts";
-
-export function parseCli<T extends NonNullable<ParseArgsConfig["options"]>>(
-  options: T,
-  help: string,
-  argv = process.argv.slice(2),
-) {
-  try {
-    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
-  } catch (e) {
-    throw new UsageError(`${(e as Error).message}\n${help}`);
-  }
-}
 
 const HELP_FLAG = { help: { type: "boolean", short: "h", default: false } } as const;
 
@@ -26,7 +15,7 @@ export function parseClusterCli<T extends NonNullable<ParseArgsConfig["options"]
   help: string,
   argv = process.argv.slice(2),
 ) {
-  const { values, positionals } = parseCli({ ...options, ...HELP_FLAG }, help, argv);
+  const { values, positionals } = parseCli({ ...options, ...HELP_FLAG }, help, { argv });
   if ((values as { help?: boolean }).help) {
     console.log(help);
     return undefined;
