@@ -53,15 +53,15 @@ function filterOf(o: ValidateOptions) {
 
 export async function validateRepo(root: string, options: ValidateOptions = {}): Promise<ValidationResult> {
   const config: ValidateConfig = loadConfig(options.configRoot ?? root, options.env);
-  const { model } = await loadRepo(root);
-  const version = model?.clusters[0]?.kubernetesVersion;
+  const loaded = await loadRepo(root);
+  const version = loaded.model?.clusters[0]?.kubernetesVersion;
   const effective = version ? { ...config, kubernetesVersion: normalizeK8sVersion(version) } : config;
   // With a cache folder (the CLI), helm's renders of unchanged chart + values are reused too.
   const cachedHelm =
     !options.renderDeps && options.cacheRoot
       ? await cachedHelmTemplate(helmTemplateDeps(root), root, options.cacheRoot)
       : undefined;
-  const renderDeps = options.renderDeps ?? cachedHelm;
+  const renderDeps = options.renderDeps ?? cachedHelm ?? helmTemplateDeps(root);
   const { scopes, findings } = await collectRepo(
     root,
     effective,
@@ -69,7 +69,8 @@ export async function validateRepo(root: string, options: ValidateOptions = {}):
       ...(options.clusters ? { clusters: options.clusters } : {}),
       ...(options.chapter ? { chapter: options.chapter } : {}),
     },
-    ...(renderDeps ? [renderDeps] : []),
+    renderDeps,
+    loaded,
   );
   // A cache that cannot be written costs speed, not correctness.
   await cachedHelm?.save().catch(() => {});

@@ -151,9 +151,11 @@ export async function collectRepo(
   config: ValidateConfig,
   selection: RepoSelection = {},
   deps: RenderDeps = helmTemplateDeps(root),
+  /** The repository model, when the caller has loaded it already. */
+  loaded?: Awaited<ReturnType<typeof loadRepo>>,
 ): Promise<RepoCollection> {
   const findings: Finding[] = [];
-  const { model, findings: modelFindings } = await loadRepo(root);
+  const { model, findings: modelFindings } = loaded ?? (await loadRepo(root));
   findings.push(...modelFindings);
   const scopes: Scope[] = [
     {
