@@ -5,7 +5,7 @@
  * rename, so a crash leaves the previous cache, never half a file.
  */
 import { randomBytes } from "node:crypto";
-import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 
 /** Entries kept per cache file: enough for several branches of a large repo. */
@@ -85,4 +85,13 @@ export class ContentCache<V> {
     }
     this.dirty = false;
   }
+}
+
+/**
+ * What a cached result says about the tool that produced it: its path, size and modification
+ * time, so a rebuilt or bumped binary starts a fresh cache.
+ */
+export async function binaryIdentity(bin: string): Promise<string> {
+  const st = await stat(bin);
+  return `${path.resolve(bin)}\0${st.size}\0${Math.trunc(st.mtimeMs)}`;
 }

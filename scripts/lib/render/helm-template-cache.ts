@@ -6,11 +6,11 @@
  * Only successful renders are kept.
  */
 import { createHash } from "node:crypto";
-import { lstatSync, readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
+import { lstatSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import path from "node:path";
 import type { HelmRelease } from "../model/helmfile.ts";
 import { resolveTool } from "../tools/resolve.ts";
-import { ContentCache } from "../fs/content-cache.ts";
+import { binaryIdentity, ContentCache } from "../fs/content-cache.ts";
 import type { RenderDeps } from "./render.ts";
 
 /** Rendered charts are tens of kilobytes each: a few thousand keep the file far below V8's string limit. */
@@ -47,8 +47,7 @@ export async function cachedHelmTemplate(
   cacheRoot: string,
 ): Promise<CachedRenderDeps> {
   const helm = await resolveTool("helm");
-  const st = statSync(helm);
-  const helmId = `${path.resolve(helm)}\0${st.size}\0${Math.trunc(st.mtimeMs)}`;
+  const helmId = await binaryIdentity(helm);
   const cache = await ContentCache.open<string>(
     path.join(cacheRoot, "helm-template.json"),
     (v) => typeof v === "string",

@@ -10,10 +10,9 @@
  * to a temp file renamed into place, so a crash leaves the old cache, never half a file.
  */
 import { createHash } from "node:crypto";
-import { stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { ContentCache } from "../fs/content-cache.ts";
+import { binaryIdentity, ContentCache } from "../fs/content-cache.ts";
 import type { KubeconformOptions, KubeconformResult } from "./kubeconform.ts";
 
 const FORMAT = 1;
@@ -38,12 +37,9 @@ export async function configKey(
   options: KubeconformOptions,
   now: number = Date.now(),
 ): Promise<string> {
-  const st = await stat(bin);
   const parts = {
     format: FORMAT,
-    bin: path.resolve(bin),
-    size: st.size,
-    mtime: Math.trunc(st.mtimeMs),
+    bin: await binaryIdentity(bin),
     kubernetesVersion: options.kubernetesVersion,
     schemaLocations: options.schemaLocations,
     skipKinds: [...options.skipKinds].sort(),
