@@ -6,7 +6,13 @@ import fastJsonPatch from "fast-json-patch";
 import type { Finding, SourcePosition } from "../findings.ts";
 import type { ParsedFile } from "../yaml-source.ts";
 import type { HelmRelease } from "../model/helmfile.ts";
-import { appliesTo, type Chapter, type Cluster, type PatchTarget } from "../model/types.ts";
+import {
+  appliesTo,
+  type Chapter,
+  type Cluster,
+  type NamespaceMetadata,
+  type PatchTarget,
+} from "../model/types.ts";
 import { mergeValues, type Values } from "./values.ts";
 import { clusterVariables, substitute } from "./substitute.ts";
 
@@ -30,6 +36,8 @@ export interface MeshResource {
 export interface ComposedRelease {
   release: HelmRelease;
   values: Values;
+  /** Metadata Argo CD sets on the release namespace it creates (managedNamespaceMetadata). */
+  namespaceMetadata?: NamespaceMetadata;
   /** Chapters that enabled or re-valued it. */
   chapters: string[];
 }
@@ -71,7 +79,10 @@ export function compose(input: ComposeInput): { composition?: Composition; findi
     findings.push({ ...pos, rule, severity: "error", anchors: [], message, hint });
   const vars = clusterVariables(cluster);
   const knownReleases = new Map(input.releases.map((r) => [r.name, r]));
-  const state = new Map<string, { enabled: boolean; values: Values; chapters: string[] }>();
+  const state = new Map<
+    string,
+    { enabled: boolean; values: Values; chapters: string[]; namespaceMetadata?: NamespaceMetadata }
+  >();
   // Mesh resources keyed by identity; insertion order is chapter order.
   const mesh = new Map<string, MeshResource>();
   const meshFilesAdded = new Map<string, string>();
@@ -103,6 +114,22 @@ export function compose(input: ComposeInput): { composition?: Composition; findi
               .join(", ")}`,
           );
         s.values = mergeValues(s.values, value);
+      }
+      if (rc.namespaceMetadata) {
+        const { value, unknown } = substitute(rc.namespaceMetadata, vars);
+        for (const u of unknown)
+          err(
+            rc.position,
+            "compose/unknown-placeholder",
+            `chapter ${ch.dir} uses ${u} in the namespaceMetadata of '${rc.name}', which names no cluster field`,
+            "use a ${cluster.*} placeholder the cluster defines",
+          );
+        const m = value as NamespaceMetadata;
+        const prev = s.namespaceMetadata ?? {};
+        s.namespaceMetadata = {
+          ...((prev.labels ?? m.labels) ? { labels: { ...prev.labels, ...m.labels } } : {}),
+          ...((prev.annotations ?? m.annotations) ? { annotations: { ...prev.annotations, ...m.annotations } } : {}),
+        };
       }
       s.chapters.push(ch.dir);
       state.set(rc.name, s);
@@ -256,7 +283,12 @@ export function compose(input: ComposeInput): { composition?: Composition; findi
         );
       }
     }
-    releases.push({ release: r, values: s.values, chapters: s.chapters });
+    releases.push({
+      release: r,
+      values: s.values,
+      chapters: s.chapters,
+      ...(s.namespaceMetadata ? { namespaceMetadata: s.namespaceMetadata } : {}),
+    });
   }
   if (findings.length) return { findings };
   return {

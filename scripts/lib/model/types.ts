@@ -27,7 +27,14 @@ export interface ReleaseChange {
   enabled?: boolean;
   roles?: ClusterRole[];
   values?: Record<string, unknown>;
+  /** Labels and annotations of the release namespace, set by Argo CD when it creates it. */
+  namespaceMetadata?: NamespaceMetadata;
   position: SourcePosition;
+}
+
+export interface NamespaceMetadata {
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
 }
 
 export interface MeshAddition {

@@ -13,6 +13,12 @@ export interface IgnoreDifference {
 export interface ChartSyncPolicy {
   syncOptions: string[];
   ignoreDifferences: IgnoreDifference[];
+  /**
+   * Namespaces the chart renders objects into besides the release namespace: the AppProject must
+   * permit them or the whole sync fails ("namespace kube-system is not permitted in project").
+   * `pnpm validate` renders the charts and checks this list against what they really produce.
+   */
+  extraNamespaces: string[];
 }
 
 const webhookFailurePolicy = (name: string): IgnoreDifference => ({
@@ -41,14 +47,25 @@ const CHART_POLICIES: Record<string, Partial<ChartSyncPolicy>> = {
       },
     ],
   },
-  "jetstack/cert-manager": { syncOptions: ["ServerSideApply=true"] },
-  "prometheus-community/kube-prometheus-stack": { syncOptions: ["ServerSideApply=true"] },
+  // The leader-election Role and RoleBinding of the controller and cainjector live in kube-system
+  // (values `global.leaderElection.namespace`).
+  "jetstack/cert-manager": { syncOptions: ["ServerSideApply=true"], extraNamespaces: ["kube-system"] },
+  // The exporters' Services for the control plane (CoreDNS, kube-proxy, etcd, the scheduler and
+  // the controller manager) are created in kube-system, where those components run.
+  "prometheus-community/kube-prometheus-stack": {
+    syncOptions: ["ServerSideApply=true"],
+    extraNamespaces: ["kube-system"],
+  },
   "argo/argo-cd": { syncOptions: ["ServerSideApply=true"] },
 };
 
 export function chartSyncPolicy(chart: string): ChartSyncPolicy {
   const p = CHART_POLICIES[chart] ?? {};
-  return { syncOptions: p.syncOptions ?? [], ignoreDifferences: p.ignoreDifferences ?? [] };
+  return {
+    syncOptions: p.syncOptions ?? [],
+    ignoreDifferences: p.ignoreDifferences ?? [],
+    extraNamespaces: p.extraNamespaces ?? [],
+  };
 }
 
 /** Sync options Argo CD knows, for checks of hand-written Applications. */

@@ -3,7 +3,7 @@
  * platform release (upstream chart + values from this repo, multi-source), one per local chart
  * (rendered manifests), one for the mesh policies, and the root Application that syncs them all.
  */
-import type { Cluster } from "../model/types.ts";
+import type { Cluster, NamespaceMetadata } from "../model/types.ts";
 import type { HelmRelease } from "../model/helmfile.ts";
 import { chartSyncPolicy } from "./argocd-policy.ts";
 import { renderedRoot } from "./layout.ts";
@@ -38,9 +38,20 @@ function metadata(cluster: Cluster, name: string, wave?: number): Obj {
   };
 }
 
-const AUTOMATED = { automated: { prune: true, selfHeal: true } };
+/**
+ * Argo CD does not retry a failed automated sync of the same revision (it waits for a new commit
+ * or a manual sync). A child that syncs before a CRD or namespace another Application adds in the
+ * same promotion would stay failed; retries with back-off let it converge once they exist.
+ */
+const RETRY = { limit: 10, backoff: { duration: "10s", factor: 2, maxDuration: "5m" } };
+const AUTOMATED = { automated: { prune: true, selfHeal: true }, retry: RETRY };
 
-export function platformApplication(cluster: Cluster, release: HelmRelease, wave: number): Obj {
+export function platformApplication(
+  cluster: Cluster,
+  release: HelmRelease,
+  wave: number,
+  namespaceMetadata?: NamespaceMetadata,
+): Obj {
   const policy = chartSyncPolicy(release.chart);
   return {
     apiVersion: ARGOCD_API,
@@ -61,7 +72,11 @@ export function platformApplication(cluster: Cluster, release: HelmRelease, wave
         },
         { repoURL: cluster.argocd.repoURL, targetRevision: cluster.argocd.targetRevision, ref: "values" },
       ],
-      syncPolicy: { ...AUTOMATED, syncOptions: ["CreateNamespace=true", ...policy.syncOptions] },
+      syncPolicy: {
+        ...AUTOMATED,
+        syncOptions: ["CreateNamespace=true", ...policy.syncOptions],
+        ...(namespaceMetadata ? { managedNamespaceMetadata: namespaceMetadata } : {}),
+      },
       ...(policy.ignoreDifferences.length ? { ignoreDifferences: policy.ignoreDifferences } : {}),
     },
   };

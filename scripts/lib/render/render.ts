@@ -8,6 +8,7 @@ import type { Composition, KubeObject } from "../compose/compose.ts";
 import { sortKeysDeep } from "../compose/values.ts";
 import { syncWaves, type HelmRelease } from "../model/helmfile.ts";
 import { appProject, directoryApplication, platformApplication, rootApplication } from "./argocd.ts";
+import { chartSyncPolicy } from "./argocd-policy.ts";
 import { CLUSTER_SCOPED_KINDS } from "../kube/kinds.ts";
 import { FindingsError } from "../findings.ts";
 import { objectFileName, renderedRoot, RENDERED_DIRS } from "./layout.ts";
@@ -60,7 +61,8 @@ export async function renderCluster(c: Composition, deps: RenderDeps): Promise<R
     const release = r.release;
     if (release.local) continue;
     if (release.repoURL) sourceRepos.add(release.repoURL);
-    const app = platformApplication(cluster, release, waves.get(release.name) ?? 0);
+    for (const ns of chartSyncPolicy(release.chart).extraNamespaces) namespaces.add(ns);
+    const app = platformApplication(cluster, release, waves.get(release.name) ?? 0, r.namespaceMetadata);
     files.set(
       `${RENDERED_DIRS.argocd}/${release.name}.yaml`,
       renderDocument(app, ["helmfile.yaml", `(${chapterNote})`]),

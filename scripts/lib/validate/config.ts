@@ -52,6 +52,11 @@ export interface ValidateConfig {
   clusterDomain: string;
   limits: YamlLimits;
   suppressions: Suppression[];
+  /**
+   * Offline chart mirror (CHART_MIRROR, else `chartMirror:`): platform charts missing from the
+   * chart cache are taken from there. Absent: only the cache (`pnpm charts` fills it online).
+   */
+  chartMirror?: string;
   /** Whether schema locations came from VALIDATE_SCHEMA_ROOT (shown in reports). */
   schemaSource: "config" | "env" | "default";
 }
@@ -67,6 +72,7 @@ const KNOWN_KEYS = new Set([
   "clusterDomain",
   "limits",
   "suppressions",
+  "chartMirror",
 ]);
 
 function configError(message: string): never {
@@ -147,7 +153,11 @@ export function resolveConfig(
     };
   });
   const limits = asObj(raw.limits);
+  if (raw.chartMirror !== undefined && typeof raw.chartMirror !== "string")
+    configError("chartMirror must be a folder path");
+  const chartMirror = env.CHART_MIRROR || (raw.chartMirror as string | undefined);
   return {
+    ...(chartMirror ? { chartMirror: path.resolve(root, chartMirror) } : {}),
     root,
     kubernetesVersion: normalizeK8sVersion(
       typeof raw.kubernetesVersion === "string" ? raw.kubernetesVersion : "1.36.0",

@@ -11,6 +11,12 @@ import { loadRepo } from "../model/repo.ts";
 import { helmTemplateDeps } from "../render/helm-template.ts";
 import { cachedHelmTemplate } from "../render/helm-template-cache.ts";
 import type { RenderDeps } from "../render/render.ts";
+import { ChartPackages, loadChartLock } from "../charts/packages.ts";
+import { checkLockCoverage } from "../charts/lock.ts";
+import { FindingsError, type Finding } from "../findings.ts";
+import type { PlatformDeps } from "../render/platform.ts";
+import { cachedPlatformDeps, helmPlatformDeps } from "../render/platform-helm.ts";
+import type { PlatformInput } from "./repo-mode.ts";
 
 export type { ValidationFinding, ValidationResult, ValidationSummary } from "./engine.ts";
 export { exitCodeOf, INTERNAL_RULE } from "./engine.ts";
@@ -41,6 +47,32 @@ export interface ValidateOptions {
   cacheRoot?: string;
   /** Replaces `helm template` (tests). */
   renderDeps?: RenderDeps;
+  /** Render the platform charts too (default true); false validates app and mesh only. */
+  platform?: boolean;
+  /** Replaces `helm template` of the platform charts (tests). */
+  platformDeps?: PlatformDeps;
+}
+
+/** The chart lock and packages for the platform render; lock problems are findings, not a stop. */
+async function platformInputOf(
+  root: string,
+  config: ValidateConfig,
+  options: ValidateOptions,
+  releases: Parameters<typeof checkLockCoverage>[1],
+): Promise<{ input?: PlatformInput; findings: Finding[] }> {
+  if (options.platform === false) return { findings: [] };
+  let lock;
+  try {
+    lock = await loadChartLock(root);
+  } catch (e) {
+    if (e instanceof FindingsError) return { findings: e.findings };
+    throw e;
+  }
+  const packages = new ChartPackages(lock, config.chartMirror, options.env ?? process.env);
+  const raw = options.platformDeps ?? helmPlatformDeps();
+  const deps =
+    options.cacheRoot && !options.platformDeps ? await cachedPlatformDeps(raw, options.cacheRoot) : raw;
+  return { input: { packages, deps }, findings: checkLockCoverage(lock, releases) };
 }
 
 function engineOptionsOf(o: ValidateOptions) {
@@ -62,6 +94,9 @@ export async function validateRepo(root: string, options: ValidateOptions = {}):
       ? await cachedHelmTemplate(helmTemplateDeps(root), root, options.cacheRoot)
       : undefined;
   const renderDeps = options.renderDeps ?? cachedHelm ?? helmTemplateDeps(root);
+  const platform = loaded.model
+    ? await platformInputOf(root, effective, options, loaded.model.helmfile.releases)
+    : { findings: [] };
   const { scopes, findings } = await collectRepo(
     root,
     effective,
@@ -71,7 +106,9 @@ export async function validateRepo(root: string, options: ValidateOptions = {}):
     },
     renderDeps,
     loaded,
+    platform.input,
   );
+  findings.push(...platform.findings);
   // A cache that cannot be written costs speed, not correctness.
   await cachedHelm?.save().catch(() => {});
   return validateScopes(scopes, effective, filterOf(options), findings, engineOptionsOf(options));

@@ -23,10 +23,19 @@ import type { FileInput, Scope } from "./engine.ts";
 import { asObj, asStringMap, isObj } from "./resource.ts";
 import type { Platform, PlatformGateway } from "./resource-index.ts";
 import type { RepoFacts } from "./rule.ts";
+import type { ChartPackages } from "../charts/packages.ts";
+import { renderPlatform, type PlatformDeps, type PlatformRender } from "../render/platform.ts";
+import { platformFindings } from "./platform-findings.ts";
 
 export interface RepoSelection {
   clusters?: string[];
   chapter?: string;
+}
+
+/** What repo mode needs to render the platform charts (absent: the platform is not rendered). */
+export interface PlatformInput {
+  packages: ChartPackages;
+  deps: PlatformDeps;
 }
 
 const MANIFEST_DIRS = [
@@ -70,11 +79,21 @@ export function platformGateways(c: Composition): PlatformGateway[] {
     });
 }
 
-export function platformOf(c: Composition, config: ValidateConfig): Platform {
+/**
+ * What the rules may assume about the platform. Releases whose chart was rendered are seen as
+ * they are; for the others (no platform render, or a chart not to be had offline) the gateway
+ * pods are modelled from the values and their namespaces are opaque (their content is unknown).
+ */
+export function platformOf(c: Composition, config: ValidateConfig, platform?: PlatformRender): Platform {
+  const seen = new Set(platform?.rendered.map((r) => r.release.name) ?? []);
+  const unseen = c.releases.filter((r) => !r.release.local && !seen.has(r.release.name));
   return {
-    gateways: [...platformGateways(c), ...config.platformGateways],
+    gateways: [...platformGateways({ ...c, releases: unseen }), ...config.platformGateways],
+    // kube-system holds the cluster's own components (CoreDNS, kube-proxy, the scheduler), which
+    // no Application renders; charts point Services at them (kube-prometheus-stack's exporters).
     opaqueNamespaces: new Set([
-      ...c.releases.filter((r) => !r.release.local).map((r) => r.release.namespace),
+      "kube-system",
+      ...unseen.map((r) => r.release.namespace),
       ...config.opaqueNamespaces,
     ]),
     rootNamespace: config.rootNamespace,
@@ -153,6 +172,7 @@ export async function collectRepo(
   deps: RenderDeps = helmTemplateDeps(root),
   /** The repository model, when the caller has loaded it already. */
   loaded?: Awaited<ReturnType<typeof loadRepo>>,
+  platformInput?: PlatformInput,
 ): Promise<RepoCollection> {
   const findings: Finding[] = [];
   const { model, findings: modelFindings } = loaded ?? (await loadRepo(root));
@@ -187,9 +207,12 @@ export async function collectRepo(
       const pinned = chapter.dir === cluster.chapter;
       let composition: Composition;
       let files: RenderedTree;
+      let platform: PlatformRender | undefined;
       try {
         composition = await composeCluster(model, cluster, chapter.dir);
         files = await renderCluster(composition, render);
+        if (platformInput)
+          platform = await renderPlatform(composition, platformInput.packages, platformInput.deps);
       } catch (e) {
         if (e instanceof FindingsError) {
           findings.push(
@@ -220,17 +243,33 @@ export async function collectRepo(
         continue;
       }
       const base = renderedRoot(cluster.name);
+      const pinNote = pinned ? undefined : chapter.id > pinId ? "ahead of its pin" : "behind its pin";
+      if (platform)
+        findings.push(
+          ...platformFindings(
+            platform,
+            base,
+            `cluster ${cluster.name} at chapter ${chapter.dir}${pinNote ? ` (${pinNote})` : ""}`,
+          ),
+        );
       scopes.push({
-        files: [...files].map(([rel, text]) => ({
-          file: `${base}/${rel}`,
-          text,
-          kind: MANIFEST_DIRS.some((d) => rel.startsWith(d)) ? "manifests" : "yaml",
-        })),
-        platform: platformOf(composition, config),
+        files: [
+          ...[...files].map(([rel, text]) => ({
+            file: `${base}/${rel}`,
+            text,
+            kind: MANIFEST_DIRS.some((d) => rel.startsWith(d)) ? ("manifests" as const) : ("yaml" as const),
+          })),
+          ...[...(platform?.files ?? [])].map(([rel, text]) => ({
+            file: `${base}/${rel}`,
+            text,
+            kind: "manifests" as const,
+          })),
+        ],
+        platform: platformOf(composition, config, platform),
         complete: true,
         repo: repoFacts(root, model, cluster, files),
         context: `cluster ${cluster.name} at chapter ${chapter.dir}`,
-        ...(pinned ? {} : { pinNote: chapter.id > pinId ? "ahead of its pin" : "behind its pin" }),
+        ...(pinNote ? { pinNote } : {}),
         peerGroup: `${cluster.istio.meshID}|${chapter.dir}`,
       });
       if (pinned) findings.push(...(await freshness(root, cluster, chapter.dir, files)));

@@ -19,6 +19,11 @@ export interface Workload {
   serviceAccount: string;
   /** Container ports: number and name. */
   ports: Array<{ port: number; name?: string }>;
+  /**
+   * The manifest does not say which ports the pods have: their containers come from Istio's
+   * injection template (`image: auto`, as in the gateway chart) or from an operator.
+   */
+  portsUnknown?: boolean;
   /** Absent for platform gateways declared by configuration or derived from Helm releases. */
   resource?: Resource;
   /** Where it came from, for messages ("Deployment workshop/reviews-v1", "release istio-ingress"). */
@@ -102,6 +107,7 @@ function workloadOf(r: Resource): Workload | undefined {
   const t = podTemplate(r);
   if (!t) return undefined;
   const ports: Workload["ports"] = [];
+  const injected = asArray(t.spec.containers).some((c) => asObj(c).image === "auto");
   for (const c of [...asArray(t.spec.containers), ...asArray(t.spec.initContainers)]) {
     for (const p of asArray(asObj(c).ports)) {
       const po = asObj(p);
@@ -114,8 +120,37 @@ function workloadOf(r: Resource): Workload | undefined {
     labels: t.labels,
     serviceAccount: asString(t.spec.serviceAccountName) ?? asString(t.spec.serviceAccount) ?? "default",
     ports,
+    ...(injected ? { portsUnknown: true } : {}),
     resource: r,
     origin: `${r.kind} ${r.ns}/${r.name}`,
+  };
+}
+
+/**
+ * Pods an operator creates from a custom resource: the Prometheus Operator's StatefulSets for
+ * Prometheus and Alertmanager, labelled as the operator labels them (prometheus-operator's
+ * `operator.prometheus.io/name` and `app.kubernetes.io/name` labels).
+ */
+function operatorWorkloadOf(r: Resource): Workload | undefined {
+  if (r.group !== "monitoring.coreos.com" || (r.kind !== "Prometheus" && r.kind !== "Alertmanager"))
+    return undefined;
+  const spec = asObj(r.object.spec);
+  const app = r.kind === "Prometheus" ? "prometheus" : "alertmanager";
+  return {
+    ns: r.ns,
+    labels: {
+      ...asStringMap(asObj(spec.podMetadata).labels),
+      "app.kubernetes.io/name": app,
+      "app.kubernetes.io/instance": r.name,
+      "app.kubernetes.io/managed-by": "prometheus-operator",
+      "operator.prometheus.io/name": r.name,
+      [app]: r.name,
+    },
+    serviceAccount: asString(spec.serviceAccountName) ?? "default",
+    ports: [],
+    portsUnknown: true,
+    resource: r,
+    origin: `pods of ${r.kind} ${r.ns}/${r.name} (created by the Prometheus Operator)`,
   };
 }
 
@@ -173,6 +208,8 @@ export class ResourceIndex {
         const w = workloadOf(r);
         if (w) this.addWorkload(w);
       }
+      const managed = operatorWorkloadOf(r);
+      if (managed) this.addWorkload(managed);
     }
     for (const g of platform.gateways) {
       this.namespaces.add(g.namespace);

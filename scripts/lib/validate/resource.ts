@@ -169,3 +169,11 @@ export function sourceHeader(text: string): string[] {
   }
   return out;
 }
+
+/**
+ * Rendered in memory from an upstream platform chart (repo mode's `rendered/platform/` files, or
+ * any object Argo CD tracks by annotation): its shape is the chart's, not the repository's.
+ */
+export function fromUpstreamChart(r: Resource): boolean {
+  return /(^|\/)rendered\/platform\//.test(r.file);
+}

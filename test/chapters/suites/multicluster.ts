@@ -105,9 +105,18 @@ describe("19 multicluster, primary-remote on different networks", () => {
     const primary = (await rendered("primary", 19)).mesh("Namespace", undefined, "istio-system");
     expect(primary.metadata.labels["topology.istio.io/network"]).toBe("network1");
     const remote = await rendered("remote", 19);
-    const ns = remote.mesh("Namespace", undefined, "istio-system");
-    expect(ns.metadata.labels["topology.istio.io/network"]).toBe("network2");
-    expect(ns.metadata.annotations["topology.istio.io/controlPlaneClusters"]).toBe("primary");
+    // On the remote they must exist before istiod's remote install and the east-west gateway:
+    // Argo CD sets them as it creates istio-system for istio-base, in an earlier wave than both.
+    expect(remote.hasMesh("Namespace", undefined, "istio-system")).toBe(false);
+    const base = remote.application("istio-base");
+    const meta = base.spec.syncPolicy.managedNamespaceMetadata;
+    expect(meta.labels["topology.istio.io/network"]).toBe("network2");
+    expect(meta.annotations["topology.istio.io/controlPlaneClusters"]).toBe("primary");
+    expect(base.spec.syncPolicy.syncOptions).toContain("CreateNamespace=true");
+    const wave = (release: string) =>
+      Number(remote.application(release).metadata.annotations["argocd.argoproj.io/sync-wave"]);
+    expect(wave("istio-base")).toBeLessThan(wave("istiod"));
+    expect(wave("istio-base")).toBeLessThan(wave("istio-eastwest"));
     expect(remote.mesh("Namespace", undefined, "workshop").metadata.labels["istio-injection"]).toBe(
       "enabled",
     );

@@ -1,6 +1,6 @@
 import { defineRule, type Report } from "../rule.ts";
 import { asObj, describe, type Resource } from "../resource.ts";
-import { isApplication, sources, wave } from "./argocd-util.ts";
+import { isApplication, sources, trackedApplication, wave } from "./argocd-util.ts";
 
 /** CRD API groups installed by upstream charts (chart name as Argo CD's `chart:`). */
 export const CHART_CRD_GROUPS: Record<string, string[]> = {
@@ -42,7 +42,12 @@ export default defineRule({
         .filter(({ source }) => typeof source.path === "string")
         .map(({ source }) => ({ app, dir: `/${String(source.path).replace(/\/+$/, "")}/` })),
     );
-    const appOf = (r: Resource) => dirApps.find((d) => `/${r.file}`.includes(d.dir))?.app;
+    const byName = new Map(apps.map((a) => [a.name, a] as const));
+    const appOf = (r: Resource) => {
+      const tracked = trackedApplication(r);
+      if (tracked) return byName.get(tracked);
+      return dirApps.find((d) => `/${r.file}`.includes(d.dir))?.app;
+    };
     const crds = index.allOf("CustomResourceDefinition");
     for (const crd of crds) {
       const g = asObj(crd.object.spec).group;
@@ -60,11 +65,14 @@ export default defineRule({
       // Argo CD's own CRDs exist wherever Argo CD runs (it is bootstrapped before any Application).
       if (isBuiltinGroup(r.group) || r.group === "argoproj.io") continue;
       const crd = crdByKind.get(`${r.group}/${r.kind}`);
-      if (crd && appOf(crd) === appOf(r) && wave(r) <= wave(crd)) {
+      // In one sync, Argo CD applies a CRD before the custom resources of the same wave and skips
+      // their dry run (gitops-engine's sync context checks for the CRD among the sync's tasks);
+      // only a custom resource in an EARLIER wave than its CRD fails.
+      if (crd && appOf(crd) === appOf(r) && wave(r) < wave(crd)) {
         out.push({
           resource: r,
           path: ["metadata"],
-          message: `${describe(r)} (wave ${wave(r)}) is not in a later sync wave than its CRD ${crd.name} (wave ${wave(crd)})`,
+          message: `${describe(r)} (wave ${wave(r)}) is in an earlier sync wave than its CRD ${crd.name} (wave ${wave(crd)})`,
         });
         continue;
       }

@@ -185,6 +185,46 @@ export const LAYER_RULES: readonly RuleMeta[] = [
     hint: "change the value so that the rule holds (the message is the CRD's own)",
   }),
   meta({
+    code: "charts/lock",
+    layer: "repo",
+    severity: "error",
+    anchors: [],
+    title: "Every upstream chart is locked to the digest of its files",
+    description:
+      "charts.lock.yaml pins every upstream chart of helmfile.yaml (repository, chart, version) to the sha256 of the files in its package. A release whose chart is not locked, or a lock entry no release uses, is reported at its line; `pnpm charts` refuses a package whose files do not match.",
+    hint: "run `pnpm charts --lock` after changing a chart version, review the diff and commit it",
+  }),
+  meta({
+    code: "charts/not-validated",
+    layer: "repo",
+    severity: "warning",
+    anchors: [],
+    title: "Every platform chart could be rendered and validated",
+    description:
+      "Repo mode renders every enabled upstream chart from its locked package, found in the chart cache (~/.cache/istio-gitops/charts, filled by `pnpm charts`) or an offline mirror (CHART_MIRROR or `chartMirror:` in .validate.yaml). A chart that cannot be had offline is one warning at its release, and its namespace is treated as opaque (its content unknown) by the other rules.",
+    hint: "run `pnpm charts` once online, or set CHART_MIRROR to an offline chart mirror",
+  }),
+  meta({
+    code: "render/unstable-output",
+    layer: "repo",
+    severity: "error",
+    anchors: [],
+    title: "Platform charts render the same output twice",
+    description:
+      "Each platform chart is rendered twice with the same values; an object whose content differs (randAlphaNum passwords and keys, genCA certificates, `lookup`, which Argo CD's repo server answers with nothing) would be OutOfSync forever and rewritten on every sync, restarting what mounts it. The hint names the value that pins the output where the chart is known.",
+    hint: "set the value that the chart would otherwise generate, in the chapter that enables the release",
+  }),
+  meta({
+    code: "render/helm-template",
+    layer: "repo",
+    severity: "error",
+    anchors: [],
+    title: "Every chart renders with the composed values",
+    description:
+      "`helm template` of the demo app chart and of every platform chart (locked package, composed values, the cluster's Kubernetes version) must succeed; a failure is reported at the release in helmfile.yaml with helm's message.",
+    hint: "fix the values the chapters give the release",
+  }),
+  meta({
     code: "validate/suppression",
     layer: "repo",
     severity: "error",
