@@ -26,6 +26,7 @@ import k8sApplicationUid from "./k8s-application-uid.ts";
 import k8sDuplicateObject from "./k8s-duplicate-object.ts";
 import k8sSecretCommitted from "./k8s-secret-committed.ts";
 import k8sServiceAccount from "./k8s-service-account.ts";
+import platformServiceNotFound from "./platform-service-not-found.ts";
 import policySelectorNoWorkload from "./policy-selector-no-workload.ts";
 import seAddressesRequired from "./se-addresses-required.ts";
 import sidecarConflictingSelectors from "./sidecar-conflicting-selectors.ts";
@@ -98,6 +99,7 @@ export const SEMANTIC_RULES: readonly Rule[] = [
   argocdCrdWave,
   argocdSyncOption,
   argocdChartPinned,
+  platformServiceNotFound,
 ];
 
 const meta = (m: RuleMeta): RuleMeta => m;
