@@ -175,7 +175,10 @@ function metadataTags(
         break;
       case "sha": {
         const len = attrs.format === "long" ? 40 : 7;
-        out.push({ pattern: `${attrs.prefix ?? "sha-"}[0-9a-f]{${len}}${suffix}`, why: "every pushed commit" });
+        out.push({
+          pattern: `${attrs.prefix ?? "sha-"}[0-9a-f]{${len}}${suffix}`,
+          why: "every pushed commit",
+        });
         break;
       }
       case "semver": {
@@ -218,9 +221,7 @@ export function publishedImages(text: string, ctx: WorkflowContext): PublishedIm
   const on = asObj(w.on);
   const push = asObj(on.push);
   const pushOn = {
-    branches: asArray(push.branches).filter(
-      (b): b is string => typeof b === "string" && !/[*?[\]!]/.test(b),
-    ),
+    branches: asArray(push.branches).filter((b): b is string => typeof b === "string" && !/[*?[\]!]/.test(b)),
     tags: Array.isArray(push.tags),
     pullRequests: false,
   };
@@ -235,7 +236,9 @@ export function publishedImages(text: string, ctx: WorkflowContext): PublishedIm
       pushOn.pullRequests = isObj(on.pull_request) && !/!=\s*'pull_request'/.test(pushExpr);
       for (const row of matrixRows(job)) {
         const resolver = new Resolver(steps, row, ctx, unresolved);
-        const tagsRef = /^\$\{\{\s*steps\.([\w-]+)\.outputs\.tags\s*\}\}$/.exec(String(withs.tags ?? "").trim());
+        const tagsRef = /^\$\{\{\s*steps\.([\w-]+)\.outputs\.tags\s*\}\}$/.exec(
+          String(withs.tags ?? "").trim(),
+        );
         const meta = tagsRef && steps.find((s) => s.id === tagsRef[1]);
         if (meta && asString(meta.uses)?.startsWith("docker/metadata-action@")) {
           const mw = asObj(meta.with);

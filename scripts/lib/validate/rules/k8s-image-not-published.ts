@@ -34,7 +34,9 @@ export function parseImage(image: string): ImageRef {
   }
   const first = rest.split("/")[0]!;
   const host =
-    rest.includes("/") && (first.includes(".") || first.includes(":") || first === "localhost") ? first : undefined;
+    rest.includes("/") && (first.includes(".") || first.includes(":") || first === "localhost")
+      ? first
+      : undefined;
   return {
     repository: rest,
     ...(host ? { host } : {}),
@@ -86,7 +88,9 @@ export default defineRule({
           const image = asString(container.image);
           const path = [...t.path, list, i, "image"];
           const where = `${describe(r)} ${list === "containers" ? "container" : list.slice(0, -1)} '${asString(container.name) ?? i}'`;
-          if (image === undefined) return; // required by the schema, reported there
+          // Required by the schema, reported there. `auto` is Istio's gateway injection: the
+          // injector puts the proxy image in its place.
+          if (image === undefined || image === "auto") return;
           const ref = parseImage(image);
           if (ref.host && placeholderHost(ref.host)) {
             out.push({
@@ -98,7 +102,8 @@ export default defineRule({
           }
           if (images) {
             const ours = images.repositories.includes(ref.repository);
-            const byHand = images.ownRegistry !== undefined && ref.repository.startsWith(`${images.ownRegistry}/`);
+            const byHand =
+              images.ownRegistry !== undefined && ref.repository.startsWith(`${images.ownRegistry}/`);
             const name = ref.repository.slice(ref.repository.lastIndexOf("/") + 1);
             const unresolved = images.unresolved.length
               ? ` (could not resolve in ${images.workflow}: ${images.unresolved.join("; ")})`

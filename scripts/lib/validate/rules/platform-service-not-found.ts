@@ -28,7 +28,12 @@ interface Target {
 }
 
 /** `name.ns.svc.<domain>`, `name.ns.svc`, `name.ns` (DNS only, with a known namespace), `name` (DNS). */
-function targetOf(host: string, index: ResourceIndex, resolver: Resolver, clientNs: string): Target | undefined {
+function targetOf(
+  host: string,
+  index: ResourceIndex,
+  resolver: Resolver,
+  clientNs: string,
+): Target | undefined {
   const h = host.toLowerCase().replace(/\.$/, "");
   const domain = `.svc.${index.platform.clusterDomain}`;
   if (h.endsWith(domain)) {
@@ -192,7 +197,9 @@ export default defineRule({
       const t = targetOf(ref.host, index, ref.resolver, from.ns);
       if (!t || !knows(t.ns)) return undefined;
       // Istio's registry spans the mesh (peers included); DNS answers only for this cluster.
-      const svc = (byNs.get(t.ns) ?? []).find((s) => s.name === t.name && (ref.resolver === "istio" || !s.peer));
+      const svc = (byNs.get(t.ns) ?? []).find(
+        (s) => s.name === t.name && (ref.resolver === "istio" || !s.peer),
+      );
       if (!svc) return `no Service '${t.name}' in namespace ${t.ns} (${inventory(t.ns)})`;
       if (asObj(svc.object.spec).type === "ExternalName") return undefined;
       if (!portsOf(svc).includes(ref.port))
