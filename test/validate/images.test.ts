@@ -12,6 +12,7 @@ import { collectRepo } from "../../scripts/lib/validate/repo-mode.ts";
 import { validateScopes } from "../../scripts/lib/validate/engine.ts";
 import { publishedImages, type PublishedImages } from "../../scripts/lib/validate/images-workflow.ts";
 import { validateRepo } from "../../scripts/lib/validate/index.ts";
+import { parseImage, placeholderHost } from "../../scripts/lib/validate/rules/k8s-image-not-published.ts";
 import { FIXTURES, REPO_ROOT, SCHEMA_ROOT, testConfig } from "./helpers.ts";
 
 const read = (rel: string) =>
@@ -74,6 +75,47 @@ jobs:
     const p = publishedImages(wf, { owner: "acme", readFile: () => undefined, gitTags: [] });
     expect(p.repositories).toEqual(["ghcr.io/acme/web"]);
     expect(literal(p)).toEqual(["1.2.3"]);
+  });
+});
+
+describe("image references", () => {
+  it("splits host, repository, tag and digest as container runtimes do", () => {
+    expect(parseImage("ghcr.io/acme/web:1.2.3")).toEqual({
+      host: "ghcr.io",
+      repository: "ghcr.io/acme/web",
+      tag: "1.2.3",
+    });
+    expect(parseImage("localhost:5000/web")).toEqual({
+      host: "localhost:5000",
+      repository: "localhost:5000/web",
+    });
+    expect(parseImage("redis:7")).toEqual({ repository: "redis", tag: "7" });
+    expect(parseImage("library/redis@sha256:abc")).toEqual({
+      repository: "library/redis",
+      digest: "sha256:abc",
+    });
+  });
+
+  it("knows placeholder registries from real ones", () => {
+    for (const h of [
+      "example.com",
+      "registry.example.org",
+      "registry.local",
+      "localhost:5000",
+      "images.invalid",
+      "r.example",
+      "x.test",
+    ])
+      expect(placeholderHost(h), h).toBe(true);
+    for (const h of [
+      "ghcr.io",
+      "docker.io",
+      "quay.io",
+      "registry.k8s.io",
+      "registry.istio.io",
+      "kind-registry:5000",
+    ])
+      expect(placeholderHost(h), h).toBe(false);
   });
 });
 
