@@ -130,7 +130,13 @@ class Resolver {
         if (v === undefined) return fail(whole);
         return lower ? v.toLowerCase() : v;
       });
-    return ok && !r.includes("$") ? r : (fail(s), undefined);
+    if (!ok) return undefined;
+    // Shell this reader does not evaluate (another command, arithmetic): named as a whole.
+    if (r.includes("$")) {
+      fail(s);
+      return undefined;
+    }
+    return r;
   }
 }
 
