@@ -8,6 +8,7 @@ import { promisify } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parseAllDocuments, parse } from "yaml";
 import { resolveTool } from "../../scripts/lib/tools/resolve.ts";
+import { publishedImages } from "../../scripts/lib/validate/images-workflow.ts";
 import { ROOT } from "./support/process.ts";
 
 const run = promisify(execFile);
@@ -177,6 +178,37 @@ describe("helm template with the default values", () => {
     );
   });
 
+  it("pulls only images the images workflow pushes from main: <registry>/<service>:<appVersion>", () => {
+    // The tag the chart pins by default has to be one .github/workflows/images.yaml really pushes
+    // (it used to pin 0.1.0, which only a v0.1.0 git tag would have pushed, and none exists).
+    const read = (rel: string) =>
+      existsSync(join(ROOT, rel)) ? readFileSync(join(ROOT, rel), "utf8") : undefined;
+    const published = publishedImages(read(".github/workflows/images.yaml")!, {
+      owner: "istio-gitops-workshop",
+      readFile: read,
+      gitTags: [],
+    });
+    expect(published.unresolved).toEqual([]);
+    const fromMain = published.tags.flatMap((t) =>
+      "tag" in t && t.why.startsWith("every push to main") ? [t.tag] : [],
+    );
+    const appVersion = (parse(readFileSync(join(CHART, "Chart.yaml"), "utf8")) as { appVersion: string })
+      .appVersion;
+    expect(fromMain).toContain(appVersion);
+    const images = manifests
+      .filter(
+        (m) => m.kind === "Deployment" && m.metadata.labels?.["app.kubernetes.io/part-of"] === "workshop-app",
+      )
+      .flatMap((m) => m.spec!.template!.spec.containers.map((c) => c.image))
+      .filter((image) => image.startsWith("ghcr.io/"));
+    expect(images.length).toBeGreaterThanOrEqual(5);
+    for (const image of images) {
+      const [repository, tag] = image.split(/:(?=[^:]+$)/) as [string, string];
+      expect(published.repositories, image).toContain(repository);
+      expect(fromMain, image).toContain(tag);
+    }
+  });
+
   it("renders no key material and no HPA or load test by default", () => {
     const secrets = manifests.filter((manifest) => manifest.kind === "Secret");
     expect(secrets.map((secret) => secret.metadata.name)).toEqual(["postgres-auth"]);
@@ -305,6 +337,23 @@ describe("helm template with a lesson's values", () => {
 // The offline Kubernetes schemas shared/ carries beside the repository (VALIDATE_SCHEMA_ROOT overrides).
 const SCHEMA_ROOT = process.env["VALIDATE_SCHEMA_ROOT"] ?? join(ROOT, "../shared/schemas");
 const K8S_VERSION = "1.36.0";
+
+describe("helm template with a fork's images (what compose passes from cluster.yaml)", () => {
+  it("pulls every service and the load test from the fork's registry, tagged with the appVersion", async () => {
+    const manifests = await render("fork-images.yaml");
+    const appVersion = (parse(readFileSync(join(CHART, "Chart.yaml"), "utf8")) as { appVersion: string })
+      .appVersion;
+    const images = manifests.flatMap((m) =>
+      m.kind === "Deployment" || m.kind === "Job"
+        ? ((m.spec as { template: { spec: PodSpec } }).template.spec.containers ?? []).map((c) => c.image)
+        : [],
+    );
+    expect(images).toContain(`ghcr.io/alice/frontend-portal:${appVersion}`);
+    expect(images).toContain(`ghcr.io/alice/load-test:${appVersion}`);
+    for (const image of images)
+      expect(image).toMatch(new RegExp(`^ghcr\\.io/alice/[a-z-]+:${appVersion.replace(/\./g, "\\.")}$`));
+  });
+});
 
 describe("rendered manifests against the Kubernetes schemas", () => {
   it.skipIf(!existsSync(join(SCHEMA_ROOT, `kubernetes/v${K8S_VERSION}-standalone-strict`)))(

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { compose, type ComposeInput } from "../../scripts/lib/compose/compose.ts";
 import { mergeValues } from "../../scripts/lib/compose/values.ts";
-import { substitute } from "../../scripts/lib/compose/substitute.ts";
+import { clusterVariables, substitute } from "../../scripts/lib/compose/substitute.ts";
 import { parseChapter } from "../../scripts/lib/model/chapter.ts";
 import { parseCluster } from "../../scripts/lib/model/cluster.ts";
 import { parseHelmfile } from "../../scripts/lib/model/helmfile.ts";
@@ -77,6 +77,43 @@ describe("compose", () => {
     const istiod = composition!.releases.find((r) => r.release.name === "istiod")!;
     expect(istiod.values).toEqual({ global: { network: "net-primary", b: 2 } });
     expect(istiod.chapters).toEqual(["00-c", "01-c"]);
+  });
+
+  it("passes the app images' registry and tag from cluster.yaml, by default what the images workflow pushes", () => {
+    const images = chapter(
+      0,
+      "releases:\n  - { name: base, enabled: true, values: { global: { image: { registry: '${cluster.images.registry}', tag: '${cluster.images.tag}' } } } }",
+    );
+    const valuesFor = (c: Cluster) => {
+      const { composition, findings } = compose({ ...input([images]), cluster: c });
+      return { values: composition?.releases[0]?.values, findings };
+    };
+    const base = cluster("primary");
+    // A GitHub repoURL: ghcr.io/<owner, lower case>, and an empty tag (the chart's appVersion).
+    const fork = {
+      ...base,
+      argocd: { ...base.argocd, repoURL: "https://github.com/Alice-B/istio-gitops-workshop.git" },
+    };
+    expect(valuesFor(fork).values).toEqual({ global: { image: { registry: "ghcr.io/alice-b", tag: "" } } });
+    expect(
+      clusterVariables({ ...fork, argocd: { ...fork.argocd, repoURL: "git@github.com:Alice-B/w.git" } }),
+    ).toMatchObject({
+      "cluster.images.registry": "ghcr.io/alice-b",
+    });
+    // cluster.yaml `images` wins.
+    expect(
+      valuesFor({ ...fork, images: { registry: "registry.acme.io/workshop", tag: "2.0.0" } }).values,
+    ).toEqual({
+      global: { image: { registry: "registry.acme.io/workshop", tag: "2.0.0" } },
+    });
+    // Not on GitHub and no images.registry: an error that says what to set, never a guess.
+    const { values, findings } = valuesFor(base);
+    expect(values).toBeUndefined();
+    expect(findings.map((f) => f.rule)).toEqual(["compose/unknown-placeholder"]);
+    expect(findings[0]!.message).toContain("has no images.registry");
+    expect(findings[0]!.hint).toBe(
+      "set images.registry in clusters/c1/cluster.yaml to the registry you push the app images to",
+    );
   });
 
   it("stops at the target chapter", () => {

@@ -31,6 +31,27 @@ describe("cluster.yaml", () => {
     expect(value?.chapterPosition).toMatchObject({ line: 3, column: 10 });
   });
 
+  it("reads the optional images (registry and tag) and rejects a registry with a scheme or upper case", () => {
+    const ok = parseCluster(
+      `${CLUSTER}images:\n  registry: ghcr.io/alice\n  tag: 0.2.0\n`,
+      "clusters/primary/cluster.yaml",
+      "primary",
+    );
+    expect(ok.findings).toEqual([]);
+    expect(ok.value?.images).toEqual({ registry: "ghcr.io/alice", tag: "0.2.0" });
+    for (const registry of ["https://ghcr.io/alice", "ghcr.io/Alice"]) {
+      const bad = parseCluster(
+        `${CLUSTER}images:\n  registry: ${registry}\n`,
+        "clusters/primary/cluster.yaml",
+        "primary",
+      );
+      expect(
+        bad.findings.map((f) => [f.rule, f.line]),
+        registry,
+      ).toEqual([["model/cluster", 14]]);
+    }
+  });
+
   it("reports an unknown key with file, line, column, the key and the allowed keys", () => {
     const text = CLUSTER.replace("  network: network1\n", "  network: network1\n  netwrok: typo\n");
     const { value, findings } = parseCluster(text, "clusters/primary/cluster.yaml", "primary");

@@ -42,6 +42,17 @@ export const FIXTURE_REPO: RepoFacts = {
   clusterNames: new Set(["remote"]),
   clusterServers: new Set(),
   repoURLs: new Set(["https://git.example.com/workshop.git"]),
+  // What an images workflow like .github/workflows/images.yaml reads as: two services, the
+  // appVersion tag and per-commit tags.
+  publishedImages: {
+    workflow: ".github/workflows/images.yaml",
+    repositories: ["ghcr.io/acme/web", "ghcr.io/acme/worker"],
+    tags: [
+      { tag: "1.4.0", why: "every push to main, from ${{ steps.name.outputs.version }}" },
+      { pattern: "sha-[0-9a-f]{7}", why: "every pushed commit" },
+    ],
+    unresolved: [],
+  },
 };
 
 export function fileInput(abs: string, shown = path.relative(REPO_ROOT, abs)): FileInput {

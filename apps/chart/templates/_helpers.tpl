@@ -14,13 +14,14 @@ image-processor: [content-generator, auth-service]
 mailing-service: [auth-service]
 {{- end }}
 
-{{/* Image reference: a per-version or per-service override, else <registry>/<service>:<tag>. */}}
+{{/* Image reference: a per-version or per-service override, else <registry>/<service>:<tag>; no tag
+     anywhere means the chart's appVersion (the tag the images workflow pushes from main). */}}
 {{- define "workshop-app.image" -}}
 {{- $g := .root.Values.global.image -}}
 {{- $svcImage := .svc.image | default dict -}}
 {{- $verImage := .ver.image | default dict -}}
 {{- $repository := $verImage.repository | default $svcImage.repository | default (printf "%s/%s" $g.registry .name) -}}
-{{- $tag := $verImage.tag | default $svcImage.tag | default $g.tag -}}
+{{- $tag := $verImage.tag | default $svcImage.tag | default $g.tag | default .root.Chart.AppVersion -}}
 {{- printf "%s:%s" $repository $tag -}}
 {{- end }}
 

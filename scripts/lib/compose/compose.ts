@@ -108,10 +108,14 @@ export function compose(input: ComposeInput): { composition?: Composition; findi
           err(
             rc.position,
             "compose/unknown-placeholder",
-            `chapter ${ch.dir} uses ${u} in the values of '${rc.name}', which names no cluster field`,
-            `use one of: ${Object.keys(vars)
-              .map((k) => "${" + k + "}")
-              .join(", ")}`,
+            u === "${cluster.images.registry}"
+              ? `chapter ${ch.dir} uses ${u} in the values of '${rc.name}', but cluster ${cluster.name} has no images.registry and its argocd.repoURL is not a GitHub repository to derive one from`
+              : `chapter ${ch.dir} uses ${u} in the values of '${rc.name}', which names no cluster field`,
+            u === "${cluster.images.registry}"
+              ? `set images.registry in ${cluster.file} to the registry you push the app images to`
+              : `use one of: ${Object.keys(vars)
+                  .map((k) => "${" + k + "}")
+                  .join(", ")}`,
           );
         s.values = mergeValues(s.values, value);
       }

@@ -2,6 +2,7 @@
  * `${cluster.*}` placeholders in values and mesh files, so one chapter serves every cluster:
  * `${cluster.istio.network}` becomes `network1` on the primary and `network2` on the remote.
  */
+import { defaultImageRegistry } from "../model/images.ts";
 import type { Cluster } from "../model/types.ts";
 
 const PLACEHOLDER = /\$\{(cluster(?:\.[A-Za-z][A-Za-z0-9]*)+)\}/g;
@@ -24,6 +25,12 @@ export function clusterVariables(cluster: Cluster): Record<string, string> {
     "cluster.argocd.targetRevision": cluster.argocd.targetRevision,
   };
   if (cluster.istio.primaryCluster) vars["cluster.istio.primaryCluster"] = cluster.istio.primaryCluster;
+  // Unknown (an unknown placeholder where a chapter uses it) when neither cluster.yaml nor a GitHub
+  // repoURL says where the images are.
+  const registry = cluster.images?.registry ?? defaultImageRegistry(cluster.argocd.repoURL);
+  if (registry) vars["cluster.images.registry"] = registry;
+  // Empty: the app chart's appVersion.
+  vars["cluster.images.tag"] = cluster.images?.tag ?? "";
   return vars;
 }
 

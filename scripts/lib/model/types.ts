@@ -16,6 +16,12 @@ export interface Cluster {
     targetRevision: string;
     namespace: string;
   };
+  /**
+   * Where the demo application's images come from (cluster.yaml `images`, optional). Without a
+   * registry, the one this repository's images workflow pushes to is used (`ghcr.io/<owner>` of a
+   * GitHub repoURL); without a tag, the app chart's appVersion, which that workflow pushes from main.
+   */
+  images?: { registry?: string; tag?: string };
   /** Where cluster.yaml lives, relative to the repo root. */
   file: string;
   /** Position of the `chapter:` value, for findings about the pin. */

@@ -3,15 +3,17 @@
  * promotion is already checked), rendered in memory exactly as Argo CD would get it, plus the
  * repository's own YAML files and the freshness of the committed rendered output.
  */
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import type { Composition } from "../compose/compose.ts";
 import { FindingsError, type Finding } from "../findings.ts";
+import { Git } from "../gitops/git.ts";
 import { verifiedRestore } from "../gitops/restored.ts";
 import { diffTrees, readTree } from "../fs/tree.ts";
 import { resolveChapterRef } from "../model/chapter.ts";
 import { loadRepo, type RepoModel } from "../model/repo.ts";
+import { githubOwner } from "../model/images.ts";
 import type { Cluster } from "../model/types.ts";
 import { UsageError } from "../cli/run-main.ts";
 import { helmTemplateDeps } from "../render/helm-template.ts";
@@ -20,6 +22,7 @@ import { composeCluster, selectClusters } from "../render/pipeline.ts";
 import { renderCluster, type RenderDeps, type RenderedTree } from "../render/render.ts";
 import type { ValidateConfig } from "./config.ts";
 import type { FileInput, Scope } from "./engine.ts";
+import { IMAGES_WORKFLOW, publishedImages, type PublishedImages } from "./images-workflow.ts";
 import { asObj, asStringMap, isObj } from "./resource.ts";
 import type { Platform, PlatformGateway } from "./resource-index.ts";
 import type { RepoFacts } from "./rule.ts";
@@ -101,7 +104,40 @@ export function platformOf(c: Composition, config: ValidateConfig, platform?: Pl
   };
 }
 
-function repoFacts(root: string, model: RepoModel, cluster: Cluster, files: RenderedTree): RepoFacts {
+/**
+ * What the images workflow publishes for one cluster (its repoURL names the owner the workflow
+ * pushes under), read once per cluster. `v*` git tags trigger the workflow's semver tags.
+ */
+async function imagesOf(root: string): Promise<(cluster: Cluster) => PublishedImages | undefined> {
+  const file = path.join(root, IMAGES_WORKFLOW);
+  if (!existsSync(file)) return () => undefined;
+  const text = readFileSync(file, "utf8");
+  const gitTags = ((await new Git(root).try(["tag", "--list", "v*"])) ?? "").split("\n").filter(Boolean);
+  const readFile = (rel: string) => {
+    const p = path.join(root, rel);
+    return existsSync(p) ? readFileSync(p, "utf8") : undefined;
+  };
+  const cache = new Map<string, PublishedImages>();
+  return (cluster) => {
+    const key = `${cluster.argocd.repoURL}|${cluster.images?.registry ?? ""}`;
+    let facts = cache.get(key);
+    if (!facts) {
+      const owner = githubOwner(cluster.argocd.repoURL);
+      facts = publishedImages(text, { ...(owner ? { owner } : {}), readFile, gitTags });
+      if (cluster.images?.registry) facts.ownRegistry = cluster.images.registry;
+      cache.set(key, facts);
+    }
+    return facts;
+  };
+}
+
+function repoFacts(
+  root: string,
+  model: RepoModel,
+  cluster: Cluster,
+  files: RenderedTree,
+  images: PublishedImages | undefined,
+): RepoFacts {
   const prefix = `${renderedRoot(cluster.name)}/`;
   const keys = [...files.keys()];
   return {
@@ -120,6 +156,7 @@ function repoFacts(root: string, model: RepoModel, cluster: Cluster, files: Rend
       model.clusters.map((c) => c.argocd.destination.server).filter((n): n is string => !!n),
     ),
     repoURLs: new Set(model.clusters.map((c) => c.argocd.repoURL)),
+    ...(images ? { publishedImages: images } : {}),
   };
 }
 
@@ -187,6 +224,7 @@ export async function collectRepo(
   if (!model) return { scopes, findings };
 
   const render = memoized(deps);
+  const images = await imagesOf(root);
   const clusters = selectClusters(model, selection.clusters);
   let chapters = model.chapters;
   if (selection.chapter) {
@@ -267,7 +305,7 @@ export async function collectRepo(
         ],
         platform: platformOf(composition, config, platform),
         complete: true,
-        repo: repoFacts(root, model, cluster, files),
+        repo: repoFacts(root, model, cluster, files, images(cluster)),
         context: `cluster ${cluster.name} at chapter ${chapter.dir}`,
         ...(pinNote ? { pinNote } : {}),
         peerGroup: `${cluster.istio.meshID}|${chapter.dir}`,

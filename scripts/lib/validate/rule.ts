@@ -3,6 +3,7 @@
  * indexed resource set to reports. The engine turns reports into located findings.
  */
 import type { Severity } from "../findings.ts";
+import type { PublishedImages } from "./images-workflow.ts";
 import type { YamlPath } from "../yaml-source.ts";
 import type { Resource } from "./resource.ts";
 import type { ResourceIndex } from "./resource-index.ts";
@@ -44,6 +45,11 @@ export interface RepoFacts {
   clusterServers: Set<string>;
   /** URLs of this repository (the clusters' argocd.repoURL). */
   repoURLs: Set<string>;
+  /**
+   * The images this repository's images workflow publishes for this cluster's owner (absent when
+   * there is no such workflow): `k8s/image-not-published` checks the app images against it.
+   */
+  publishedImages?: PublishedImages;
 }
 
 export interface RuleContext {

@@ -24,8 +24,10 @@ import gwSelectorNoWorkload from "./gw-selector-no-workload.ts";
 import gwTlsSettings from "./gw-tls-settings.ts";
 import k8sApplicationUid from "./k8s-application-uid.ts";
 import k8sDuplicateObject from "./k8s-duplicate-object.ts";
+import k8sImageNotPublished from "./k8s-image-not-published.ts";
 import k8sSecretCommitted from "./k8s-secret-committed.ts";
 import k8sServiceAccount from "./k8s-service-account.ts";
+import platformServiceNotFound from "./platform-service-not-found.ts";
 import policySelectorNoWorkload from "./policy-selector-no-workload.ts";
 import seAddressesRequired from "./se-addresses-required.ts";
 import sidecarConflictingSelectors from "./sidecar-conflicting-selectors.ts";
@@ -92,12 +94,14 @@ export const SEMANTIC_RULES: readonly Rule[] = [
   k8sDuplicateObject,
   k8sApplicationUid,
   k8sSecretCommitted,
+  k8sImageNotPublished,
   argocdSourcePath,
   argocdDestinationCluster,
   argocdProjectPermits,
   argocdCrdWave,
   argocdSyncOption,
   argocdChartPinned,
+  platformServiceNotFound,
 ];
 
 const meta = (m: RuleMeta): RuleMeta => m;
