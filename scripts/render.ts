@@ -1,10 +1,13 @@
 #!/usr/bin/env tsx
 /**
- * pnpm render [--cluster NAME]... [--chapter N] [--out DIR] [--check]
+ * pnpm render [--cluster NAME]... [--chapter N] [--out DIR] [--check] [--platform DIR]
  *
  * Writes clusters/<name>/rendered/ for each cluster (or DIR/<name>/ with --out): the Argo CD
  * Applications, the values files, the demo app's manifests and the mesh policies of the pinned
  * (or --chapter) chapter. --check writes nothing and exits 1 when the committed output is stale.
+ * --platform DIR also writes what the platform Applications apply (each upstream chart rendered
+ * as Argo CD's repo server would, see render/platform.ts) to DIR/<cluster>/<release>/, for
+ * inspection; that output is never committed.
  */
 import path from "node:path";
 import { parseCli } from "./lib/cli/parse-cli.ts";
@@ -12,8 +15,15 @@ import { runMain } from "./lib/cli/run-main.ts";
 import { diffTrees, isEmptyDiff, readTree, writeTreeAtomically } from "./lib/fs/tree.ts";
 import { renderClusters } from "./lib/render/pipeline.ts";
 import { renderedRoot } from "./lib/render/layout.ts";
+import { formatFindingLine } from "./lib/findings.ts";
+import { PLATFORM_DIR, renderPlatform } from "./lib/render/platform.ts";
+import { openPlatform } from "./lib/render/platform-input.ts";
+import { validateCacheRoot } from "./lib/validate/schema-cache.ts";
 
-const HELP = `usage: pnpm render [--cluster NAME]... [--chapter N|NN|NN-slug] [--out DIR] [--check]`;
+const HELP = `usage: pnpm render [--cluster NAME]... [--chapter N|NN|NN-slug] [--out DIR] [--check] [--platform DIR]
+
+  --platform DIR   also write what each platform Application applies (upstream charts rendered
+                   offline from charts.lock.yaml's packages) to DIR/<cluster>/<release>/`;
 
 runMain(async () => {
   const args = parseCli(
@@ -22,6 +32,7 @@ runMain(async () => {
       chapter: { type: "string" },
       out: { type: "string" },
       check: { type: "boolean", default: false },
+      platform: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
     HELP,
@@ -65,6 +76,27 @@ runMain(async () => {
     console.log(
       `${cluster.name}: rendered ${composition.chapter.dir} to ${shown} (${files.size} files; ${summary})`,
     );
+  }
+  if (values.platform) {
+    const { packages, deps } = await openPlatform(root, { cacheRoot: validateCacheRoot() });
+    for (const { cluster, composition } of renders) {
+      const platform = await renderPlatform(composition, packages, deps);
+      const dir = path.resolve(values.platform, cluster.name);
+      const files = new Map(
+        [...platform.files].map(([rel, text]) => [rel.slice(`${PLATFORM_DIR}/`.length), text] as const),
+      );
+      await writeTreeAtomically(dir, files);
+      console.log(
+        `${cluster.name}: platform of ${composition.chapter.dir} written to ${path.relative(root, dir) || "."} (${platform.rendered.length} releases, ${files.size} objects)`,
+      );
+      for (const f of platform.findings) console.error(`  ${formatFindingLine(f)}`);
+      for (const m of platform.missing) console.error(`  not rendered: ${m.release.name}: ${m.reason}`);
+      for (const r of platform.rendered)
+        for (const u of r.unstable)
+          console.error(
+            `  unstable: ${r.release.name} ${u.kind} ${u.namespace}/${u.name} (${u.template}) differs between renders`,
+          );
+    }
   }
   if (stale) {
     console.error(`\n${stale} cluster(s) stale: run \`pnpm render\` and commit the result.`);

@@ -132,7 +132,9 @@ export function compose(input: ComposeInput): { composition?: Composition; findi
         const prev = s.namespaceMetadata ?? {};
         s.namespaceMetadata = {
           ...((prev.labels ?? m.labels) ? { labels: { ...prev.labels, ...m.labels } } : {}),
-          ...((prev.annotations ?? m.annotations) ? { annotations: { ...prev.annotations, ...m.annotations } } : {}),
+          ...((prev.annotations ?? m.annotations)
+            ? { annotations: { ...prev.annotations, ...m.annotations } }
+            : {}),
         };
       }
       s.chapters.push(ch.dir);

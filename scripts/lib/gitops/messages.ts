@@ -6,6 +6,7 @@ import { formatFindingLine } from "../findings.ts";
 import { renderedRoot } from "../render/layout.ts";
 import { countChanges, type ResourceChange } from "./resources.ts";
 import type { ValidationOutcome } from "./validate-step.ts";
+import type { PlatformChange } from "../render/platform-diff.ts";
 
 /** GitHub caps a PR body at 65,536 characters; long resource lists are cut well before that. */
 const MAX_RESOURCE_ROWS = 150;
@@ -19,6 +20,8 @@ export interface PromotionText {
   passed: Chapter[];
   changes: ResourceChange[];
   validation: ValidationOutcome;
+  /** What changes in what the platform Applications apply; absent when it was not rendered. */
+  platform?: PlatformChange[];
 }
 
 export function promotionTitle(p: Pick<PromotionText, "cluster" | "to">): string {
@@ -46,7 +49,9 @@ export function promotionBody(p: PromotionText): string {
   out.push(`Moves cluster **${p.cluster}** from chapter \`${p.from.dir}\` to \`${p.to.dir}\`.`, "");
   out.push(p.passed.length === 1 ? "## The chapter" : `## The chapters (${p.passed.length})`, "");
   for (const ch of p.passed) out.push(`### ${ch.dir}: ${ch.title}`, "", ch.summary, "");
-  out.push(...changesSection(p.cluster, p.changes), ...validationSection(p.validation));
+  out.push(...changesSection(p.cluster, p.changes));
+  if (p.platform) out.push(...platformSection(p.platform));
+  out.push(...validationSection(p.validation));
   out.push(
     "---",
     `Opened by \`pnpm promote ${p.cluster}\`. After the merge Argo CD syncs \`${renderedRoot(p.cluster)}/\` and the tag workflow tags the merge commit \`mesh/${p.cluster}/<seq>-${p.to.dir}\`; \`pnpm rollback ${p.cluster} --steps 1\` undoes it.`,
@@ -133,6 +138,37 @@ function changesSection(cluster: string, changes: readonly ResourceChange[]): st
   for (const c of changes.slice(0, MAX_RESOURCE_ROWS))
     out.push(`| ${c.change} | ${escapeCell(c.resource)} | \`${c.file}\` |`);
   if (changes.length > MAX_RESOURCE_ROWS) out.push(`| ... | ${changes.length - MAX_RESOURCE_ROWS} more | |`);
+  out.push("");
+  return out;
+}
+
+const MAX_OBJECTS_PER_CELL = 8;
+
+function objectList(objects: readonly string[]): string {
+  if (objects.length === 0) return "";
+  const shown = objects.slice(0, MAX_OBJECTS_PER_CELL).map((o) => `\`${o}\``);
+  if (objects.length > shown.length) shown.push(`and ${objects.length - shown.length} more`);
+  return escapeCell(shown.join(", "));
+}
+
+function platformSection(changes: readonly PlatformChange[]): string[] {
+  const out = [
+    "## What the platform Applications apply",
+    "",
+    "The upstream charts rendered offline from charts.lock.yaml with the old and the new values (objects as `namespace/kind-name`).",
+    "",
+  ];
+  if (changes.length === 0) return [...out, "No change in any platform chart's output.", ""];
+  out.push("| release | added | removed | changed |", "| --- | --- | --- | --- |");
+  for (const c of changes) {
+    if (c.notRendered) {
+      out.push(`| ${c.release} | not rendered: ${escapeCell(c.notRendered)} | | |`);
+      continue;
+    }
+    out.push(
+      `| ${c.release} | ${c.added.length} ${objectList(c.added)} | ${c.removed.length} ${objectList(c.removed)} | ${c.changed.length} ${objectList(c.changed)} |`,
+    );
+  }
   out.push("");
   return out;
 }

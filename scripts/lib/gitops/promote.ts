@@ -7,7 +7,14 @@ import path from "node:path";
 import { readTree } from "../fs/tree.ts";
 import { loadRepoOrThrow } from "../model/repo.ts";
 import { renderedRoot } from "../render/layout.ts";
-import { renderClusters } from "../render/pipeline.ts";
+import { composeCluster, renderClusters } from "../render/pipeline.ts";
+import type { Composition } from "../compose/compose.ts";
+import { FindingsError } from "../findings.ts";
+import type { RepoModel } from "../model/repo.ts";
+import { renderPlatform } from "../render/platform.ts";
+import { platformChanges, type PlatformChange } from "../render/platform-diff.ts";
+import { openPlatform } from "../render/platform-input.ts";
+import { validateCacheRoot } from "../validate/schema-cache.ts";
 import { helmTemplateDeps } from "../render/helm-template.ts";
 import { setClusterChapter } from "./cluster-yaml.ts";
 import { Git } from "./git.ts";
@@ -34,6 +41,38 @@ export interface PromoteResult {
   dryRun: boolean;
   commit?: string;
   publish?: PublishResult;
+}
+
+/**
+ * The platform render before and after, compared per Application; undefined (with a log line)
+ * when the repository has no usable chart lock.
+ */
+async function platformDiff(
+  root: string,
+  model: RepoModel,
+  plan: PromotionPlan,
+  after: Composition,
+  env: NodeJS.ProcessEnv | undefined,
+  log: (line: string) => void,
+): Promise<PlatformChange[] | undefined> {
+  let input;
+  try {
+    input = await openPlatform(root, {
+      ...(env ? { env } : {}),
+      cacheRoot: validateCacheRoot(env),
+    });
+  } catch (e) {
+    if (!(e instanceof FindingsError)) throw e;
+    log(`platform charts not compared: ${e.findings.map((f) => f.message).join("; ")}`);
+    return undefined;
+  }
+  log("rendering the platform charts before and after ...");
+  const before = await composeCluster(model, plan.cluster, plan.from.dir);
+  const [a, b] = [
+    await renderPlatform(before, input.packages, input.deps),
+    await renderPlatform(after, input.packages, input.deps),
+  ];
+  return platformChanges(a, b);
 }
 
 export function promotionBranch(cluster: string, chapter: string): string {
@@ -75,6 +114,7 @@ export async function promote(root: string, o: PromoteOptions): Promise<PromoteR
     ...validatorModule(o),
   };
 
+  const platform = await platformDiff(root, model, plan, rendered!.composition, o.env, log);
   const text = (validation: ValidationOutcome): PromotionText => ({
     cluster: plan.cluster.name,
     from: plan.from,
@@ -82,6 +122,7 @@ export async function promote(root: string, o: PromoteOptions): Promise<PromoteR
     passed: plan.passed,
     changes,
     validation,
+    ...(platform ? { platform } : {}),
   });
 
   if (!pre) {

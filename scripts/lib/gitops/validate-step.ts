@@ -41,7 +41,13 @@ export interface ValidateStepOptions {
 interface ValidatorModule {
   validateRepo(
     root: string,
-    options: { clusters?: string[]; chapter?: string; env?: NodeJS.ProcessEnv; renderDeps?: RenderDeps },
+    options: {
+      clusters?: string[];
+      chapter?: string;
+      env?: NodeJS.ProcessEnv;
+      renderDeps?: RenderDeps;
+      cacheRoot?: string;
+    },
   ): Promise<{ findings: Finding[]; summary: { errors: number; warnings: number } }>;
 }
 
@@ -63,11 +69,16 @@ export function defaultValidatorPath(): string {
 export async function validateStep(root: string, options: ValidateStepOptions): Promise<ValidationOutcome> {
   const modulePath = options.modulePath ?? defaultValidatorPath();
   if (!existsSync(modulePath)) return renderOnly(root, options);
-  const mod = (await import(pathToFileURL(modulePath).href)) as Partial<ValidatorModule>;
+  const mod = (await import(pathToFileURL(modulePath).href)) as Partial<ValidatorModule> & {
+    validateCacheRoot?: (env?: NodeJS.ProcessEnv) => string;
+  };
   if (typeof mod.validateRepo !== "function") {
     throw new Error(`${modulePath} does not export validateRepo(root, options)`);
   }
+  // The per-user cache, as `pnpm validate` uses it: unchanged platform charts are not re-rendered.
+  const cacheRoot = mod.validateCacheRoot?.(options.env);
   const result = await mod.validateRepo(root, {
+    ...(cacheRoot ? { cacheRoot } : {}),
     clusters: options.clusters,
     ...(options.chapter !== undefined ? { chapter: options.chapter } : {}),
     ...(options.env ? { env: options.env } : {}),

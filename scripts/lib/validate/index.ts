@@ -11,12 +11,10 @@ import { loadRepo } from "../model/repo.ts";
 import { helmTemplateDeps } from "../render/helm-template.ts";
 import { cachedHelmTemplate } from "../render/helm-template-cache.ts";
 import type { RenderDeps } from "../render/render.ts";
-import { ChartPackages, loadChartLock } from "../charts/packages.ts";
 import { checkLockCoverage } from "../charts/lock.ts";
 import { FindingsError, type Finding } from "../findings.ts";
 import type { PlatformDeps } from "../render/platform.ts";
-import { cachedPlatformDeps, helmPlatformDeps } from "../render/platform-helm.ts";
-import type { PlatformInput } from "./repo-mode.ts";
+import { openPlatform, type PlatformInput } from "../render/platform-input.ts";
 
 export type { ValidationFinding, ValidationResult, ValidationSummary } from "./engine.ts";
 export { exitCodeOf, INTERNAL_RULE } from "./engine.ts";
@@ -53,7 +51,7 @@ export interface ValidateOptions {
   platformDeps?: PlatformDeps;
 }
 
-/** The chart lock and packages for the platform render; lock problems are findings, not a stop. */
+/** The platform render's inputs; a missing or broken chart lock is a finding, not a stop. */
 async function platformInputOf(
   root: string,
   config: ValidateConfig,
@@ -61,18 +59,18 @@ async function platformInputOf(
   releases: Parameters<typeof checkLockCoverage>[1],
 ): Promise<{ input?: PlatformInput; findings: Finding[] }> {
   if (options.platform === false) return { findings: [] };
-  let lock;
   try {
-    lock = await loadChartLock(root);
+    const input = await openPlatform(root, {
+      ...(options.env ? { env: options.env } : {}),
+      ...(config.chartMirror ? { mirror: config.chartMirror } : {}),
+      ...(options.cacheRoot ? { cacheRoot: options.cacheRoot } : {}),
+      ...(options.platformDeps ? { deps: options.platformDeps } : {}),
+    });
+    return { input, findings: checkLockCoverage(input.packages.lock, releases) };
   } catch (e) {
     if (e instanceof FindingsError) return { findings: e.findings };
     throw e;
   }
-  const packages = new ChartPackages(lock, config.chartMirror, options.env ?? process.env);
-  const raw = options.platformDeps ?? helmPlatformDeps();
-  const deps =
-    options.cacheRoot && !options.platformDeps ? await cachedPlatformDeps(raw, options.cacheRoot) : raw;
-  return { input: { packages, deps }, findings: checkLockCoverage(lock, releases) };
 }
 
 function engineOptionsOf(o: ValidateOptions) {

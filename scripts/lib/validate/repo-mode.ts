@@ -26,19 +26,13 @@ import { IMAGES_WORKFLOW, publishedImages, type PublishedImages } from "./images
 import { asObj, asStringMap, isObj } from "./resource.ts";
 import type { Platform, PlatformGateway } from "./resource-index.ts";
 import type { RepoFacts } from "./rule.ts";
-import type { ChartPackages } from "../charts/packages.ts";
-import { renderPlatform, type PlatformDeps, type PlatformRender } from "../render/platform.ts";
+import { renderPlatform, type PlatformRender } from "../render/platform.ts";
+import type { PlatformInput } from "../render/platform-input.ts";
 import { platformFindings } from "./platform-findings.ts";
 
 export interface RepoSelection {
   clusters?: string[];
   chapter?: string;
-}
-
-/** What repo mode needs to render the platform charts (absent: the platform is not rendered). */
-export interface PlatformInput {
-  packages: ChartPackages;
-  deps: PlatformDeps;
 }
 
 const MANIFEST_DIRS = [

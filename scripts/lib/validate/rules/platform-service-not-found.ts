@@ -185,8 +185,9 @@ export default defineRule({
       if (list) list.push(s);
       else byNs.set(s.ns, [s]);
     }
-    // A namespace's Services are known when some are rendered, or when nothing there is opaque.
-    const knows = (ns: string) => byNs.has(ns) || (index.complete && !index.isOpaque(ns));
+    // A namespace's Services are known when it is not opaque (a chart there could not be
+    // rendered) and some are rendered, or the scope is complete.
+    const knows = (ns: string) => !index.isOpaque(ns) && (byNs.has(ns) || index.complete);
     const inventory = (ns: string) => {
       const list = (byNs.get(ns) ?? []).filter((s) => !s.peer);
       return list.length

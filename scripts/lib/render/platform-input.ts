@@ -1,0 +1,34 @@
+/**
+ * Everything the platform render needs, opened once: the chart lock, the package finder (cache,
+ * then the offline mirror of CHART_MIRROR or `chartMirror:`), and `helm template`, cached under
+ * the validator's cache folder when one is given. Used by validate, render --platform and promote.
+ */
+import { ChartPackages, loadChartLock } from "../charts/packages.ts";
+import { loadConfig } from "../validate/config.ts";
+import type { PlatformDeps } from "./platform.ts";
+import { cachedPlatformDeps, helmPlatformDeps } from "./platform-helm.ts";
+
+export interface PlatformInput {
+  packages: ChartPackages;
+  deps: PlatformDeps;
+}
+
+export interface OpenPlatformOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Offline chart mirror; default: CHART_MIRROR, else `chartMirror:` of .validate.yaml. */
+  mirror?: string;
+  /** Folder for cached renders; no caching without it. */
+  cacheRoot?: string;
+  /** Replaces `helm template` (tests). */
+  deps?: PlatformDeps;
+}
+
+/** Throws FindingsError when charts.lock.yaml is missing or malformed. */
+export async function openPlatform(root: string, o: OpenPlatformOptions = {}): Promise<PlatformInput> {
+  const env = o.env ?? process.env;
+  const lock = await loadChartLock(root);
+  const mirror = o.mirror ?? loadConfig(root, env).chartMirror;
+  const raw = o.deps ?? helmPlatformDeps();
+  const deps = o.cacheRoot && !o.deps ? await cachedPlatformDeps(raw, o.cacheRoot) : raw;
+  return { packages: new ChartPackages(lock, mirror, env), deps };
+}
