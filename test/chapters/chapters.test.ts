@@ -68,6 +68,14 @@ describe("the chapter set", () => {
     expect(text).toContain("pnpm rollback");
   });
 
+  it.each(dirs)("%s/README.md speaks to the learner, not to the repository's developers", (dir) => {
+    const text = readFileSync(path.join(ROOT, "chapters", dir, "README.md"), "utf8");
+    // Notes about who owns which piece of the tooling, or whether it exists yet, are for reviewers.
+    expect(text).not.toMatch(/\bowned by the [a-z-]+ issue\b/i);
+    expect(text).not.toMatch(/\bwhen it is available\b/i);
+    expect(text).not.toMatch(/\b(TODO|FIXME|XXX)\b/);
+  });
+
   it("chapters/README.md links every chapter's lesson", () => {
     const index = readFileSync(path.join(ROOT, "chapters", "README.md"), "utf8");
     for (const dir of dirs) expect(index).toContain(`(${dir}/README.md)`);
