@@ -1,5 +1,6 @@
 /** Chapters 15-17: end-user JWTs, mTLS with authorization, egress control. */
 import { readFileSync } from "node:fs";
+import { lesson, shellCommands } from "../lesson.ts";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ROOT, envOf, rendered, route, routeNames, type Loose, SERVICES } from "../render-cache.ts";
@@ -186,16 +187,49 @@ describe("17 egress", () => {
     const r = await rendered("primary", 17);
     const api = r.mesh("ServiceEntry", "workshop", "external-api");
     expect(api.spec.location).toBe("MESH_EXTERNAL");
-    expect(api.spec.ports.map((p: Loose) => [p.number, p.protocol])).toEqual([
-      [80, "HTTP"],
-      [443, "HTTPS"],
-    ]);
+    expect(api.spec.ports.map((p: Loose) => [p.number, p.protocol])).toEqual([[80, "HTTP"]]);
     const db = r.mesh("ServiceEntry", "workshop", "external-postgres");
     expect(db.spec.ports[0]).toMatchObject({ number: 5432, protocol: "TCP" });
     // The application's URL is plain HTTP to the registered host.
     const url = new URL(envOf(r.app("Deployment", "content-generator-v1")).EXTERNAL_API_URL ?? "");
     expect(url.protocol).toBe("http:");
     expect(api.spec.hosts).toEqual([url.hostname]);
+  });
+
+  it("leaves the egress gateway the only way out to the API: no port of it the sidecars reach directly", async () => {
+    const r = await rendered("primary", 17);
+    /** ServiceEntries a proxy in `ns` knows (exportTo: absent or "*" everywhere, "." at home). */
+    const visibleIn = (ns: string) =>
+      r.meshOfKind("ServiceEntry").filter((se) => {
+        const to: string[] = (se.spec as Loose).exportTo ?? ["*"];
+        return to.includes("*") || to.includes(ns) || (to.includes(".") && se.metadata.namespace === ns);
+      });
+    const vs = r.mesh("VirtualService", "istio-egress", "external-api-through-egress-gateway");
+    const viaGateway = route(vs, "sidecar-to-egress-gateway").match.map((m: Loose) => m.port);
+    for (const se of visibleIn("workshop")) {
+      if (!(se.spec as Loose).hosts.includes("httpbin.org")) continue;
+      for (const port of (se.spec as Loose).ports)
+        expect(
+          viaGateway,
+          `${se.metadata.name} lets workshop reach httpbin.org:${port.number} directly`,
+        ).toContain(port.number);
+    }
+    // The gateway itself knows the real server's port, which it routes to.
+    const target = route(vs, "egress-gateway-to-external-api").route[0].destination;
+    const egress = visibleIn("istio-egress").filter((se) => (se.spec as Loose).hosts.includes(target.host));
+    expect(egress.flatMap((se) => (se.spec as Loose).ports.map((p: Loose) => p.number))).toContain(
+      target.port.number,
+    );
+  });
+
+  it("restarts the workshop's pods so their sidecars start with DNS capture, and says why", () => {
+    const text = lesson("17-egress");
+    const promote = text.slice(text.indexOf("## Promote"), text.indexOf("## Verify"));
+    const cmds = shellCommands(promote);
+    const at = cmds.indexOf("kubectl -n workshop rollout restart deploy");
+    expect(at).toBeGreaterThan(cmds.indexOf("pnpm promote primary"));
+    expect(text).toMatch(/Pods that run already keep their\s+old sidecar until they are restarted/);
+    expect(text).toContain("https://httpbin.org/uuid   # 000");
   });
 
   it("sends the API through the egress gateway and originates TLS there", async () => {
