@@ -1,14 +1,52 @@
 /** Chapters 15-17: end-user JWTs, mTLS with authorization, egress control. */
 import { readFileSync } from "node:fs";
-import { lesson, shellCommands } from "../lesson.ts";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { lesson, shellCommands } from "../lesson.ts";
 import { ROOT, envOf, rendered, route, routeNames, type Loose, SERVICES } from "../render-cache.ts";
 
 const JWKS = "http://auth-service.workshop.svc.cluster.local/.well-known/jwks.json";
 const principal = (ns: string, sa: string) => `cluster.local/ns/${ns}/sa/${sa}`;
 
+/** Base64url as absl::WebSafeBase64Unescape (Envoy's JWT library) takes it: padding optional. */
+function base64urlDecodes(part: string): boolean {
+  return /^[A-Za-z0-9_-]*$/.test(part) && part.length % 4 !== 1;
+}
+
+/**
+ * The first check of Envoy's JWT library (jwt_verify_lib's Jwt::parseFromString) a token fails, as
+ * the text of the 401; "parsed" when its shape is right and the issuer, time, audience and
+ * signature checks come next.
+ */
+function envoyJwtParse(token: string): string {
+  const parts = token.split(".");
+  if (parts.length !== 3)
+    return "Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections";
+  if (!base64urlDecodes(parts[0]!)) return "Jwt header is an invalid Base64url encoded";
+  if (!base64urlDecodes(parts[1]!)) return "Jwt payload is an invalid Base64url encoded";
+  if (!base64urlDecodes(parts[2]!) || parts[2] === "") return "Jwt signature is an invalid Base64url encoded";
+  return "parsed";
+}
+const b64url = (o: object) => Buffer.from(JSON.stringify(o)).toString("base64url");
+
 describe("15 JWT", () => {
+  it("forges a token whose 401 is the one the lesson names: a well-formed token with a bad signature", async () => {
+    const r = await rendered("primary", 15);
+    const rule = r.mesh("RequestAuthentication", "istio-ingress", "ingress-jwt").spec.jwtRules[0];
+    const text = lesson("15-jwt");
+    const forged = shellCommands(text).find((c) => c.includes("Bearer ${TOKEN%.*}."));
+    expect(forged, "the forged token keeps alice's header and claims").toBeDefined();
+    const signature = /Bearer \$\{TOKEN%\.\*\}\.([^"]*)"/.exec(forged!)![1]!;
+    // Alice's token with that signature: parses, right issuer and audience, so the signature check
+    // is what fails, with "Jwt verification fails".
+    const token = `${b64url({ alg: "ES256", kid: "k" })}.${b64url({ iss: rule.issuer, aud: rule.audiences })}.${signature}`;
+    expect(envoyJwtParse(token)).toBe("parsed");
+    expect(text.replace(/\s+/g, " ")).toContain("`Jwt verification fails 401`");
+    // The old example never reached the signature check: its one-character signature does not decode.
+    expect(envoyJwtParse("eyJhbGciOiJIUzI1NiJ9.e30.x")).toBe("Jwt signature is an invalid Base64url encoded");
+    expect(text).not.toContain("eyJhbGciOiJIUzI1NiJ9.e30.x");
+  });
+
   it("validates the auth-service's tokens in the app namespace and at the ingress gateway", async () => {
     const r = await rendered("primary", 15);
     const app = r.mesh("RequestAuthentication", "workshop", "workshop-jwt");
