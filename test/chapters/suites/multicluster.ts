@@ -48,6 +48,20 @@ describe("18 performance tests with the mesh", () => {
       "cluster.local/ns/workshop/sa/load-test",
     );
   });
+
+  it("names the identity the Job really runs as, in the lesson and in the policy", async () => {
+    const r = await rendered("primary", 18);
+    const job = r.app("Job", "load-test");
+    const sa = job.spec.template.spec.serviceAccountName;
+    expect(sa).toBe("load-test");
+    expect(r.hasApp("ServiceAccount", sa)).toBe(true);
+    const identity = `cluster.local/ns/${job.metadata.namespace}/sa/${sa}`;
+    const allow = r.mesh("AuthorizationPolicy", "workshop", "frontend-portal");
+    expect(allow.spec.rules.flatMap((x: Loose) => x.from[0].source.principals ?? [])).toContain(identity);
+    const text = lesson("18-performance-with-mesh");
+    expect(text).toContain(`\`${identity}\``);
+    expect(text).not.toMatch(/workshop\/default\b/);
+  });
 });
 
 describe("19 multicluster: the lesson's commands", () => {
