@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { decideFault, parseFaultMode } from "../../../apps/content-generator/src/faults.ts";
 import { heredocObjects, lesson, shellCommands, syncPause } from "../lesson.ts";
-import { durationMs, rendered, route, routeNames, type Loose } from "../render-cache.ts";
+import { durationMs, envOf, rendered, route, routeNames, type Loose } from "../render-cache.ts";
 
 const CG = "content-generator.workshop.svc.cluster.local";
 const PORTAL = "frontend-portal.workshop.svc.cluster.local";
@@ -166,6 +166,26 @@ describe("12 mirroring", () => {
     ]);
     expect((await rendered("primary", 12)).app("Deployment", "content-generator-v3").spec.replicas).toBe(1);
     expect((await rendered("primary", 11)).app("Deployment", "content-generator-v3").spec.replicas).toBe(0);
+  });
+});
+
+describe("12 mirroring: what v3 sees", () => {
+  /** Envoy's shadow authority: `-shadow` after the host, before the port (router's shadow writer). */
+  const shadowHost = (host: string) => host.replace(/^([^:]+)(:\d+)?$/, "$1-shadow$2");
+
+  it("names the Host the copies really carry: the caller's, with -shadow", async () => {
+    const r = await rendered("primary", 12);
+    const text = lesson("12-mirroring");
+    const hosts = new Set(
+      ["frontend-portal-v1", "image-processor-v1"].map(
+        (d) => new URL(envOf(r.app("Deployment", d)).ISTIO_SVC_CONTENT_GENERATOR!).host,
+      ),
+    );
+    expect([...hosts]).toEqual(["content-generator"]);
+    for (const host of hosts) expect(text).toContain(`\`${shadowHost(host)}\``);
+    expect(shadowHost("content-generator:8080")).toBe("content-generator-shadow:8080");
+    expect(text).not.toContain("cluster.local-shadow");
+    expect(text).not.toMatch(/separate traces/);
   });
 });
 
