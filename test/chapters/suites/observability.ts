@@ -1,6 +1,7 @@
 /** Chapters 06-08: tracing, metrics and dashboards, the TLS ingress gateway. */
 import { describe, expect, it } from "vitest";
-import { lesson } from "../lesson.ts";
+import { parseAllDocuments } from "yaml";
+import { codeBlocks, lesson } from "../lesson.ts";
 import { envOf, rendered, type Loose } from "../render-cache.ts";
 
 describe("06 tracing", () => {
@@ -125,6 +126,32 @@ describe("07 observability", () => {
     const telemetry = (await rendered("primary", 7)).mesh("Telemetry", "istio-system", "mesh-default");
     expect(telemetry.spec.accessLogging[0].providers[0].name).toBe("envoy");
     expect(telemetry.spec.tracing[0].randomSamplingPercentage).toBe(100);
+  });
+});
+
+describe("08 gateway and TLS: the ACME example", () => {
+  it("uses a solver that can reach this repository's gateway", async () => {
+    const r = await rendered("primary", 8);
+    const text = lesson("08-gateway-and-tls");
+    const issuers = codeBlocks(text, "yaml")
+      .flatMap((b) => parseAllDocuments(b).map((d) => d.toJSON() as Loose))
+      .filter((o) => o?.kind === "ClusterIssuer" && o.spec?.acme);
+    expect(issuers).toHaveLength(1);
+    const gateway = r.mesh("Gateway", "istio-ingress", "portal-gateway");
+    const mesh = r.values("istiod").meshConfig ?? {};
+    for (const solver of issuers[0].spec.acme.solvers as Loose[]) {
+      if (solver.dns01) continue; // no challenge traffic through the gateway
+      const ingress = solver.http01?.ingress;
+      expect(ingress, "an HTTP-01 solver through Istio's ingress controller").toBeDefined();
+      // istiod programs the gateway pods meshConfig.ingressSelector names (default ingressgateway)...
+      expect(ingress.ingressClassName ?? ingress.class).toBe(mesh.ingressClass ?? "istio");
+      expect(gateway.spec.selector).toEqual({ istio: mesh.ingressSelector ?? "ingressgateway" });
+      // ...and the challenge must be answered on port 80, not redirected to HTTPS.
+      const http = gateway.spec.servers.find((x: Loose) => x.port.number === 80);
+      expect(http?.tls?.httpsRedirect).not.toBe(true);
+    }
+    // The lesson explains why the common ingressClassName example does not fit.
+    expect(text.replace(/\s+/g, " ")).toContain("`meshConfig.ingressSelector: ingress`");
   });
 });
 
