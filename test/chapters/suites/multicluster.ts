@@ -77,6 +77,14 @@ describe("19 multicluster: the lesson's commands", () => {
     for (const flag of flagsOf(promote[0]!)) expect(cliFlags("promote.ts")).toContain(flag);
   });
 
+  it("is the only lesson that promotes the remote (which follows its primary there in one step)", async () => {
+    const model = await repoModel();
+    const promoting = model.chapters
+      .filter((c) => shellCommands(lesson(c.dir)).some((x) => x.startsWith("pnpm promote remote")))
+      .map((c) => c.id);
+    expect(promoting).toEqual([19]);
+  });
+
   it("registers the remote with flags cluster:register has, and a reachable --server", () => {
     const register = cmds.find((c) => c.startsWith("pnpm cluster:register remote"));
     expect(register).toBeDefined();
