@@ -116,6 +116,7 @@ describe("cluster:register's choices", () => {
       /must be an https:\/\/ URL|is not a URL/,
     );
     expect(() => registrationServer(undefined)).toThrow(/pass --server/);
+    expect(() => registrationServer("https://10.1.2.3:6443", "")).toThrow(/--server is empty/);
   });
 
   it("defaults the contexts to the ones named like the cluster and its primary", () => {

@@ -40,6 +40,10 @@ const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[?::1\]?|0\.0\.0\.0)$/i;
  * unless `--server` names an address the primary's pods can reach.
  */
 export function registrationServer(kubeconfigServer: string | undefined, flag?: string): string {
+  if (flag !== undefined && flag.trim() === "")
+    throw new RefusalError(
+      "--server is empty (an unset shell variable?); pass --server https://<host>:<port>",
+    );
   const server = flag ?? kubeconfigServer;
   if (!server)
     throw new RefusalError("the kube context has no cluster server URL; pass --server https://...");
