@@ -2,7 +2,8 @@
 /**
  * pnpm promote <cluster> [--to N] [--dry-run] [--no-pr]
  *
- * Moves a cluster to the next chapter (or to --to) as a pull request: bumps the pin in
+ * Moves a cluster to the next chapter (a remote cluster: to its primary's chapter; or to --to) as
+ * a pull request: bumps the pin in
  * cluster.yaml, re-renders clusters/<cluster>/rendered/, validates, commits on
  * promote/<cluster>/<chapter>, pushes, and opens the pull request (GITHUB_TOKEN) or prints the
  * compare URL. Refuses on a dirty tree, a branch behind its upstream, an open promotion of the same

@@ -7,6 +7,7 @@
 import { readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { lesson, shellCommands } from "./lesson.ts";
 import { ROOT, renderAll, rendered, repoModel, type ClusterName } from "./render-cache.ts";
 import "./suites/foundation.ts";
 import "./suites/observability.ts";
@@ -66,6 +67,46 @@ describe("the chapter set", () => {
     // Promotion and roll back name the real commands.
     expect(text).toContain("pnpm promote");
     expect(text).toContain("pnpm rollback");
+  });
+
+  it.each(dirs)("%s/README.md speaks to the learner, not to the repository's developers", (dir) => {
+    const text = readFileSync(path.join(ROOT, "chapters", dir, "README.md"), "utf8");
+    // Notes about who owns which piece of the tooling, or whether it exists yet, are for reviewers.
+    expect(text).not.toMatch(/\bowned by the [a-z-]+ issue\b/i);
+    expect(text).not.toMatch(/\bwhen it is available\b/i);
+    expect(text).not.toMatch(/\b(TODO|FIXME|XXX)\b/);
+  });
+
+  it("uses only flags the workshop's CLIs declare, in every lesson's `pnpm` commands", () => {
+    // Where each CLI declares its flags to parseCli (`name: { type: ... }`).
+    const sources: Record<string, string> = {
+      promote: "scripts/promote.ts",
+      rollback: "scripts/rollback.ts",
+      render: "scripts/render.ts",
+      bootstrap: "scripts/bootstrap.ts",
+      "cluster:register": "scripts/cluster-register.ts",
+      perf: "scripts/lib/perf/scenario.ts",
+    };
+    const flags = (file: string) =>
+      [
+        ...readFileSync(path.join(ROOT, file), "utf8").matchAll(
+          /^\s+"?([a-z][a-z-]*)"?: \{ type: "(?:string|boolean)"/gm,
+        ),
+      ].map((m) => m[1]!);
+    let checked = 0;
+    for (const dir of dirs) {
+      for (const cmd of shellCommands(lesson(dir))) {
+        const m = /^pnpm ([a-z:]+)\b(.*)$/.exec(cmd.replace(/\s+#.*$/, ""));
+        if (!m || !(m[1]! in sources)) continue;
+        const known = flags(sources[m[1]!]!);
+        expect(known.length, sources[m[1]!]).toBeGreaterThan(0);
+        for (const f of m[2]!.matchAll(/ --([a-z][a-z-]*)/g)) {
+          expect(known, `${dir}: ${cmd}`).toContain(f[1]);
+          checked++;
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(10);
   });
 
   it("chapters/README.md links every chapter's lesson", () => {

@@ -12,6 +12,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { argoClusterSecret, managerObjects } from "../../scripts/lib/kube/objects.ts";
+import { argocdContext, registeredContext, registrationServer } from "../../scripts/lib/kube/register.ts";
 import { REPO_ROOT, tempCopy } from "../helpers/temp-repo.ts";
 
 const run = promisify(execFile);
@@ -95,6 +96,38 @@ describe("cluster objects", () => {
       tlsClientConfig: { caData: "Q0E=" },
     });
     expect(managerObjects().map((o) => o.kind)).toEqual(["ServiceAccount", "ClusterRoleBinding", "Secret"]);
+  });
+});
+
+describe("cluster:register's choices", () => {
+  it("refuses loopback API server URLs from the kubeconfig, takes --server as given", () => {
+    for (const local of [
+      "https://127.0.0.1:40123",
+      "https://localhost:6443",
+      "https://[::1]:6443",
+      "https://0.0.0.0:6443",
+    ])
+      expect(() => registrationServer(local), local).toThrow(/loopback address/);
+    expect(registrationServer("https://10.1.2.3:6443")).toBe("https://10.1.2.3:6443");
+    expect(registrationServer("https://127.0.0.1:40123", "https://172.18.0.3:6443/")).toBe(
+      "https://172.18.0.3:6443",
+    );
+    expect(() => registrationServer(undefined, "172.18.0.3:6443")).toThrow(
+      /must be an https:\/\/ URL|is not a URL/,
+    );
+    expect(() => registrationServer(undefined)).toThrow(/pass --server/);
+    expect(() => registrationServer("https://10.1.2.3:6443", "")).toThrow(/--server is empty/);
+  });
+
+  it("defaults the contexts to the ones named like the cluster and its primary", () => {
+    expect(registeredContext("remote", ["primary", "remote"])).toBe("remote");
+    expect(registeredContext("remote", ["kind-a"], "kind-a")).toBe("kind-a");
+    expect(() => registeredContext("remote", ["kind-a", "kind-b"])).toThrow(
+      /pass --context .*kind-a, kind-b/,
+    );
+    expect(argocdContext("primary", ["primary", "remote"], "remote")).toBe("primary");
+    expect(argocdContext("primary", ["kind-a"], "kind-a")).toBe("kind-a");
+    expect(argocdContext("primary", ["primary"], "primary", "other")).toBe("other");
   });
 });
 
@@ -199,17 +232,23 @@ describe("pnpm bootstrap and pnpm cluster:register (real CLI, loopback API serve
     expect(empty.requests.some((r) => r.method === "PATCH")).toBe(false);
   });
 
+  it("cluster:register refuses a loopback server URL that Argo CD cannot reach, naming --server, before creating anything", async () => {
+    const res = await cli("cluster-register.ts", "remote");
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain("a loopback address that Argo CD, running in another cluster, cannot reach");
+    expect(res.stderr).toContain("--server https://$(docker inspect");
+    expect(remote.requests.some((r) => r.method === "PATCH")).toBe(false);
+    expect(argocd.requests.some((r) => r.url.includes("/secrets/cluster-remote"))).toBe(false);
+  });
+
   it("cluster:register creates the manager account remotely and the cluster Secret in Argo CD", async () => {
-    const res = await cli(
-      "cluster-register.ts",
-      "remote",
-      "--context",
-      "remote",
-      "--argocd-context",
-      "primary",
-    );
+    // No --context, no --argocd-context: the contexts named like the cluster and its primary.
+    const res = await cli("cluster-register.ts", "remote", "--server", "https://172.18.0.3:6443");
     expect(res.stderr).toBe("");
     expect(res.code).toBe(0);
+    expect(res.stdout).toContain(
+      "registered 'remote' (https://172.18.0.3:6443) with Argo CD in context 'primary'",
+    );
     expect(remote.objects.has("/api/v1/namespaces/kube-system/serviceaccounts/argocd-manager")).toBe(true);
     expect(
       remote.objects.has(
@@ -222,9 +261,8 @@ describe("pnpm bootstrap and pnpm cluster:register (real CLI, loopback API serve
     };
     expect(secret.metadata.labels["argocd.argoproj.io/secret-type"]).toBe("cluster");
     expect(secret.stringData.name).toBe("remote");
-    expect(secret.stringData.server).toBe(
-      `http://127.0.0.1:${(remote.server.address() as AddressInfo).port}`,
-    );
+    // The URL given with --server, not the kubeconfig's loopback one the primary cannot reach.
+    expect(secret.stringData.server).toBe("https://172.18.0.3:6443");
     expect(JSON.parse(secret.stringData.config!)).toEqual({
       bearerToken: "sa-token-123",
       tlsClientConfig: { caData: "Q0EtREFUQQ==" },
@@ -234,7 +272,7 @@ describe("pnpm bootstrap and pnpm cluster:register (real CLI, loopback API serve
     expect(stdout).toBe("");
   });
 
-  it("cluster:register refuses a cluster that Argo CD addresses by server URL, and needs --context", async () => {
+  it("cluster:register refuses a cluster that Argo CD addresses by server URL, and a missing context", async () => {
     const file = path.join(dir, "clusters/primary/cluster.yaml");
     const original = await readFile(file, "utf8");
     await writeFile(
@@ -248,8 +286,26 @@ describe("pnpm bootstrap and pnpm cluster:register (real CLI, loopback API serve
     } finally {
       await writeFile(file, original);
     }
-    const usage = await cli("cluster-register.ts", "remote");
+    const usage = await cli("cluster-register.ts");
     expect(usage.code).toBe(2);
-    expect(usage.stderr).toContain("usage: pnpm cluster:register <cluster> --context");
+    expect(usage.stderr).toContain(
+      "usage: pnpm cluster:register <cluster> [--context KUBE_CONTEXT] [--server",
+    );
+    // A kubeconfig without a context named like the cluster: the refusal says to pass --context.
+    const other = path.join(dir, "kubeconfig-other");
+    const config = JSON.parse(await readFile(kubeconfig, "utf8")) as { contexts: Array<{ name: string }> };
+    config.contexts = config.contexts.filter((c) => c.name !== "remote");
+    await writeFile(other, JSON.stringify(config));
+    const missing = await run(
+      TSX,
+      [path.join(REPO_ROOT, "scripts/cluster-register.ts"), "remote", "--kubeconfig", other],
+      {
+        cwd: dir,
+      },
+    ).catch((e: unknown) => e as { code: number; stderr: string });
+    expect((missing as { code: number }).code).toBe(1);
+    expect((missing as { stderr: string }).stderr).toContain(
+      "no kube context named 'remote' in your kubeconfig, and no --context: pass --context",
+    );
   });
 });

@@ -204,6 +204,22 @@ describe("plans, resources, validation fallback", () => {
     expect(() => assertPinsAfterMove(model, "primary", "02-routing")).not.toThrow();
   });
 
+  it("promotes a remote straight to its primary's chapter, not one step (chapter 19's `pnpm promote remote`)", async () => {
+    const model = await loadRepoOrThrow(FIXTURE);
+    const ahead = {
+      ...model,
+      clusters: model.clusters.map((c) => (c.name === "primary" ? { ...c, chapter: "02-routing" } : c)),
+    };
+    const plan = planPromotion(ahead, "remote");
+    expect(plan.to.dir).toBe("02-routing");
+    expect(plan.passed.map((c) => c.id)).toEqual([1, 2]);
+    // --to still picks any chapter up to the primary's, and never past it.
+    expect(planPromotion(ahead, "remote", "1").to.dir).toBe("01-mtls");
+    // The primary itself still moves one chapter at a time.
+    expect(planPromotion(ahead, "primary").to.dir).toBe("03-resilience");
+    expect(() => planPromotion(ahead, "remote", "3")).toThrow(/ahead of its primary/);
+  });
+
   it("describes rendered files as resources", () => {
     expect(describeRenderedFile("values/istiod.yaml", "x: 1")).toBe("Helm values of istiod");
     expect(describeRenderedFile("a.yaml", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: w\n")).toBe(

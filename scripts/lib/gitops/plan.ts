@@ -33,12 +33,17 @@ export interface PromotionPlan {
   passed: Chapter[];
 }
 
-/** One chapter up, or up to `--to`; never down, never past the last chapter, never remote ahead of primary. */
+/**
+ * One chapter up (a remote: up to its primary's chapter), or up to `--to`; never down, never past
+ * the last chapter, never remote ahead of primary.
+ */
 export function planPromotion(model: RepoModel, clusterName: string, toRef?: string): PromotionPlan {
   const cluster = findCluster(model, clusterName);
   const from = chapterOf(model, cluster.chapter);
   let to: Chapter | undefined;
-  if (toRef === undefined) {
+  if (toRef === undefined && cluster.role === "remote") {
+    to = remoteCatchUp(model, cluster, from);
+  } else if (toRef === undefined) {
     to = model.chapters.find((c) => c.id === from.id + 1);
     if (!to)
       throw new RefusalError(
@@ -59,6 +64,27 @@ export function planPromotion(model: RepoModel, clusterName: string, toRef?: str
   }
   assertPinsAfterMove(model, cluster.name, to.dir);
   return { cluster, from, to, passed: model.chapters.filter((c) => c.id > from.id && c.id <= to.id) };
+}
+
+/**
+ * A remote has nothing of its own to learn chapter by chapter: it follows its primary, and its pin
+ * may never pass the primary's. One step at a time would make it walk through every chapter the
+ * primary has already taken (the workshop's remote sits at 00 until the multicluster chapter), so
+ * without `--to` it goes straight to the primary's chapter.
+ */
+function remoteCatchUp(model: RepoModel, cluster: Cluster, from: Chapter): Chapter {
+  const primaryName = cluster.istio.primaryCluster;
+  const primary = model.clusters.find((c) => c.name === primaryName);
+  if (!primary)
+    throw new RefusalError(
+      `remote cluster '${cluster.name}' names '${primaryName ?? "(none)"}' as its primary, which is not declared`,
+    );
+  const target = chapterOf(model, primary.chapter);
+  if (target.id <= from.id)
+    throw new RefusalError(
+      `remote cluster '${cluster.name}' is at ${from.dir}, its primary's chapter; it may not go ahead of its primary '${primary.name}': promote '${primary.name}' first`,
+    );
+  return target;
 }
 
 /** The clusters whose pins are tied to this one: a remote's primary, or a primary's remotes. */

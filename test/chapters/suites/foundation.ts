@@ -1,6 +1,16 @@
 /** Chapters 03-05: the app without a mesh, its baseline load test, and Istio's installation. */
+import { execFileSync } from "node:child_process";
+import { readFileSync, readdirSync } from "node:fs";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { rendered, type Loose, SERVICES } from "../render-cache.ts";
+import { parseAllDocuments } from "yaml";
+import { lesson } from "../lesson.ts";
+import { ROOT, rendered, type Loose, SERVICES } from "../render-cache.ts";
+
+/** The pinned Istio chart version, from helmfile.yaml's istiod release. */
+const ISTIO: string = /- name: istiod\n(?: {4}.*\n)*? {4}version: (\S+)/.exec(
+  readFileSync(path.join(ROOT, "helmfile.yaml"), "utf8"),
+)![1]!;
 
 const wave = (app: Loose): number => Number(app.metadata.annotations["argocd.argoproj.io/sync-wave"]);
 
@@ -59,6 +69,44 @@ describe("04 performance baseline", () => {
     expect(args).toContain("--duration=60s");
     expect(args).toContain("--warmup=10s");
     expect((await rendered("primary", 3)).hasApp("Job", "load-test")).toBe(false);
+  });
+});
+
+describe("05 installing Istio: the lesson's reasons", () => {
+  const text = () => lesson("05-installing-istio").replace(/\s+/g, " ");
+  const mirror = process.env.CHART_MIRROR;
+  const crdDir = process.env.VALIDATE_CRD_DIR;
+
+  it("does not warn of a duplicate EXTERNAL_ISTIOD: the chart sets it once", () => {
+    expect(text()).not.toMatch(/gets the variable twice/);
+    expect(text()).toContain("so the Deployment gets it once");
+  });
+
+  it.skipIf(!mirror)(
+    "matches the pinned istiod chart, which skips global.externalIstiod when env sets it",
+    () => {
+      const tgz = path.join(mirror!, "istio-release.storage.googleapis.com_charts", `istiod-${ISTIO}.tgz`);
+      const template = execFileSync("tar", ["-xzOf", tgz, "istiod/templates/deployment.yaml"], {
+        encoding: "utf8",
+      });
+      expect(template).toContain(
+        "{{- if and .Values.global.externalIstiod (not (and .Values.env .Values.env.EXTERNAL_ISTIOD)) }}",
+      );
+    },
+  );
+
+  it.skipIf(!crdDir)("gives the real reason for server-side apply: Istio's CRDs fit in 256 KiB", () => {
+    const file = readdirSync(crdDir!).find((f) => f.startsWith(`istio-${ISTIO}`));
+    expect(file).toBeDefined();
+    const crds = parseAllDocuments(readFileSync(path.join(crdDir!, file!), "utf8"))
+      .map((d) => d.toJSON())
+      .filter((o) => o?.kind === "CustomResourceDefinition");
+    expect(crds.length).toBeGreaterThan(10);
+    // What client-side apply would store in the last-applied-configuration annotation.
+    const largest = Math.max(...crds.map((c) => JSON.stringify(c).length));
+    expect(largest).toBeLessThan(256 * 1024);
+    expect(text()).not.toMatch(/Istio's CRDs are larger than the 256 KiB/);
+    expect(text()).toContain("Istio's CRDs still fit");
   });
 });
 

@@ -1,6 +1,19 @@
 /** Chapters 18-19: the cost of the mesh, and the primary-remote multicluster. */
+import { readFileSync } from "node:fs";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { rendered, type Loose } from "../render-cache.ts";
+import { planPromotion, withChapter } from "../../../scripts/lib/gitops/plan.ts";
+import { lesson, shellCommands, syncPause } from "../lesson.ts";
+import { ROOT, rendered, repoModel, type Loose } from "../render-cache.ts";
+
+/** The long flags a CLI script declares to parseCli (`name: { type: ... }`). */
+function cliFlags(script: string): string[] {
+  const source = readFileSync(path.join(ROOT, "scripts", script), "utf8");
+  return [...source.matchAll(/^\s+"?([a-z][a-z-]*)"?: \{ type: "(?:string|boolean)"/gm)].map((m) => m[1]!);
+}
+
+/** The `--flag`s of a command line. */
+const flagsOf = (cmd: string) => [...cmd.matchAll(/ --([a-z][a-z-]*)/g)].map((m) => m[1]!);
 
 describe("18 performance tests with the mesh", () => {
   it("limits the workshop proxies' configuration to the hosts they call", async () => {
@@ -34,6 +47,77 @@ describe("18 performance tests with the mesh", () => {
     expect(allow.spec.rules.flatMap((x: Loose) => x.from[0].source.principals)).toContain(
       "cluster.local/ns/workshop/sa/load-test",
     );
+  });
+
+  it("names the identity the Job really runs as, in the lesson and in the policy", async () => {
+    const r = await rendered("primary", 18);
+    const job = r.app("Job", "load-test");
+    const sa = job.spec.template.spec.serviceAccountName;
+    expect(sa).toBe("load-test");
+    expect(r.hasApp("ServiceAccount", sa)).toBe(true);
+    const identity = `cluster.local/ns/${job.metadata.namespace}/sa/${sa}`;
+    const allow = r.mesh("AuthorizationPolicy", "workshop", "frontend-portal");
+    expect(allow.spec.rules.flatMap((x: Loose) => x.from[0].source.principals ?? [])).toContain(identity);
+    const text = lesson("18-performance-with-mesh");
+    expect(text).toContain(`\`${identity}\``);
+    expect(text).not.toMatch(/workshop\/default\b/);
+  });
+});
+
+describe("19 multicluster: the lesson's commands", () => {
+  const text = lesson("19-multicluster");
+  const cmds = shellCommands(text);
+
+  it("promotes the remote with a command that reaches chapter 19 once the primary is there", async () => {
+    const promote = cmds.filter((c) => c.startsWith("pnpm promote remote"));
+    expect(promote).toHaveLength(1);
+    const to = /--to (\S+)/.exec(promote[0]!)?.[1];
+    const model = withChapter(await repoModel(), "primary", "19-multicluster");
+    expect(planPromotion(model, "remote", to).to.id).toBe(19);
+    for (const flag of flagsOf(promote[0]!)) expect(cliFlags("promote.ts")).toContain(flag);
+  });
+
+  it("is the only lesson that promotes the remote (which follows its primary there in one step)", async () => {
+    const model = await repoModel();
+    const promoting = model.chapters
+      .filter((c) => shellCommands(lesson(c.dir)).some((x) => x.startsWith("pnpm promote remote")))
+      .map((c) => c.id);
+    expect(promoting).toEqual([19]);
+  });
+
+  it("registers the remote with flags cluster:register has, and a reachable --server", () => {
+    const register = cmds.find((c) => c.startsWith("pnpm cluster:register remote"));
+    expect(register).toBeDefined();
+    const known = cliFlags("cluster-register.ts");
+    expect(known).toEqual(expect.arrayContaining(["context", "server", "argocd-context"]));
+    for (const flag of flagsOf(register!)) expect(known, flag).toContain(flag);
+    expect(register).toContain('--server "$REMOTE_API"');
+    // The remote secret embeds an API server URL too: the same reachable one.
+    expect(cmds.find((c) => c.startsWith("istioctl create-remote-secret"))).toContain(
+      '--server "$REMOTE_API"',
+    );
+    expect(text).toContain("REMOTE_API=https://$(docker inspect");
+    for (const flag of flagsOf(cmds.find((c) => c.startsWith("pnpm bootstrap"))!))
+      expect(cliFlags("bootstrap.ts")).toContain(flag);
+  });
+
+  it("pauses automated sync, root first, before scaling the primary's v3 away, and resumes it", async () => {
+    const r = await rendered("primary", 19);
+    const p = syncPause(text, r, "workshop-app", /scale deploy content-generator-v3 --replicas 0/);
+    expect(p.paused).toEqual(p.expected);
+    expect(p.changedAfterPause).toBe(true);
+    expect(p.resumed).toBe(true);
+    expect(text).not.toMatch(/within a few minutes/);
+  });
+
+  it("says what Kiali and Jaeger, installed on the primary only, can show of the remote", async () => {
+    const remote = await rendered("remote", 19);
+    expect(remote.releases()).not.toContain("kiali");
+    expect(remote.releases()).not.toContain("jaeger");
+    expect(remote.releases()).not.toContain("prometheus");
+    expect(text).not.toMatch(/traces of those requests have spans from both clusters/);
+    expect(text).toContain("kiali-prepare-remote-cluster.sh");
+    expect(text).toMatch(/run a collector on the remote/);
   });
 });
 

@@ -1,5 +1,7 @@
 /** Chapters 06-08: tracing, metrics and dashboards, the TLS ingress gateway. */
 import { describe, expect, it } from "vitest";
+import { parseAllDocuments } from "yaml";
+import { codeBlocks, lesson } from "../lesson.ts";
 import { envOf, rendered, type Loose } from "../render-cache.ts";
 
 describe("06 tracing", () => {
@@ -22,6 +24,63 @@ describe("06 tracing", () => {
     const r = await rendered("primary", 6);
     expect(r.values("workshop-app").global.propagateTraceHeaders).toBe(true);
     expect(envOf(r.app("Deployment", "frontend-portal-v1")).PROPAGATE_TRACE_HEADERS).toBe("true");
+  });
+});
+
+/**
+ * The scrape pools and `job` labels the Prometheus Operator generates for a monitor (its CRDs'
+ * jobLabel documentation): pool `<kind>/<ns>/<name>/<endpoint index>`; job from the label that
+ * `jobLabel` names on the selected object, else `<ns>/<name>` (PodMonitor) or the Service's name.
+ */
+function prometheusJobs(
+  monitor: Loose,
+  labelsOfTargets: Array<Record<string, string>>,
+  serviceName?: string,
+): Array<{ pool: string; job: string }> {
+  const pod = monitor.kind === "PodMonitor";
+  const endpoints: Loose[] = pod ? monitor.spec.podMetricsEndpoints : monitor.spec.endpoints;
+  const kind = pod ? "podMonitor" : "serviceMonitor";
+  const { namespace, name } = monitor.metadata;
+  const fromLabel = monitor.spec.jobLabel
+    ? [...new Set(labelsOfTargets.map((l) => l[monitor.spec.jobLabel]).filter(Boolean))]
+    : [];
+  const fallback = pod ? `${namespace}/${name}` : serviceName!;
+  return endpoints.map((_, i) => ({
+    pool: `${kind}/${namespace}/${name}/${i}`,
+    job: fromLabel.length === 1 ? fromLabel[0]! : fallback,
+  }));
+}
+
+describe("07 observability: the Prometheus jobs the lesson names", () => {
+  it("names the scrape pools and job labels the monitors produce", async () => {
+    const r = await rendered("primary", 7);
+    const text = lesson("07-observability").replace(/\s+/g, " ");
+    const pods = r.mesh("PodMonitor", "istio-system", "envoy-stats-monitor");
+    // The pods it scrapes: every workshop pod template's labels.
+    const podLabels = r
+      .appFiles()
+      .filter((f) => f.includes("/deployment-"))
+      .map((f) => r.yaml(f).spec.template.metadata.labels as Record<string, string>);
+    expect(podLabels.length).toBeGreaterThan(3);
+    const istiod = r.mesh("ServiceMonitor", "istio-system", "istio-component-monitor");
+    // The Service it selects carries istio=<the selector's one value> (istiod's chart: istio: pilot).
+    const selected = istiod.spec.selector.matchExpressions.find((e: Loose) => e.key === "istio").values;
+    expect(selected).toEqual(["pilot"]);
+    const jobs = [
+      ...prometheusJobs(pods, podLabels),
+      ...prometheusJobs(istiod, [{ istio: selected[0], app: "istiod" }], "istiod"),
+    ];
+    expect(jobs).toEqual([
+      { pool: "podMonitor/istio-system/envoy-stats-monitor/0", job: "istio-system/envoy-stats-monitor" },
+      { pool: "serviceMonitor/istio-system/istio-component-monitor/0", job: "pilot" },
+    ]);
+    for (const { pool, job } of jobs) {
+      expect(text).toContain(`\`${pool}\``);
+      expect(text).toContain(`\`job="${job}"`);
+    }
+    expect(text).not.toMatch(/the `envoy-stats` job/);
+    // A jobLabel naming a label no scraped pod carries would only mislead.
+    if (pods.spec.jobLabel) expect(podLabels.some((l) => pods.spec.jobLabel in l)).toBe(true);
   });
 });
 
@@ -67,6 +126,32 @@ describe("07 observability", () => {
     const telemetry = (await rendered("primary", 7)).mesh("Telemetry", "istio-system", "mesh-default");
     expect(telemetry.spec.accessLogging[0].providers[0].name).toBe("envoy");
     expect(telemetry.spec.tracing[0].randomSamplingPercentage).toBe(100);
+  });
+});
+
+describe("08 gateway and TLS: the ACME example", () => {
+  it("uses a solver that can reach this repository's gateway", async () => {
+    const r = await rendered("primary", 8);
+    const text = lesson("08-gateway-and-tls");
+    const issuers = codeBlocks(text, "yaml")
+      .flatMap((b) => parseAllDocuments(b).map((d) => d.toJSON() as Loose))
+      .filter((o) => o?.kind === "ClusterIssuer" && o.spec?.acme);
+    expect(issuers).toHaveLength(1);
+    const gateway = r.mesh("Gateway", "istio-ingress", "portal-gateway");
+    const mesh = r.values("istiod").meshConfig ?? {};
+    for (const solver of issuers[0].spec.acme.solvers as Loose[]) {
+      if (solver.dns01) continue; // no challenge traffic through the gateway
+      const ingress = solver.http01?.ingress;
+      expect(ingress, "an HTTP-01 solver through Istio's ingress controller").toBeDefined();
+      // istiod programs the gateway pods meshConfig.ingressSelector names (default ingressgateway)...
+      expect(ingress.ingressClassName ?? ingress.class).toBe(mesh.ingressClass ?? "istio");
+      expect(gateway.spec.selector).toEqual({ istio: mesh.ingressSelector ?? "ingressgateway" });
+      // ...and the challenge must be answered on port 80, not redirected to HTTPS.
+      const http = gateway.spec.servers.find((x: Loose) => x.port.number === 80);
+      expect(http?.tls?.httpsRedirect).not.toBe(true);
+    }
+    // The lesson explains why the common ingressClassName example does not fit.
+    expect(text.replace(/\s+/g, " ")).toContain("`meshConfig.ingressSelector: ingress`");
   });
 });
 

@@ -2,12 +2,51 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { lesson, shellCommands } from "../lesson.ts";
 import { ROOT, envOf, rendered, route, routeNames, type Loose, SERVICES } from "../render-cache.ts";
 
 const JWKS = "http://auth-service.workshop.svc.cluster.local/.well-known/jwks.json";
 const principal = (ns: string, sa: string) => `cluster.local/ns/${ns}/sa/${sa}`;
 
+/** Base64url as absl::WebSafeBase64Unescape (Envoy's JWT library) takes it: padding optional. */
+function base64urlDecodes(part: string): boolean {
+  return /^[A-Za-z0-9_-]*$/.test(part) && part.length % 4 !== 1;
+}
+
+/**
+ * The first check of Envoy's JWT library (jwt_verify_lib's Jwt::parseFromString) a token fails, as
+ * the text of the 401; "parsed" when its shape is right and the issuer, time, audience and
+ * signature checks come next.
+ */
+function envoyJwtParse(token: string): string {
+  const parts = token.split(".");
+  if (parts.length !== 3)
+    return "Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections";
+  if (!base64urlDecodes(parts[0]!)) return "Jwt header is an invalid Base64url encoded";
+  if (!base64urlDecodes(parts[1]!)) return "Jwt payload is an invalid Base64url encoded";
+  if (!base64urlDecodes(parts[2]!) || parts[2] === "") return "Jwt signature is an invalid Base64url encoded";
+  return "parsed";
+}
+const b64url = (o: object) => Buffer.from(JSON.stringify(o)).toString("base64url");
+
 describe("15 JWT", () => {
+  it("forges a token whose 401 is the one the lesson names: a well-formed token with a bad signature", async () => {
+    const r = await rendered("primary", 15);
+    const rule = r.mesh("RequestAuthentication", "istio-ingress", "ingress-jwt").spec.jwtRules[0];
+    const text = lesson("15-jwt");
+    const forged = shellCommands(text).find((c) => c.includes("Bearer ${TOKEN%.*}."));
+    expect(forged, "the forged token keeps alice's header and claims").toBeDefined();
+    const signature = /Bearer \$\{TOKEN%\.\*\}\.([^"]*)"/.exec(forged!)![1]!;
+    // Alice's token with that signature: parses, right issuer and audience, so the signature check
+    // is what fails, with "Jwt verification fails".
+    const token = `${b64url({ alg: "ES256", kid: "k" })}.${b64url({ iss: rule.issuer, aud: rule.audiences })}.${signature}`;
+    expect(envoyJwtParse(token)).toBe("parsed");
+    expect(text.replace(/\s+/g, " ")).toContain("`Jwt verification fails 401`");
+    // The old example never reached the signature check: its one-character signature does not decode.
+    expect(envoyJwtParse("eyJhbGciOiJIUzI1NiJ9.e30.x")).toBe("Jwt signature is an invalid Base64url encoded");
+    expect(text).not.toContain("eyJhbGciOiJIUzI1NiJ9.e30.x");
+  });
+
   it("validates the auth-service's tokens in the app namespace and at the ingress gateway", async () => {
     const r = await rendered("primary", 15);
     const app = r.mesh("RequestAuthentication", "workshop", "workshop-jwt");
@@ -186,16 +225,49 @@ describe("17 egress", () => {
     const r = await rendered("primary", 17);
     const api = r.mesh("ServiceEntry", "workshop", "external-api");
     expect(api.spec.location).toBe("MESH_EXTERNAL");
-    expect(api.spec.ports.map((p: Loose) => [p.number, p.protocol])).toEqual([
-      [80, "HTTP"],
-      [443, "HTTPS"],
-    ]);
+    expect(api.spec.ports.map((p: Loose) => [p.number, p.protocol])).toEqual([[80, "HTTP"]]);
     const db = r.mesh("ServiceEntry", "workshop", "external-postgres");
     expect(db.spec.ports[0]).toMatchObject({ number: 5432, protocol: "TCP" });
     // The application's URL is plain HTTP to the registered host.
     const url = new URL(envOf(r.app("Deployment", "content-generator-v1")).EXTERNAL_API_URL ?? "");
     expect(url.protocol).toBe("http:");
     expect(api.spec.hosts).toEqual([url.hostname]);
+  });
+
+  it("leaves the egress gateway the only way out to the API: no port of it the sidecars reach directly", async () => {
+    const r = await rendered("primary", 17);
+    /** ServiceEntries a proxy in `ns` knows (exportTo: absent or "*" everywhere, "." at home). */
+    const visibleIn = (ns: string) =>
+      r.meshOfKind("ServiceEntry").filter((se) => {
+        const to: string[] = (se.spec as Loose).exportTo ?? ["*"];
+        return to.includes("*") || to.includes(ns) || (to.includes(".") && se.metadata.namespace === ns);
+      });
+    const vs = r.mesh("VirtualService", "istio-egress", "external-api-through-egress-gateway");
+    const viaGateway = route(vs, "sidecar-to-egress-gateway").match.map((m: Loose) => m.port);
+    for (const se of visibleIn("workshop")) {
+      if (!(se.spec as Loose).hosts.includes("httpbin.org")) continue;
+      for (const port of (se.spec as Loose).ports)
+        expect(
+          viaGateway,
+          `${se.metadata.name} lets workshop reach httpbin.org:${port.number} directly`,
+        ).toContain(port.number);
+    }
+    // The gateway itself knows the real server's port, which it routes to.
+    const target = route(vs, "egress-gateway-to-external-api").route[0].destination;
+    const egress = visibleIn("istio-egress").filter((se) => (se.spec as Loose).hosts.includes(target.host));
+    expect(egress.flatMap((se) => (se.spec as Loose).ports.map((p: Loose) => p.number))).toContain(
+      target.port.number,
+    );
+  });
+
+  it("restarts the workshop's pods so their sidecars start with DNS capture, and says why", () => {
+    const text = lesson("17-egress");
+    const promote = text.slice(text.indexOf("## Promote"), text.indexOf("## Verify"));
+    const cmds = shellCommands(promote);
+    const at = cmds.indexOf("kubectl -n workshop rollout restart deploy");
+    expect(at).toBeGreaterThan(cmds.indexOf("pnpm promote primary"));
+    expect(text).toMatch(/Pods that run already keep their\s+old sidecar until they are restarted/);
+    expect(text).toContain("https://httpbin.org/uuid   # 000");
   });
 
   it("sends the API through the egress gateway and originates TLS there", async () => {

@@ -1,6 +1,8 @@
 /** Chapters 09-14: traffic management and resilience for content-generator and the portal. */
 import { describe, expect, it } from "vitest";
-import { durationMs, rendered, route, routeNames, type Loose } from "../render-cache.ts";
+import { decideFault, parseFaultMode } from "../../../apps/content-generator/src/faults.ts";
+import { heredocObjects, lesson, shellCommands, syncPause } from "../lesson.ts";
+import { durationMs, envOf, rendered, route, routeNames, type Loose } from "../render-cache.ts";
 
 const CG = "content-generator.workshop.svc.cluster.local";
 const PORTAL = "frontend-portal.workshop.svc.cluster.local";
@@ -14,6 +16,19 @@ async function contentGenerator(chapter: number): Promise<{ vs: Loose; dr: Loose
 }
 
 const subsetsOf = (dr: Loose): string[] => (dr.spec.subsets ?? []).map((s: Loose) => s.name);
+
+/** Whether Envoy retries an upstream answer of this status under an Istio `retryOn` list. */
+function retriesStatus(retryOn: string, status: number): boolean {
+  const on = retryOn.split(",").map((x) => x.trim());
+  return (
+    on.includes(String(status)) ||
+    (on.includes("5xx") && status >= 500) ||
+    (on.includes("gateway-error") && status >= 502 && status <= 504)
+  );
+}
+
+/** Envoy ejects while (ejected + 1) / pool * 100 <= max_ejection_percent: the most it will eject. */
+const maxEjectable = (pool: number, percent: number) => Math.floor((pool * percent) / 100);
 const destinations = (r: Loose) => r.route.map((d: Loose) => [d.destination.subset, d.weight]);
 
 describe("every chapter from 09 on", () => {
@@ -154,6 +169,26 @@ describe("12 mirroring", () => {
   });
 });
 
+describe("12 mirroring: what v3 sees", () => {
+  /** Envoy's shadow authority: `-shadow` after the host, before the port (router's shadow writer). */
+  const shadowHost = (host: string) => host.replace(/^([^:]+)(:\d+)?$/, "$1-shadow$2");
+
+  it("names the Host the copies really carry: the caller's, with -shadow", async () => {
+    const r = await rendered("primary", 12);
+    const text = lesson("12-mirroring");
+    const hosts = new Set(
+      ["frontend-portal-v1", "image-processor-v1"].map(
+        (d) => new URL(envOf(r.app("Deployment", d)).ISTIO_SVC_CONTENT_GENERATOR!).host,
+      ),
+    );
+    expect([...hosts]).toEqual(["content-generator"]);
+    for (const host of hosts) expect(text).toContain(`\`${shadowHost(host)}\``);
+    expect(shadowHost("content-generator:8080")).toBe("content-generator-shadow:8080");
+    expect(text).not.toContain("cluster.local-shadow");
+    expect(text).not.toMatch(/separate traces/);
+  });
+});
+
 describe("13 fault injection", () => {
   it("delays every call of the users group by 2.5 s and aborts 10% with a 503", async () => {
     const { vs } = await contentGenerator(13);
@@ -218,6 +253,78 @@ describe("14 circuit breakers", () => {
     expect((def.retries.attempts + 1) * durationMs(def.retries.perTryTimeout)).toBeLessThanOrEqual(
       durationMs(def.timeout),
     );
+  });
+
+  it("retries the demo's bad pod's answer, so the lesson's 'only Code 200' holds", async () => {
+    const { vs } = await contentGenerator(14);
+    const retryOn: string = route(vs, "default").retries.retryOn;
+    const text = lesson("14-circuit-breakers");
+    const bad = heredocObjects(text).find((o) => o.kind === "Pod");
+    const mode = bad.spec.containers[0].env.find((e: Loose) => e.name === "FAULT_MODE").value;
+    const decision = decideFault(parseFaultMode(mode), 0, 0);
+    expect(decision.kind).toBe("fail");
+    const status = (decision as { status: number }).status;
+    expect(status).toBe(500);
+    expect(retriesStatus(retryOn, status), `retryOn ${retryOn} must retry a ${status}`).toBe(true);
+    // The old policy retried only 503: the 500 reached the caller.
+    expect(retriesStatus("connect-failure,refused-stream,reset,503", status)).toBe(false);
+    expect(text).toContain("retryOn: 5xx");
+    expect(text).not.toMatch(/answers from v1 via retries/);
+  });
+
+  it("adds the bad pod to v1's pool, where outlier detection may eject it; a whole bad v2 keeps one pod", async () => {
+    const r = await rendered("primary", 14);
+    const { dr } = await contentGenerator(14);
+    const text = lesson("14-circuit-breakers");
+    const bad = heredocObjects(text).find((o) => o.kind === "Pod");
+    const v1 = dr.spec.subsets.find((x: Loose) => x.name === "v1");
+    const service = r.app("Service", "content-generator");
+    // An endpoint of the Service (selector and named target port) and a member of the v1 subset.
+    for (const [k, v] of Object.entries({ ...service.spec.selector, ...v1.labels }))
+      expect(bad.metadata.labels[k], k).toBe(v);
+    expect(bad.spec.containers[0].ports.map((p: Loose) => p.name)).toContain(
+      service.spec.ports[0].targetPort,
+    );
+    expect(r.hasApp("ServiceAccount", bad.spec.serviceAccountName)).toBe(true);
+    expect(bad.spec.containers[0].env).toContainEqual({ name: "VERSION", value: "v1" });
+    // Outlier detection counts it: a 500 is a 5xx.
+    const od = dr.spec.trafficPolicy.outlierDetection;
+    expect(od.consecutive5xxErrors).toBeGreaterThan(0);
+    const pool = r.app("Deployment", "content-generator-v1").spec.replicas + 1;
+    expect(maxEjectable(pool, od.maxEjectionPercent)).toBeGreaterThanOrEqual(1);
+    // The second experiment's promise: of v2's pods, only this many can be ejected.
+    const v2 = r.app("Deployment", "content-generator-v2").spec.replicas;
+    expect(maxEjectable(v2, od.maxEjectionPercent)).toBe(1);
+    expect(v2).toBe(2);
+    expect(text).toContain(
+      "`maxEjectionPercent: 50` lets only one of v2's two pods out (`ejections_active: 1`)",
+    );
+  });
+
+  it("runs Fortio so that its proxy keeps the per-cluster stats the lesson greps", () => {
+    const cmds = shellCommands(lesson("14-circuit-breakers"));
+    const run = cmds.find((c) => c.startsWith("kubectl -n workshop run fortio"));
+    expect(run).toBeDefined();
+    // Istio trims Envoy's stats; cluster.outbound... are kept only when asked for.
+    expect(run).toContain('"proxyStatsMatcher":{"inclusionPrefixes":["cluster.outbound"]}');
+    // The fortio image has no shell and no sleep: it runs its server.
+    expect(run).not.toContain("sleep");
+    expect(run).toMatch(/ -- server$/);
+  });
+
+  it("pauses automated sync, root first, before changing v2 by hand, and resumes it", async () => {
+    const r = await rendered("primary", 14);
+    const p = syncPause(
+      lesson("14-circuit-breakers"),
+      r,
+      "workshop-app",
+      /set env deploy\/content-generator-v2/,
+    );
+    expect(p.paused).toEqual(p.expected);
+    expect(p.expected).toEqual(["primary-root", "primary-workshop-app"]);
+    expect(p.changedAfterPause).toBe(true);
+    expect(p.resumed).toBe(true);
+    expect(lesson("14-circuit-breakers")).not.toMatch(/within minutes/);
   });
 
   it("rate-limits content-generator locally at 50 requests per second per pod", async () => {
