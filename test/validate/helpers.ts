@@ -27,6 +27,9 @@ export const FIXTURES = path.join(REPO_ROOT, "test/validate/fixtures");
 export const TSX = path.join(REPO_ROOT, "node_modules/.bin/tsx");
 
 process.env.VALIDATE_SCHEMA_ROOT = SCHEMA_ROOT;
+/** The offline chart mirror (shared/charts), for the platform render; `.ci/run` sets CHART_MIRROR. */
+export const CHART_MIRROR = process.env.CHART_MIRROR ?? path.join(SHARED_DIR, "charts");
+process.env.CHART_MIRROR = CHART_MIRROR;
 // The CLI caches kubeconform verdicts per user; tests (and the CLIs they start) keep theirs apart.
 // One folder for every run (workers end without exit hooks, so per-run folders would pile up);
 // tests that look at the cache itself use folders of their own.

@@ -85,6 +85,12 @@ describe("19 multicluster: the lesson's commands", () => {
     expect(promoting).toEqual([19]);
   });
 
+  it("attaches the remote secret only after the remote is promoted (its istio-system annotated)", () => {
+    const at = (prefix: string) => cmds.findIndex((c) => c.startsWith(prefix));
+    expect(at("pnpm promote remote")).toBeGreaterThan(-1);
+    expect(at("istioctl create-remote-secret")).toBeGreaterThan(at("pnpm promote remote"));
+  });
+
   it("registers the remote with flags cluster:register has, and a reachable --server", () => {
     const register = cmds.find((c) => c.startsWith("pnpm cluster:register remote"));
     expect(register).toBeDefined();
