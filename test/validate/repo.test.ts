@@ -10,9 +10,16 @@ import { writeTreeAtomically } from "../../scripts/lib/fs/tree.ts";
 import { renderClusters } from "../../scripts/lib/render/pipeline.ts";
 import { validateRepo } from "../../scripts/lib/validate/index.ts";
 import { tempCopy } from "../helpers/temp-repo.ts";
-import { SCHEMA_ROOT } from "./helpers.ts";
+import { CHART_MIRROR, SCHEMA_ROOT } from "./helpers.ts";
+import os from "node:os";
 
 const env = { VALIDATE_SCHEMA_ROOT: SCHEMA_ROOT };
+/** The same, with the Istio charts of the fixture's charts.lock.yaml from the offline mirror. */
+const platformEnv = {
+  ...env,
+  CHART_MIRROR,
+  ISTIO_GITOPS_CHARTS_DIR: path.join(os.tmpdir(), "istio-gitops-charts-test"),
+};
 
 describe("validateRepo (fixture repository)", () => {
   let dir: string;
@@ -25,7 +32,7 @@ describe("validateRepo (fixture repository)", () => {
   afterAll(async () => cleanup());
 
   it("validates every cluster at every chapter and says where a finding comes from", async () => {
-    const r = await validateRepo(dir, { env });
+    const r = await validateRepo(dir, { env: platformEnv });
     const summary = r.findings.map((f) => `${f.rule} ${f.file}:${f.line} @ ${f.context}`);
     expect(summary).toEqual([
       "vs/subset-not-found clusters/primary/rendered/mesh/shop/virtualservice-shop.yaml:22 @ cluster primary at chapter 02-canary, ahead of its pin",
@@ -49,12 +56,17 @@ describe("validateRepo (fixture repository)", () => {
     const original = await readFile(gw, "utf8");
     await writeFile(gw, original.replace("istio: ingress", "istio: ingressgateway"));
     try {
-      const miss = await validateRepo(dir, { env, chapter: "01", rules: ["gw/*"] });
+      // Without the platform render (no chart packages), the gateway pods are modelled from values.
+      const miss = await validateRepo(dir, { env, chapter: "01", rules: ["gw/*"], platform: false });
       expect(miss.findings.map((f) => f.rule)).toEqual(["gw/selector-no-workload"]);
       expect(miss.findings[0]!.message).toContain("istio=ingressgateway");
       expect(miss.findings[0]!.message).toContain(
         "gateway pods of Helm release istio-ingress (istio-ingress): app=istio-ingress,istio=ingress",
       );
+      // With it, the gateway chart's own Deployment is what the selector must match.
+      const rendered = await validateRepo(dir, { env: platformEnv, chapter: "01", rules: ["gw/*"] });
+      expect(rendered.findings.map((f) => f.rule)).toEqual(["gw/selector-no-workload"]);
+      expect(rendered.findings[0]!.message).toContain("istio=ingressgateway");
       const chapter = path.join(dir, "chapters/01-mesh/chapter.yaml");
       const before = await readFile(chapter, "utf8");
       await writeFile(
@@ -65,8 +77,10 @@ describe("validateRepo (fixture repository)", () => {
         ),
       );
       try {
-        const hit = await validateRepo(dir, { env, chapter: "01", rules: ["gw/*"] });
+        const hit = await validateRepo(dir, { env, chapter: "01", rules: ["gw/*"], platform: false });
         expect(hit.findings).toEqual([]);
+        const real = await validateRepo(dir, { env: platformEnv, chapter: "01", rules: ["gw/*"] });
+        expect(real.findings).toEqual([]);
       } finally {
         await writeFile(chapter, before);
       }
@@ -80,7 +94,7 @@ describe("validateRepo (fixture repository)", () => {
     const original = await readFile(vs, "utf8");
     await appendFile(vs, "# edited by hand\n");
     await writeFile(path.join(dir, "mesh/routing/broken.yaml"), "a: [1, 2\n");
-    const r = await validateRepo(dir, { env, clusters: ["primary"], chapter: "01-mesh" });
+    const r = await validateRepo(dir, { env, clusters: ["primary"], chapter: "01-mesh", platform: false });
     await writeFile(vs, original);
     expect(r.findings.map((f) => `${f.rule} ${f.file}`)).toEqual([
       "repo/rendered-stale clusters/primary/rendered/mesh/shop/virtualservice-shop.yaml",
