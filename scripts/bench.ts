@@ -1,6 +1,6 @@
 #!/usr/bin/env tsx
 /**
- * pnpm bench [--sizes 1000,10000] [--runs 1]
+ * pnpm bench [--sizes 1000,10000] [--runs 1] [--no-repo]
  *
  * Generates synthetic meshes (services, service accounts, deployments, VirtualServices,
  * DestinationRules, AuthorizationPolicies, PeerAuthentications) into a temp dir and measures, in
@@ -11,6 +11,10 @@
  *       with 1% of the files edited (a typical pull request); the caches are the validator's own
  *       (kubeconform verdicts and parsed YAML per file content, see schema-cache.ts).
  * Prints resources per second, peak memory (max RSS via /usr/bin/time) and the ratio.
+ * Then repo mode on this repository (--no-repo skips it): `pnpm validate`
+ * with the platform charts rendered, cold and warm, against `pnpm validate --no-platform` (app,
+ * mesh and Applications only: what repo mode validated before the platform render) in the same
+ * run. Needs the chart packages (`pnpm charts`, or CHART_MIRROR).
  * Set VALIDATE_SCHEMA_ROOT=../shared/schemas when offline.
  */
 import { execFile } from "node:child_process";
@@ -163,7 +167,11 @@ runMain(async () => {
   let values;
   try {
     ({ values } = parseArgs({
-      options: { sizes: { type: "string", default: "1000,10000" }, runs: { type: "string", default: "1" } },
+      options: {
+        sizes: { type: "string", default: "1000,10000" },
+        runs: { type: "string", default: "1" },
+        "no-repo": { type: "boolean", default: false },
+      },
     }));
   } catch (e) {
     throw new UsageError((e as Error).message);
@@ -269,5 +277,57 @@ runMain(async () => {
   ];
   const table = [header, header.map(() => "---"), ...rows].map((r) => `| ${r.join(" | ")} |`).join("\n");
   console.log(table);
+  if (!values["no-repo"]) console.log(`\n${await repoBench(launch, runs)}`);
   return 0;
 });
+
+/** Repo mode on this repository: with the platform charts vs without, cold and warm caches. */
+async function repoBench(launch: string[], runs: number): Promise<string> {
+  const cacheDir = await mkdtemp(path.join(os.tmpdir(), "bench-repo-"));
+  try {
+    const run = async (label: string, args: string[], cold: boolean) => {
+      let best: Measure | undefined;
+      for (let r = 0; r < runs; r++) {
+        if (cold) await rm(cacheDir, { recursive: true, force: true });
+        const m = await measure(process.execPath, [...launch, "--format", "json", ...args], {
+          VALIDATE_CACHE_DIR: cacheDir,
+        });
+        if (!best || m.seconds < best.seconds) best = m;
+      }
+      return { label, m: best! };
+    };
+    const peerCold = await run("`pnpm validate --no-platform`, cold", ["--no-platform"], true);
+    const peerWarm = await run("`pnpm validate --no-platform`, warm", ["--no-platform"], false);
+    const cold = await run("`pnpm validate` (platform charts too), cold", [], true);
+    const warm = await run("`pnpm validate` (platform charts too), warm", [], false);
+    const resources = (m: Measure) => {
+      try {
+        const s = m.stdout.slice(m.stdout.indexOf("{"));
+        return String((JSON.parse(s) as { summary: { resources: number } }).summary.resources);
+      } catch {
+        return "?";
+      }
+    };
+    const rows = [
+      ["run", "resources", "wall time", "peak RSS", "time vs --no-platform (same caches)", "result"],
+      ["---", "---", "---", "---", "---", "---"],
+    ];
+    for (const [{ label, m }, peer] of [
+      [peerCold, peerCold],
+      [peerWarm, peerWarm],
+      [cold, peerCold],
+      [warm, peerWarm],
+    ] as const)
+      rows.push([
+        label,
+        resources(m),
+        `${m.seconds.toFixed(2)} s`,
+        m.maxRssMb ? `${m.maxRssMb.toFixed(0)} MB` : "n/a",
+        (m.seconds / peer.m.seconds).toFixed(2),
+        summaryOf(m),
+      ]);
+    return `repo mode on this repository (every cluster x chapter):\n${rows.map((r) => `| ${r.join(" | ")} |`).join("\n")}`;
+  } finally {
+    await rm(cacheDir, { recursive: true, force: true });
+  }
+}

@@ -20,15 +20,19 @@ import {
 
 const HELP = `usage: pnpm validate [PATH...|-] [--format ${FORMATS.join("|")}] [--cluster NAME]... [--chapter N]
                      [--rule RULE]... [--disable RULE]... [--max-warnings N] [--list-rules] [--no-cache]
+                     [--no-platform]
 
-  no PATH      validate the repository: every cluster at every chapter, plus its own YAML files
+  no PATH      validate the repository: every cluster at every chapter, plus its own YAML files,
+               the platform charts included (rendered from charts.lock.yaml's packages)
   PATH...      validate these files/folders of manifests ('-' reads standard input)
   --rule       only these rules (repeatable; 'vs/*' selects an area)
   --disable    skip these rules (repeatable)
   --max-warnings N   exit 1 when there are more than N warnings
   --no-cache   send every file to kubeconform, ignoring its cached verdicts on unchanged files
+  --no-platform  repo mode without the platform charts (only the demo app, the mesh, the Applications)
   environment: VALIDATE_SCHEMA_ROOT=../shared/schemas (offline schemas), VALIDATE_CRD_DIR (CRD YAML for CEL),
-               VALIDATE_CACHE_DIR (verdict cache, default ~/.cache/istio-gitops/validate)`;
+               VALIDATE_CACHE_DIR (verdict cache, default ~/.cache/istio-gitops/validate),
+               CHART_MIRROR (offline chart mirror; else the chart cache ~/.cache/istio-gitops/charts)`;
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -47,6 +51,7 @@ runMain(async () => {
       "max-warnings": { type: "string" },
       "list-rules": { type: "boolean", default: false },
       "no-cache": { type: "boolean", default: false },
+      "no-platform": { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
     HELP,
@@ -93,6 +98,7 @@ runMain(async () => {
       ...filter,
       ...(values.cluster ? { clusters: values.cluster } : {}),
       ...(values.chapter ? { chapter: values.chapter } : {}),
+      ...(values["no-platform"] ? { platform: false } : {}),
     });
   }
   process.stdout.write(format(fmt, result, rules, fmt === "pretty" && process.stdout.isTTY === true));
