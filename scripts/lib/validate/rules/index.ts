@@ -4,6 +4,8 @@ import argocdChartPinned from "./argocd-chart-pinned.ts";
 import argocdCrdWave from "./argocd-crd-wave.ts";
 import argocdDestinationCluster from "./argocd-destination-cluster.ts";
 import argocdProjectPermits from "./argocd-project-permits.ts";
+import argocdProjectResource from "./argocd-project-resource.ts";
+import argocdResourceExcluded from "./argocd-resource-excluded.ts";
 import argocdSourcePath from "./argocd-source-path.ts";
 import argocdSyncOption from "./argocd-sync-option.ts";
 import authzDenyHttpOnly from "./authz-deny-http-only.ts";
@@ -95,6 +97,8 @@ export const SEMANTIC_RULES: readonly Rule[] = [
   argocdSourcePath,
   argocdDestinationCluster,
   argocdProjectPermits,
+  argocdProjectResource,
+  argocdResourceExcluded,
   argocdCrdWave,
   argocdSyncOption,
   argocdChartPinned,
