@@ -1,5 +1,6 @@
 import { defineRule, type Report } from "../rule.ts";
 import { asObj, describe, type Resource } from "../resource.ts";
+import { argoModel } from "./argocd-model.ts";
 import { isApplication, sources, wave } from "./argocd-util.ts";
 
 /** CRD API groups installed by upstream charts (chart name as Argo CD's `chart:`). */
@@ -24,7 +25,7 @@ export default defineRule({
   anchors: [],
   title: "CRDs sync in an earlier wave than their custom resources",
   description:
-    "Custom resources can only be applied once their CRD exists. The Application (or object) that installs a CRD must have a lower `argocd.argoproj.io/sync-wave` than the Application (or object) holding resources of that group; otherwise the first sync fails (`no matches for kind`). Platform charts known to install CRDs: Istio base, cert-manager, kube-prometheus-stack, argo-cd. Directory Applications are matched with the rendered resources under their path.",
+    "Custom resources can only be applied once their CRD exists. The Application (or object) that installs a CRD must have a lower `argocd.argoproj.io/sync-wave` than the Application (or object) holding resources of that group; otherwise the first sync fails (`no matches for kind`). Platform charts known to install CRDs: Istio base, cert-manager, kube-prometheus-stack, argo-cd. An object belongs to the Application named by its `argocd.argoproj.io/tracking-id` annotation (rendered platform charts) or, for directory sources, whose path contains its file.",
   hint: "raise the sync wave of the Application with the custom resources above the one installing the CRDs",
   check({ index }) {
     const out: Report[] = [];
@@ -37,12 +38,10 @@ export default defineRule({
           providers.set(g, [...(providers.get(g) ?? []), app]);
       }
     }
-    const dirApps = apps.flatMap((app) =>
-      sources(app)
-        .filter(({ source }) => typeof source.path === "string")
-        .map(({ source }) => ({ app, dir: `/${String(source.path).replace(/\/+$/, "")}/` })),
-    );
-    const appOf = (r: Resource) => dirApps.find((d) => `/${r.file}`.includes(d.dir))?.app;
+    // Who owns an object: its tracking-id (rendered platform charts), else the directory source
+    // whose path holds its file (argocd-model.ts).
+    const model = argoModel(index);
+    const appOf = (r: Resource) => model.ownerOf(r)?.app;
     const crds = index.allOf("CustomResourceDefinition");
     for (const crd of crds) {
       const g = asObj(crd.object.spec).group;
