@@ -111,7 +111,9 @@ const REGISTRY_KINDS = new Set(["Service", "ServiceEntry", "ServiceAccount", "Na
  * no argocd-cm of its own; the argocd/* rules read the primary's.
  */
 export function sharedWithPeers(r: Resource): boolean {
-  return REGISTRY_KINDS.has(r.kind) || (r.kind === "ConfigMap" && r.apiVersion === "v1" && r.name === "argocd-cm");
+  return (
+    REGISTRY_KINDS.has(r.kind) || (r.kind === "ConfigMap" && r.apiVersion === "v1" && r.name === "argocd-cm")
+  );
 }
 
 function meta(code: string): RuleMeta {
@@ -394,9 +396,7 @@ export async function validateScopes(
       const peers = (scope.peerGroup ? (groups.get(scope.peerGroup) ?? []) : [])
         .filter((s) => s !== scope)
         .flatMap((s) =>
-          (scopeResources.get(s) ?? [])
-            .filter(sharedWithPeers)
-            .map((r) => ({ ...r, peer: true })),
+          (scopeResources.get(s) ?? []).filter(sharedWithPeers).map((r) => ({ ...r, peer: true })),
         );
       const index = new ResourceIndex([...own, ...peers], scope.platform, scope.complete);
       for (const rule of rules) {

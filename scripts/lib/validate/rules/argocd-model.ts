@@ -179,7 +179,9 @@ export function destinationCluster(dest: Obj): DestCluster {
   const name = asString(dest.name);
   const server = asString(dest.server);
   if (name !== undefined)
-    return name === "in-cluster" ? { name, server: IN_CLUSTER_SERVER } : { name, ...(server ? { server } : {}) };
+    return name === "in-cluster"
+      ? { name, server: IN_CLUSTER_SERVER }
+      : { name, ...(server ? { server } : {}) };
   if (server === IN_CLUSTER_SERVER) return { name: "in-cluster", server };
   return server !== undefined ? { server } : {};
 }
@@ -319,7 +321,8 @@ export function groupKindPermitted(
   const spec = asObj(project.object.spec);
   const inList = (list: unknown[], withName: boolean) =>
     list.map(asObj).some((item) => {
-      if (!pathMatch(String(item.kind ?? ""), kind) || !pathMatch(String(item.group ?? ""), group)) return false;
+      if (!pathMatch(String(item.kind ?? ""), kind) || !pathMatch(String(item.group ?? ""), group))
+        return false;
       if (!withName || typeof item.name !== "string" || item.name === "") return true;
       return pathMatch(item.name, name);
     });
@@ -383,7 +386,11 @@ export const STOCK_EXCLUSIONS: readonly FilteredResource[] = [
   },
   { apiGroups: ["certificates.k8s.io"], kinds: ["CertificateSigningRequest"], clusters: [] },
   { apiGroups: ["cert-manager.io"], kinds: ["CertificateRequest"], clusters: [] },
-  { apiGroups: ["cilium.io"], kinds: ["CiliumIdentity", "CiliumEndpoint", "CiliumEndpointSlice"], clusters: [] },
+  {
+    apiGroups: ["cilium.io"],
+    kinds: ["CiliumIdentity", "CiliumEndpoint", "CiliumEndpointSlice"],
+    clusters: [],
+  },
   {
     apiGroups: ["kyverno.io", "reports.kyverno.io", "wgpolicyk8s.io"],
     kinds: [
@@ -430,8 +437,10 @@ export function resourceFilter(cm: Resource | undefined): ResourceFilter {
       origin: "the resource.exclusions Argo CD 3 installs by default (no argocd-cm rendered)",
     };
   const data = asObj(cm.object.data);
-  const ex = typeof data["resource.exclusions"] === "string" ? parseFiltered(data["resource.exclusions"]) : [];
-  const inc = typeof data["resource.inclusions"] === "string" ? parseFiltered(data["resource.inclusions"]) : [];
+  const ex =
+    typeof data["resource.exclusions"] === "string" ? parseFiltered(data["resource.exclusions"]) : [];
+  const inc =
+    typeof data["resource.inclusions"] === "string" ? parseFiltered(data["resource.inclusions"]) : [];
   return {
     exclusions: ex ?? [],
     inclusions: inc ?? [],
@@ -452,7 +461,12 @@ function filterMatch(r: FilteredResource, group: string, kind: string, server: s
   return clusterMatch(r, server);
 }
 
-function anyMatch(list: readonly FilteredResource[], group: string, kind: string, server: string | undefined) {
+function anyMatch(
+  list: readonly FilteredResource[],
+  group: string,
+  kind: string,
+  server: string | undefined,
+) {
   let res: Tri = false;
   for (const r of list) {
     const m = filterMatch(r, group, kind, server);
@@ -489,7 +503,8 @@ export function isExcluded(
     if (c === undefined) forCluster = undefined;
   }
   if (forCluster === true && inc.tri === false) return { excluded: true, byInclusions: true };
-  if (ex.tri === undefined || inc.tri === undefined || forCluster === undefined) return { excluded: undefined };
+  if (ex.tri === undefined || inc.tri === undefined || forCluster === undefined)
+    return { excluded: undefined };
   return { excluded: false };
 }
 
@@ -506,6 +521,7 @@ export function argocdCmFor(index: ResourceIndex, app: ArgoApp): Resource | unde
 }
 
 export function describeFiltered(r: FilteredResource): string {
-  const part = (k: string, v: string[]) => (v.length ? `${k}: [${v.map((x) => JSON.stringify(x)).join(", ")}]` : "");
+  const part = (k: string, v: string[]) =>
+    v.length ? `${k}: [${v.map((x) => JSON.stringify(x)).join(", ")}]` : "";
   return `{${[part("apiGroups", r.apiGroups), part("kinds", r.kinds), part("clusters", r.clusters)].filter(Boolean).join(", ")}}`;
 }

@@ -52,7 +52,8 @@ export default defineRule({
   layer: "semantic",
   severity: "error",
   anchors: [],
-  title: "A remote cluster's istio-system carries its topology label and annotation before istiod and the east-west gateway",
+  title:
+    "A remote cluster's istio-system carries its topology label and annotation before istiod and the east-west gateway",
   description:
     "In a primary-remote mesh, Istio reads the remote's `istio-system` Namespace: the label `topology.istio.io/network` (the remote's network, for the east-west gateway and its endpoints) and the annotation `topology.istio.io/controlPlaneClusters` (which primary controls it). Istio's install guides set both before installing istiod's `remote` profile and the east-west gateway, and the primary's istiod decides once, when the remote secret is attached, whether it controls the cluster: metadata that arrives later leaves the remote uncontrolled until istiod restarts. With Argo CD the metadata must therefore be applied before the istiod Application (values `profile: remote`, or objects with the sidecar injector webhook and no istiod Deployment) and any `gateway` chart Application in the same namespace syncs: either by a Namespace object in an Application of an earlier sync wave (or in the same Application, which applies Namespaces first), or by `spec.syncPolicy.managedNamespaceMetadata` with `CreateNamespace=true` (applied at the start of that Application's sync) of the same Application or one in an earlier wave. Applications in the same wave sync concurrently, so the same wave counts only for the Application itself. The annotation is required; the label when anything sets it.",
   hint: "set the label and annotation with managedNamespaceMetadata (and CreateNamespace=true) on the istiod Application or an earlier one (istio-base), instead of a Namespace object synced in a later wave",
@@ -71,13 +72,15 @@ export default defineRule({
         for (const r of a.objects) {
           if (r.kind !== "Namespace" || r.group !== "" || r.name !== ns) continue;
           const md = asObj(r.object.metadata);
-          if (NETWORK_LABEL in asStringMap(md.labels)) add(NETWORK_LABEL, { app: a, via: "Namespace object" });
+          if (NETWORK_LABEL in asStringMap(md.labels))
+            add(NETWORK_LABEL, { app: a, via: "Namespace object" });
           if (CONTROL_PLANE_ANNOTATION in asStringMap(md.annotations))
             add(CONTROL_PLANE_ANNOTATION, { app: a, via: "Namespace object" });
         }
         const mnm = asObj(asObj(asObj(a.app.object.spec).syncPolicy).managedNamespaceMetadata);
         if (a.namespace !== ns || !a.syncOptions.includes("CreateNamespace=true")) continue;
-        if (NETWORK_LABEL in asStringMap(mnm.labels)) add(NETWORK_LABEL, { app: a, via: "managedNamespaceMetadata" });
+        if (NETWORK_LABEL in asStringMap(mnm.labels))
+          add(NETWORK_LABEL, { app: a, via: "managedNamespaceMetadata" });
         if (CONTROL_PLANE_ANNOTATION in asStringMap(mnm.annotations))
           add(CONTROL_PLANE_ANNOTATION, { app: a, via: "managedNamespaceMetadata" });
       }
