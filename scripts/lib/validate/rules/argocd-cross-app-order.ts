@@ -1,8 +1,8 @@
 import { defineRule, type Report } from "../rule.ts";
-import { asObj, describe, type Resource } from "../resource.ts";
+import { asObj, describe } from "../resource.ts";
 import { argoModel, type ArgoApp } from "./argocd-model.ts";
 import { CHART_CRD_GROUPS, isBuiltinGroup } from "./argocd-crd-wave.ts";
-import { sources } from "./argocd-util.ts";
+import { IN_CLUSTER_SERVER, sources } from "./argocd-util.ts";
 
 /** Namespaces every cluster has: nobody needs to create them. */
 const BUILTIN_NAMESPACES = new Set(["default", "kube-system", "kube-public", "kube-node-lease"]);
@@ -10,7 +10,6 @@ const BUILTIN_NAMESPACES = new Set(["default", "kube-system", "kube-public", "ku
 interface Dependency {
   provider: ArgoApp;
   what: string;
-  example: Resource;
 }
 
 export default defineRule({
@@ -59,16 +58,18 @@ export default defineRule({
           const providers = crdProviders.get(r.group) ?? [];
           if (!providers.includes(a) && providers.length > 0 && !seen.has(`crd:${r.group}`)) {
             seen.add(`crd:${r.group}`);
-            deps.push({ provider: providers[0]!, what: `the ${r.group} CRDs`, example: r });
+            deps.push({ provider: providers[0]!, what: `the ${r.group} CRDs` });
           }
         }
         const ns = model.namespaceOf(r, a);
         if (!ns || BUILTIN_NAMESPACES.has(ns) || seen.has(`ns:${ns}`)) continue;
+        // Argo CD's own namespace exists in its own cluster before any Application is handled.
+        if (ns === a.argocdNamespace && a.cluster.server === IN_CLUSTER_SERVER) continue;
         const providers = nsProviders.get(ns) ?? [];
         if (providers.length === 0 || providers.includes(a)) continue;
         seen.add(`ns:${ns}`);
         const earliest = providers.reduce((x, y) => (y.wave < x.wave ? y : x));
-        deps.push({ provider: earliest, what: `namespace ${ns}`, example: r });
+        deps.push({ provider: earliest, what: `namespace ${ns}` });
         if (earliest.wave >= a.wave) {
           out.push({
             resource: r,
@@ -78,11 +79,15 @@ export default defineRule({
         }
       }
       if (deps.length === 0 || !a.automated || a.retry) continue;
-      out.push({
-        resource: a.app,
-        path: ["spec", "syncPolicy"],
-        message: `${describe(a.app)} auto-syncs objects that need ${deps.map((d) => `${d.what} from Application ${d.provider.name} (e.g. ${describe(d.example)})`).join("; ")}, but has no syncPolicy.retry: if it syncs a new revision before they exist, the sync fails and Argo CD does not retry that revision`,
-      });
+      // One finding per provider and dependency, without examples: the message then stays the same
+      // across chapters, and repo mode reports it once for all of them.
+      for (const d of deps) {
+        out.push({
+          resource: a.app,
+          path: ["spec", "syncPolicy"],
+          message: `${describe(a.app)} auto-syncs objects that need ${d.what}, which Application ${d.provider.name} creates, but has no syncPolicy.retry: if it syncs a new revision before they exist, the sync fails and Argo CD does not retry that revision`,
+        });
+      }
     }
     return out;
   },
