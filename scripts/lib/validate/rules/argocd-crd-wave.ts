@@ -25,7 +25,7 @@ export default defineRule({
   anchors: [],
   title: "CRDs sync in an earlier wave than their custom resources",
   description:
-    "Custom resources can only be applied once their CRD exists. The Application (or object) that installs a CRD must have a lower `argocd.argoproj.io/sync-wave` than the Application (or object) holding resources of that group; otherwise the first sync fails (`no matches for kind`). Platform charts known to install CRDs: Istio base, cert-manager, kube-prometheus-stack, argo-cd. An object belongs to the Application named by its `argocd.argoproj.io/tracking-id` annotation (rendered platform charts) or, for directory sources, whose path contains its file.",
+    "Custom resources can only be applied once their CRD exists. The Application that installs a CRD must have a lower `argocd.argoproj.io/sync-wave` than another Application holding resources of that group; otherwise the first sync fails (`no matches for kind`). Within one Application a custom resource may share its CRD's wave: Argo CD applies a wave kind by kind, CRDs before custom resources, waits for each CRD to be established, and skips the dry run of resources whose CRD is in the same sync (gitops-engine sync_tasks.go `kindOrder`, sync_context.go `processCreateTasks`, `ensureCRDReady`); only an earlier wave than the CRD's fails. Platform charts known to install CRDs: Istio base, cert-manager, kube-prometheus-stack, argo-cd. An object belongs to the Application named by its `argocd.argoproj.io/tracking-id` annotation (rendered platform charts) or, for directory sources, whose path contains its file.",
   hint: "raise the sync wave of the Application with the custom resources above the one installing the CRDs",
   check({ index }) {
     const out: Report[] = [];
@@ -59,11 +59,11 @@ export default defineRule({
       // Argo CD's own CRDs exist wherever Argo CD runs (it is bootstrapped before any Application).
       if (isBuiltinGroup(r.group) || r.group === "argoproj.io") continue;
       const crd = crdByKind.get(`${r.group}/${r.kind}`);
-      if (crd && appOf(crd) === appOf(r) && wave(r) <= wave(crd)) {
+      if (crd && appOf(crd) === appOf(r) && wave(r) < wave(crd)) {
         out.push({
           resource: r,
           path: ["metadata"],
-          message: `${describe(r)} (wave ${wave(r)}) is not in a later sync wave than its CRD ${crd.name} (wave ${wave(crd)})`,
+          message: `${describe(r)} (wave ${wave(r)}) is in an earlier sync wave than its CRD ${crd.name} (wave ${wave(crd)})`,
         });
         continue;
       }
