@@ -334,6 +334,57 @@ ${exclusions.replace(/^/gm, "    ")}
   });
 });
 
+describe("argocd/crd-wave with rendered platform charts", () => {
+  it("finds the Application of a chart's CRDs by tracking-id, and orders another Application's custom resources after it", async () => {
+    const text = (meshWave: number) => `apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata: {name: primary-istio-base, namespace: argocd, annotations: {argocd.argoproj.io/sync-wave: "1"}}
+spec:
+  project: default
+  destination: {name: in-cluster, namespace: istio-system}
+  source: {repoURL: "https://example.com/charts", chart: my-crds, targetRevision: 1.0.0}
+---
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata: {name: primary-mesh, namespace: argocd, annotations: {argocd.argoproj.io/sync-wave: "${meshWave}"}}
+spec:
+  project: default
+  destination: {name: in-cluster, namespace: istio-system}
+  source: {repoURL: "https://git.example.com/workshop.git", targetRevision: main, path: clusters/primary/rendered/mesh, directory: {recurse: true}}
+---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+  annotations: {argocd.argoproj.io/tracking-id: "primary-istio-base:apiextensions.k8s.io/CustomResourceDefinition:/widgets.example.com"}
+spec:
+  group: example.com
+  names: {kind: Widget, plural: widgets}
+  scope: Namespaced
+  versions: [{name: v1, served: true, storage: true, schema: {openAPIV3Schema: {type: object}}}]
+---
+apiVersion: example.com/v1
+kind: Widget
+metadata:
+  name: w
+  namespace: istio-system
+  annotations: {argocd.argoproj.io/tracking-id: "primary-mesh:example.com/Widget:istio-system/w"}
+`;
+    const check = async (meshWave: number) =>
+      (
+        await run([pathScope([{ file: "all.yaml", text: text(meshWave), kind: "manifests" }])], {
+          rules: ["argocd/crd-wave"],
+        })
+      ).findings.map((f) => f.message);
+    expect(await check(1)).toEqual([
+      expect.stringContaining(
+        "Application argocd/primary-mesh (wave 1) syncs example.com resources such as Widget istio-system/w, but Application argocd/primary-istio-base installs their CRDs in wave 1",
+      ),
+    ]);
+    expect(await check(2)).toEqual([]);
+  });
+});
+
 describe("the real charts (offline mirror, pinned helm)", () => {
   const charts = path.join(SHARED_DIR, "charts");
   const argoCd = path.join(charts, "argoproj.github.io_argo-helm/argo-cd-10.1.1.tgz");
