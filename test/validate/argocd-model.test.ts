@@ -170,6 +170,11 @@ describe("AppProject permissions (isDestinationMatched, IsGroupKindNamePermitted
     const byName = project(`{destinations: [{name: remote, namespace: istio-system}]}`);
     expect(destinationPermitted(byName, { name: "remote" }, "kube-system")).toBe(false);
     expect(destinationPermitted(byName, { name: "remote" }, "istio-system")).toBe(true);
+    const scoped = project(
+      `{permitOnlyProjectScopedClusters: true, destinations: [{name: remote, namespace: "*"}]}`,
+    );
+    expect(destinationPermitted(scoped, { name: "remote" }, "istio-system")).toBeUndefined();
+    expect(destinationPermitted(scoped, { name: "other" }, "istio-system")).toBe(false);
   });
 
   it("namespaced kinds: no whitelist allows all, an empty one none; cluster kinds need the whitelist", () => {

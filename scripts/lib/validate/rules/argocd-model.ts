@@ -289,7 +289,8 @@ export function destinationPermitted(project: Resource, cluster: DestCluster, na
   const run = (unknown: boolean) => {
     const field = (pattern: unknown, value: string | undefined): boolean => {
       const p = typeof pattern === "string" ? pattern : "";
-      if (value === undefined) return unknown;
+      // An absent pattern matches only "", which no real cluster name or URL is.
+      if (value === undefined) return p === "" ? false : unknown;
       return value !== "" && projectGlob(p, value);
     };
     let any = false;
@@ -304,10 +305,16 @@ export function destinationPermitted(project: Resource, cluster: DestCluster, na
     }
     return any;
   };
-  if (cluster.name !== undefined && cluster.server !== undefined) return run(false);
-  const a = run(true);
-  const b = run(false);
-  return a === b ? a : undefined;
+  let res: Tri;
+  if (cluster.name !== undefined && cluster.server !== undefined) res = run(false);
+  else {
+    const a = run(true);
+    const b = run(false);
+    res = a === b ? a : undefined;
+  }
+  // Then only clusters registered to the project pass, which is cluster-side state.
+  if (res === true && asObj(project.object.spec).permitOnlyProjectScopedClusters === true) return undefined;
+  return res;
 }
 
 /** AppProject.IsGroupKindNamePermitted: namespaced kinds against the namespace lists, others against the cluster lists. */
