@@ -105,6 +105,17 @@ interface Draft extends Suppressible {
 const META = new Map(allRuleMetas().map((m) => [m.code, m] as const));
 const REGISTRY_KINDS = new Set(["Service", "ServiceEntry", "ServiceAccount", "Namespace", ...WORKLOAD_KINDS]);
 
+/**
+ * What a scope sees of its peers: their service registry, and Argo CD's settings (`argocd-cm`).
+ * The remote cluster's Applications are synced by the primary's Argo CD, so the remote scope has
+ * no argocd-cm of its own; the argocd/* rules read the primary's.
+ */
+export function sharedWithPeers(r: Resource): boolean {
+  return (
+    REGISTRY_KINDS.has(r.kind) || (r.kind === "ConfigMap" && r.apiVersion === "v1" && r.name === "argocd-cm")
+  );
+}
+
 function meta(code: string): RuleMeta {
   return (
     META.get(code) ?? {
@@ -385,9 +396,7 @@ export async function validateScopes(
       const peers = (scope.peerGroup ? (groups.get(scope.peerGroup) ?? []) : [])
         .filter((s) => s !== scope)
         .flatMap((s) =>
-          (scopeResources.get(s) ?? [])
-            .filter((r) => REGISTRY_KINDS.has(r.kind))
-            .map((r) => ({ ...r, peer: true })),
+          (scopeResources.get(s) ?? []).filter(sharedWithPeers).map((r) => ({ ...r, peer: true })),
         );
       const index = new ResourceIndex([...own, ...peers], scope.platform, scope.complete);
       for (const rule of rules) {

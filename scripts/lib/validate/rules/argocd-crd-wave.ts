@@ -1,6 +1,7 @@
 import { defineRule, type Report } from "../rule.ts";
 import { asObj, describe, type Resource } from "../resource.ts";
-import { isApplication, sources, trackedApplication, wave } from "./argocd-util.ts";
+import { argoModel } from "./argocd-model.ts";
+import { isApplication, sources, wave } from "./argocd-util.ts";
 
 /** CRD API groups installed by upstream charts (chart name as Argo CD's `chart:`). */
 export const CHART_CRD_GROUPS: Record<string, string[]> = {
@@ -24,7 +25,7 @@ export default defineRule({
   anchors: [],
   title: "CRDs sync in an earlier wave than their custom resources",
   description:
-    "Custom resources can only be applied once their CRD exists. The Application (or object) that installs a CRD must have a lower `argocd.argoproj.io/sync-wave` than the Application (or object) holding resources of that group; otherwise the first sync fails (`no matches for kind`). Platform charts known to install CRDs: Istio base, cert-manager, kube-prometheus-stack, argo-cd. Directory Applications are matched with the rendered resources under their path.",
+    "Custom resources can only be applied once their CRD exists. The Application that installs a CRD must have a lower `argocd.argoproj.io/sync-wave` than another Application holding resources of that group; otherwise the first sync fails (`no matches for kind`). Within one Application a custom resource may share its CRD's wave: Argo CD applies a wave kind by kind, CRDs before custom resources, waits for each CRD to be established, and skips the dry run of resources whose CRD is in the same sync (gitops-engine sync_tasks.go `kindOrder`, sync_context.go `processCreateTasks`, `ensureCRDReady`); only an earlier wave than the CRD's fails. Platform charts known to install CRDs: Istio base, cert-manager, kube-prometheus-stack, argo-cd. An object belongs to the Application named by its `argocd.argoproj.io/tracking-id` annotation (rendered platform charts) or, for directory sources, whose path contains its file.",
   hint: "raise the sync wave of the Application with the custom resources above the one installing the CRDs",
   check({ index }) {
     const out: Report[] = [];
@@ -37,17 +38,10 @@ export default defineRule({
           providers.set(g, [...(providers.get(g) ?? []), app]);
       }
     }
-    const dirApps = apps.flatMap((app) =>
-      sources(app)
-        .filter(({ source }) => typeof source.path === "string")
-        .map(({ source }) => ({ app, dir: `/${String(source.path).replace(/\/+$/, "")}/` })),
-    );
-    const byName = new Map(apps.map((a) => [a.name, a] as const));
-    const appOf = (r: Resource) => {
-      const tracked = trackedApplication(r);
-      if (tracked) return byName.get(tracked);
-      return dirApps.find((d) => `/${r.file}`.includes(d.dir))?.app;
-    };
+    // Who owns an object: its tracking-id (rendered platform charts), else the directory source
+    // whose path holds its file (argocd-model.ts).
+    const model = argoModel(index);
+    const appOf = (r: Resource) => model.ownerOf(r)?.app;
     const crds = index.allOf("CustomResourceDefinition");
     for (const crd of crds) {
       const g = asObj(crd.object.spec).group;
@@ -65,9 +59,6 @@ export default defineRule({
       // Argo CD's own CRDs exist wherever Argo CD runs (it is bootstrapped before any Application).
       if (isBuiltinGroup(r.group) || r.group === "argoproj.io") continue;
       const crd = crdByKind.get(`${r.group}/${r.kind}`);
-      // In one sync, Argo CD applies a CRD before the custom resources of the same wave and skips
-      // their dry run (gitops-engine's sync context checks for the CRD among the sync's tasks);
-      // only a custom resource in an EARLIER wave than its CRD fails.
       if (crd && appOf(crd) === appOf(r) && wave(r) < wave(crd)) {
         out.push({
           resource: r,

@@ -1,22 +1,7 @@
 import { defineRule, type Report } from "../rule.ts";
-import { asArray, asObj, describe, type Obj } from "../resource.ts";
-import { glob, IN_CLUSTER_SERVER, isApplication, sources } from "./argocd-util.ts";
-
-function destMatches(entry: Obj, dest: Obj): boolean | undefined {
-  const ns = String(dest.namespace ?? "");
-  if (typeof entry.namespace === "string" && !glob(entry.namespace, ns)) return false;
-  const name =
-    typeof dest.name === "string" ? dest.name : dest.server === IN_CLUSTER_SERVER ? "in-cluster" : undefined;
-  const server =
-    typeof dest.server === "string"
-      ? dest.server
-      : dest.name === "in-cluster"
-        ? IN_CLUSTER_SERVER
-        : undefined;
-  if (typeof entry.name === "string" && name !== undefined) return glob(entry.name, name);
-  if (typeof entry.server === "string" && server !== undefined) return glob(entry.server, server);
-  return undefined;
-}
+import { asArray, asObj, describe } from "../resource.ts";
+import { destinationCluster, destinationPermitted } from "./argocd-model.ts";
+import { glob, isApplication, sources } from "./argocd-util.ts";
 
 export default defineRule({
   code: "argocd/project-permits",
@@ -57,8 +42,8 @@ export default defineRule({
         }
       }
       const dest = asObj(spec.destination);
-      const results = asArray(ps.destinations).map((e) => destMatches(asObj(e), dest));
-      if (!results.includes(true) && !results.includes(undefined)) {
+      // Argo CD's isDestinationMatched (argocd-model.ts); a cluster half unknown offline may go either way.
+      if (destinationPermitted(project, destinationCluster(dest), String(dest.namespace ?? "")) === false) {
         out.push({
           resource: app,
           path: ["spec", "destination"],

@@ -28,13 +28,3 @@ export function glob(pattern: string, value: string): boolean {
   const re = new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*")}$`);
   return re.test(value);
 }
-
-export const TRACKING_ANNOTATION = "argocd.argoproj.io/tracking-id";
-
-/** The Application an object is tracked by (Argo CD 3's annotation: `<app>:<group>/<kind>:<ns>/<name>`). */
-export function trackedApplication(r: Resource): string | undefined {
-  const id = asObj(asObj(r.object.metadata).annotations)[TRACKING_ANNOTATION];
-  if (typeof id !== "string") return undefined;
-  const app = id.split(":")[0];
-  return app || undefined;
-}

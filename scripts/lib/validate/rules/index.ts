@@ -2,10 +2,15 @@
 import type { Rule, RuleMeta } from "../rule.ts";
 import argocdChartPinned from "./argocd-chart-pinned.ts";
 import argocdCrdWave from "./argocd-crd-wave.ts";
+import argocdCrossAppOrder from "./argocd-cross-app-order.ts";
 import argocdDestinationCluster from "./argocd-destination-cluster.ts";
+import argocdNamespaceMetadataOrder from "./argocd-namespace-metadata-order.ts";
 import argocdProjectPermits from "./argocd-project-permits.ts";
+import argocdProjectResource from "./argocd-project-resource.ts";
+import argocdResourceExcluded from "./argocd-resource-excluded.ts";
 import argocdSourcePath from "./argocd-source-path.ts";
 import argocdSyncOption from "./argocd-sync-option.ts";
+import argocdSyncOptionConflict from "./argocd-sync-option-conflict.ts";
 import authzDenyHttpOnly from "./authz-deny-http-only.ts";
 import authzNamespaceNotFound from "./authz-namespace-not-found.ts";
 import authzPrincipalNotFound from "./authz-principal-not-found.ts";
@@ -98,8 +103,13 @@ export const SEMANTIC_RULES: readonly Rule[] = [
   argocdSourcePath,
   argocdDestinationCluster,
   argocdProjectPermits,
+  argocdProjectResource,
+  argocdResourceExcluded,
   argocdCrdWave,
+  argocdCrossAppOrder,
+  argocdNamespaceMetadataOrder,
   argocdSyncOption,
+  argocdSyncOptionConflict,
   argocdChartPinned,
   platformServiceNotFound,
 ];
