@@ -78,9 +78,9 @@ runMain(async () => {
     );
   }
   if (values.platform) {
-    const { packages, deps } = await openPlatform(root, { cacheRoot: validateCacheRoot() });
+    const { packages, deps, cache } = await openPlatform(root, { cacheRoot: validateCacheRoot() });
     for (const { cluster, composition } of renders) {
-      const platform = await renderPlatform(composition, packages, deps);
+      const platform = await renderPlatform(composition, packages, deps, cache);
       const dir = path.resolve(values.platform, cluster.name);
       const files = new Map(
         [...platform.files].map(([rel, text]) => [rel.slice(`${PLATFORM_DIR}/`.length), text] as const),

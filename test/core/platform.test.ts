@@ -12,6 +12,8 @@ import { parseAllDocuments } from "yaml";
 import type { Composition } from "../../scripts/lib/compose/compose.ts";
 import { loadRepoOrThrow, type RepoModel } from "../../scripts/lib/model/repo.ts";
 import { composeCluster } from "../../scripts/lib/render/pipeline.ts";
+import { helmTemplateDeps } from "../../scripts/lib/render/helm-template.ts";
+import { renderCluster } from "../../scripts/lib/render/render.ts";
 import {
   renderPlatform,
   TRACKING_ANNOTATION,
@@ -19,7 +21,7 @@ import {
   type PlatformDeps,
 } from "../../scripts/lib/render/platform.ts";
 import { platformChanges } from "../../scripts/lib/render/platform-diff.ts";
-import { cachedPlatformDeps, helmPlatformDeps } from "../../scripts/lib/render/platform-helm.ts";
+import { helmPlatformDeps, openReleaseCache } from "../../scripts/lib/render/platform-helm.ts";
 import { openPlatform, type PlatformInput } from "../../scripts/lib/render/platform-input.ts";
 import { validateRepo } from "../../scripts/lib/validate/index.ts";
 import { CHART_MIRROR, SCHEMA_ROOT } from "../validate/helpers.ts";
@@ -37,14 +39,14 @@ beforeAll(async () => {
     mirror: CHART_MIRROR,
     env: { ...process.env, ISTIO_GITOPS_CHARTS_DIR: path.join(cache, "charts") },
   });
-  const cached = await cachedPlatformDeps(helmPlatformDeps(), cache);
+  const raw = helmPlatformDeps();
   const recording: PlatformDeps = {
     templateChart(req) {
       requests.push(req);
-      return cached.templateChart(req);
+      return raw.templateChart(req);
     },
   };
-  input = { packages: base.packages, deps: recording };
+  input = { packages: base.packages, deps: recording, cache: await openReleaseCache(cache) };
 }, 120_000);
 afterAll(async () => rm(cache, { recursive: true, force: true }));
 
@@ -70,7 +72,7 @@ describe("the platform render of chapter 19", () => {
   it("renders every upstream release of each cluster, each object tracked by its Application", async () => {
     for (const cluster of ["primary", "remote"]) {
       const c = await compose(cluster, "19");
-      const p = await renderPlatform(c, input.packages, input.deps);
+      const p = await renderPlatform(c, input.packages, input.deps, input.cache);
       expect(p.missing).toEqual([]);
       expect(p.findings).toEqual([]);
       const releases = c.releases.filter((r) => !r.release.local).map((r) => r.release.name);
@@ -87,7 +89,7 @@ describe("the platform render of chapter 19", () => {
   }, 300_000);
 
   it("gives namespaced objects the release namespace, as Argo CD applies them", async () => {
-    const p = await renderPlatform(await compose("primary", "19"), input.packages, input.deps);
+    const p = await renderPlatform(await compose("primary", "19"), input.packages, input.deps, input.cache);
     const jaeger = objects(p.files).filter(({ file }) => file.startsWith("platform/jaeger/"));
     expect(jaeger.length).toBeGreaterThan(0);
     for (const { o } of jaeger) expect(o.metadata.namespace).toBe("observability");
@@ -111,6 +113,37 @@ describe("the platform render of chapter 19", () => {
     const c = await compose("remote", "19");
     await renderPlatform(c, input.packages, input.deps);
     expect(requests.find((r) => r.release.name === "istiod")!.valuesYaml).toContain("profile: remote");
+  });
+});
+
+describe("the Argo CD objects the renderer writes, against what the charts render", () => {
+  it("the AppProject permits every namespace the platform Applications put objects into", async () => {
+    for (const chapter of ["07", "08", "19"]) {
+      const c = await compose("primary", chapter);
+      const files = await renderCluster(c, helmTemplateDeps(REPO_ROOT));
+      const project = parseAllDocuments(files.get("argocd/project.yaml")!)[0]!.toJS() as {
+        spec: { destinations: Array<{ namespace: string }> };
+      };
+      const permitted = new Set(project.spec.destinations.map((d) => d.namespace));
+      const p = await renderPlatform(c, input.packages, input.deps, input.cache);
+      const used = new Set(
+        objects(p.files).flatMap(({ o }) => (o.metadata.namespace ? [o.metadata.namespace] : [])),
+      );
+      expect(used).toContain("kube-system");
+      for (const ns of used) expect(permitted, `chapter ${chapter}: ${ns}`).toContain(ns);
+    }
+  }, 300_000);
+
+  it("every Application retries a failed automated sync", async () => {
+    const files = await renderCluster(await compose("primary", "19"), helmTemplateDeps(REPO_ROOT));
+    const apps = [...files].filter(([f]) => f.startsWith("argocd/") && f !== "argocd/project.yaml");
+    expect(apps.length).toBeGreaterThan(10);
+    for (const [f, text] of apps) {
+      const app = parseAllDocuments(text)[0]!.toJS() as {
+        spec: { syncPolicy: { retry?: { limit: number } } };
+      };
+      expect(app.spec.syncPolicy.retry?.limit, f).toBeGreaterThan(0);
+    }
   });
 });
 
@@ -161,8 +194,8 @@ describe("charts that cannot be had offline", () => {
 describe("what a promotion changes in the platform", () => {
   it("lists per release the objects added, removed and changed", async () => {
     const [a, b] = [
-      await renderPlatform(await compose("primary", "05"), input.packages, input.deps),
-      await renderPlatform(await compose("primary", "06"), input.packages, input.deps),
+      await renderPlatform(await compose("primary", "05"), input.packages, input.deps, input.cache),
+      await renderPlatform(await compose("primary", "06"), input.packages, input.deps, input.cache),
     ];
     const changes = platformChanges(a, b);
     const jaeger = changes.find((c) => c.release === "jaeger")!;

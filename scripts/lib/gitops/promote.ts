@@ -69,8 +69,8 @@ async function platformDiff(
   log("rendering the platform charts before and after ...");
   const before = await composeCluster(model, plan.cluster, plan.from.dir);
   const [a, b] = [
-    await renderPlatform(before, input.packages, input.deps),
-    await renderPlatform(after, input.packages, input.deps),
+    await renderPlatform(before, input.packages, input.deps, input.cache),
+    await renderPlatform(after, input.packages, input.deps, input.cache),
   ];
   return platformChanges(a, b);
 }

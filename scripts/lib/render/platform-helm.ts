@@ -1,8 +1,8 @@
 /**
  * The I/O of the platform render: the real `helm template` on a locked chart package, run twice
- * on a cache miss to catch output that changes between renders, and cached by everything the
- * output depends on (helm binary, package digest, release, namespace, values, Kubernetes and API
- * versions), one file per render under <cacheRoot>/platform/ (charts with CRDs render megabytes).
+ * to catch output that changes between renders, and the cache of processed renders (keyed by
+ * everything the output depends on: helm binary, package digest, release, namespace, values,
+ * Kubernetes and API versions).
  */
 import { createHash, randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
@@ -10,7 +10,13 @@ import os from "node:os";
 import path from "node:path";
 import { binaryIdentity } from "../fs/content-cache.ts";
 import { resolveTool } from "../tools/resolve.ts";
-import type { ChartTemplateRequest, ChartTemplateResult, PlatformDeps } from "./platform.ts";
+import type {
+  ChartTemplateRequest,
+  ChartTemplateResult,
+  PlatformDeps,
+  ReleaseCache,
+  ReleaseObjects,
+} from "./platform.ts";
 import { splitManifests } from "./render.ts";
 
 async function helmTemplate(helm: string, req: ChartTemplateRequest): Promise<string> {
@@ -91,41 +97,43 @@ export function helmPlatformDeps(): PlatformDeps {
   };
 }
 
-export async function cachedPlatformDeps(inner: PlatformDeps, cacheRoot: string): Promise<PlatformDeps> {
-  const helmId = await binaryIdentity(await resolveTool("helm"));
-  const dir = path.join(cacheRoot, "platform");
+/**
+ * Processed platform renders by request, in memory for the run and, with a folder, on disk (one
+ * file per render: charts with CRDs render megabytes). Keys include the helm binary, so a new
+ * helm renders afresh.
+ */
+export async function openReleaseCache(cacheRoot?: string): Promise<ReleaseCache> {
+  const memory = new Map<string, ReleaseObjects>();
+  const helmId = cacheRoot ? await binaryIdentity(await resolveTool("helm")) : "";
+  const dir = cacheRoot ? path.join(cacheRoot, "platform") : undefined;
+  const fileOf = (key: string) =>
+    path.join(dir!, `${createHash("sha256").update(`${helmId}\0${key}`).digest("hex")}.json`);
   return {
-    async templateChart(req) {
-      const key = createHash("sha256")
-        .update(
-          [
-            helmId,
-            req.locked.digest,
-            req.release.name,
-            req.release.namespace,
-            req.valuesYaml,
-            req.kubeVersion,
-            req.apiVersions.join(","),
-          ].join("\0"),
-        )
-        .digest("hex");
-      const file = path.join(dir, `${key}.json`);
+    async get(key) {
+      const hit = memory.get(key);
+      if (hit || !dir) return hit;
       try {
-        const hit = JSON.parse(await readFile(file, "utf8")) as ChartTemplateResult;
-        if (typeof hit.output === "string") return hit;
+        const v = JSON.parse(await readFile(fileOf(key), "utf8")) as ReleaseObjects;
+        if (!Array.isArray(v.files) || !Array.isArray(v.crdApiVersions) || !Array.isArray(v.unstable))
+          return undefined;
+        memory.set(key, v);
+        return v;
       } catch {
-        // a miss, or an unreadable entry: render again
+        return undefined;
       }
-      const result = await inner.templateChart(req);
+    },
+    async set(key, value) {
+      memory.set(key, value);
+      if (!dir) return;
       try {
         await mkdir(dir, { recursive: true });
+        const file = fileOf(key);
         const tmp = `${file}.tmp-${randomBytes(4).toString("hex")}`;
-        await writeFile(tmp, JSON.stringify(result));
+        await writeFile(tmp, JSON.stringify(value));
         await rename(tmp, file);
       } catch {
         // A cache that cannot be written costs speed, not correctness.
       }
-      return result;
     },
   };
 }

@@ -5,12 +5,14 @@
  */
 import { ChartPackages, loadChartLock } from "../charts/packages.ts";
 import { loadConfig } from "../validate/config.ts";
-import type { PlatformDeps } from "./platform.ts";
-import { cachedPlatformDeps, helmPlatformDeps } from "./platform-helm.ts";
+import type { PlatformDeps, ReleaseCache } from "./platform.ts";
+import { helmPlatformDeps, openReleaseCache } from "./platform-helm.ts";
 
 export interface PlatformInput {
   packages: ChartPackages;
   deps: PlatformDeps;
+  /** Processed renders: in memory for the run, on disk under cacheRoot when given. */
+  cache: ReleaseCache;
 }
 
 export interface OpenPlatformOptions {
@@ -28,7 +30,7 @@ export async function openPlatform(root: string, o: OpenPlatformOptions = {}): P
   const env = o.env ?? process.env;
   const lock = await loadChartLock(root);
   const mirror = o.mirror ?? loadConfig(root, env).chartMirror;
-  const raw = o.deps ?? helmPlatformDeps();
-  const deps = o.cacheRoot && !o.deps ? await cachedPlatformDeps(raw, o.cacheRoot) : raw;
-  return { packages: new ChartPackages(lock, mirror, env), deps };
+  const deps = o.deps ?? helmPlatformDeps();
+  const cache = await openReleaseCache(o.deps ? undefined : o.cacheRoot);
+  return { packages: new ChartPackages(lock, mirror, env), deps, cache };
 }

@@ -7,6 +7,7 @@
  * the cluster's discovered API versions; in steady state those include every platform CRD).
  * Each object gets the namespace Argo CD would give it and the annotation Argo CD 3 tracks it by.
  */
+import { createHash } from "node:crypto";
 import type { Composition } from "../compose/compose.ts";
 import { sortKeysDeep } from "../compose/values.ts";
 import type { Finding } from "../findings.ts";
@@ -41,6 +42,59 @@ export interface ChartTemplateResult {
 
 export interface PlatformDeps {
   templateChart(req: ChartTemplateRequest): Promise<ChartTemplateResult>;
+}
+
+/** One release's objects as the scope sees them: files, the CRD API versions, unstable objects. */
+export interface ReleaseObjects {
+  files: Array<[string, string]>;
+  crdApiVersions: string[];
+  unstable: NonNullable<ChartTemplateResult["unstable"]>;
+}
+
+/**
+ * Processed renders by request: parsing and re-serialising a chart's output costs seconds for
+ * the CRD-heavy charts, and the same release with the same values recurs in many chapters.
+ */
+export interface ReleaseCache {
+  get(key: string): Promise<ReleaseObjects | undefined>;
+  set(key: string, value: ReleaseObjects): Promise<void>;
+}
+
+export function releaseKey(req: ChartTemplateRequest, app: string): string {
+  return createHash("sha256")
+    .update(
+      [
+        app,
+        req.locked.digest,
+        req.release.name,
+        req.release.namespace,
+        req.valuesYaml,
+        req.kubeVersion,
+        req.apiVersions.join(","),
+      ].join("\0"),
+    )
+    .digest("hex");
+}
+
+function releaseObjects(output: string, release: HelmRelease, app: string, chartRef: string): ReleaseObjects {
+  const files: Array<[string, string]> = [];
+  const seen = new Set<string>();
+  const crdApiVersionsOut: string[] = [];
+  for (const { object, source } of splitManifests(output, release.namespace)) {
+    const annotations = (object.metadata.annotations ?? {}) as Record<string, string>;
+    object.metadata.annotations = { ...annotations, [TRACKING_ANNOTATION]: trackingId(app, object) };
+    if (object.kind === "CustomResourceDefinition") crdApiVersionsOut.push(...crdApiVersions(object));
+    let file = `${PLATFORM_DIR}/${release.name}/${objectFileName(object)}`;
+    // A chart may render an object twice (a bug Argo CD reports as a sync error); keep both.
+    for (let n = 2; seen.has(file); n++)
+      file = `${PLATFORM_DIR}/${release.name}/${objectFileName(object).replace(/\.yaml$/, `~${n}.yaml`)}`;
+    seen.add(file);
+    files.push([
+      file,
+      renderDocument(object, [`${chartRef}/${source}`, `(${app}, rendered in memory like Argo CD's repo server)`]),
+    ]);
+  }
+  return { files, crdApiVersions: crdApiVersionsOut, unstable: [] };
 }
 
 export interface PlatformRelease {
@@ -84,6 +138,7 @@ export async function renderPlatform(
   c: Composition,
   packages: ChartPackages,
   deps: PlatformDeps,
+  cache?: ReleaseCache,
 ): Promise<PlatformRender> {
   const upstream = c.releases.filter((r) => !r.release.local);
   const waves = syncWaves(c.releases.map((r) => r.release));
@@ -109,53 +164,44 @@ export async function renderPlatform(
       out.missing.push({ release: r.release, reason: state.missing });
       continue;
     }
-    let result: ChartTemplateResult;
-    try {
-      result = await deps.templateChart({
-        release: r.release,
-        locked: state.locked,
-        packagePath: state.package.path,
-        valuesYaml: toYaml(sortKeysDeep(r.values)),
-        kubeVersion: c.cluster.kubernetesVersion,
-        apiVersions: [...apiVersions].sort(),
-      });
-    } catch (e) {
-      out.findings.push({
-        ...r.release.position,
-        rule: "render/helm-template",
-        severity: "error",
-        anchors: [],
-        message: `helm template of platform release '${r.release.name}' (${state.locked.chart} ${state.locked.version}) failed for cluster ${c.cluster.name} at chapter ${c.chapter.dir}: ${(e as Error).message}`,
-        hint: "fix the values the chapters give this release (see `pnpm render --platform DIR` for the others)",
-      });
-      continue;
-    }
     const app = applicationName(c.cluster, r.release.name);
-    const files: string[] = [];
     const chartRef = `${state.locked.chart}-${state.locked.version}`;
-    for (const { object, source } of splitManifests(result.output, r.release.namespace)) {
-      const annotations = (object.metadata.annotations ?? {}) as Record<string, string>;
-      object.metadata.annotations = { ...annotations, [TRACKING_ANNOTATION]: trackingId(app, object) };
-      if (object.kind === "CustomResourceDefinition") pending.push(...crdApiVersions(object));
-      let file = `${PLATFORM_DIR}/${r.release.name}/${objectFileName(object)}`;
-      // A chart may render an object twice (a bug Argo CD reports as a sync error); keep both.
-      for (let n = 2; out.files.has(file); n++)
-        file = `${PLATFORM_DIR}/${r.release.name}/${objectFileName(object).replace(/\.yaml$/, `~${n}.yaml`)}`;
-      out.files.set(
-        file,
-        renderDocument(object, [
-          `${chartRef}/${source}`,
-          `(${app}, rendered in memory like Argo CD's repo server)`,
-        ]),
-      );
-      files.push(file);
+    const req: ChartTemplateRequest = {
+      release: r.release,
+      locked: state.locked,
+      packagePath: state.package.path,
+      valuesYaml: toYaml(sortKeysDeep(r.values)),
+      kubeVersion: c.cluster.kubernetesVersion,
+      apiVersions: [...apiVersions].sort(),
+    };
+    const key = releaseKey(req, app);
+    let objects = await cache?.get(key);
+    if (!objects) {
+      let result: ChartTemplateResult;
+      try {
+        result = await deps.templateChart(req);
+      } catch (e) {
+        out.findings.push({
+          ...r.release.position,
+          rule: "render/helm-template",
+          severity: "error",
+          anchors: [],
+          message: `helm template of platform release '${r.release.name}' (${state.locked.chart} ${state.locked.version}) failed for cluster ${c.cluster.name} at chapter ${c.chapter.dir}: ${(e as Error).message}`,
+          hint: "fix the values the chapters give this release (see `pnpm render --platform DIR` for the others)",
+        });
+        continue;
+      }
+      objects = { ...releaseObjects(result.output, r.release, app, chartRef), unstable: result.unstable ?? [] };
+      await cache?.set(key, objects);
     }
+    pending.push(...objects.crdApiVersions);
+    for (const [file, text] of objects.files) out.files.set(file, text);
     out.rendered.push({
       release: r.release,
       application: app,
       locked: state.locked,
-      files,
-      unstable: result.unstable ?? [],
+      files: objects.files.map(([f]) => f),
+      unstable: objects.unstable,
     });
   }
   return out;

@@ -244,7 +244,12 @@ export async function collectRepo(
         composition = await composeCluster(model, cluster, chapter.dir);
         files = await renderCluster(composition, render);
         if (platformInput)
-          platform = await renderPlatform(composition, platformInput.packages, platformInput.deps);
+          platform = await renderPlatform(
+            composition,
+            platformInput.packages,
+            platformInput.deps,
+            platformInput.cache,
+          );
       } catch (e) {
         if (e instanceof FindingsError) {
           findings.push(
