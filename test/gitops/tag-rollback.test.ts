@@ -292,8 +292,8 @@ describe("pnpm rollback", () => {
       rollback(a.dir, { cluster: "primary", to: "mesh/primary/0003-02-routing", env: a.env }),
     ).rejects.toThrow(/already matches mesh\/primary\/0003-02-routing/);
 
-    // the remote follows its primary to 01-mtls; the primary may no longer go back to 00
-    await promoteAndMerge(a, "remote");
+    // the remote follows its primary to 01-mtls (--to); the primary may no longer go back to 00
+    await promoteAndMerge(a, "remote", "01");
     await tag(a, "remote");
     const err = await rollback(a.dir, {
       cluster: "primary",
