@@ -116,6 +116,35 @@ describe("compose", () => {
     );
   });
 
+  it("merges a release's namespaceMetadata over the chapters, substituted, and names unknown placeholders", () => {
+    const chapters = [
+      chapter(
+        0,
+        "releases:\n  - { name: base, enabled: true, namespaceMetadata: { labels: { a: '1', net: '${cluster.istio.network}' } } }",
+      ),
+      chapter(
+        1,
+        "releases:\n  - { name: base, namespaceMetadata: { annotations: { cp: '${cluster.istio.primaryCluster}' }, labels: { a: '2' } } }",
+      ),
+    ];
+    const { composition, findings } = compose(input(chapters, "remote"));
+    expect(findings).toEqual([]);
+    expect(composition!.releases.find((r) => r.release.name === "base")!.namespaceMetadata).toEqual({
+      labels: { a: "2", net: "net-remote" },
+      annotations: { cp: "p" },
+    });
+    const bad = compose(
+      input([
+        chapter(
+          0,
+          "releases:\n  - { name: base, enabled: true, namespaceMetadata: { labels: { x: '${cluster.nope}' } } }",
+        ),
+      ]),
+    );
+    expect(bad.findings.map((f) => [f.rule, f.line])).toEqual([["compose/unknown-placeholder", 5]]);
+    expect(bad.findings[0]!.message).toContain("namespaceMetadata of 'base'");
+  });
+
   it("stops at the target chapter", () => {
     const chapters = [
       chapter(0, "releases: [{ name: base, enabled: true }]"),

@@ -105,21 +105,4 @@ describe(`the repository at ${OLD}, validated with the platform charts rendered`
     expect(hits("render/unstable-output", "grafana").length).toBeGreaterThan(0);
     expect(hits("render/unstable-output", "kiali").length).toBeGreaterThan(0);
   });
-
-  it("is clean today where it was broken then", async () => {
-    const today = await validateRepo(REPO_ROOT, {
-      env: {
-        VALIDATE_SCHEMA_ROOT: SCHEMA_ROOT,
-        CHART_MIRROR,
-        ISTIO_GITOPS_CHARTS_DIR: path.join(os.tmpdir(), "istio-gitops-charts-test"),
-      },
-      cacheRoot: path.join(os.tmpdir(), "istio-gitops-validate-cache-test"),
-    });
-    expect(
-      today.findings
-        .filter((f) => f.severity !== "info")
-        .map((f) => `${f.rule} ${f.file}:${f.line} ${f.message}`),
-    ).toEqual([]);
-    expect(today.summary.resources).toBeGreaterThan(4000);
-  }, 600_000);
 });

@@ -102,33 +102,27 @@ export function compose(input: ComposeInput): { composition?: Composition; findi
       }
       const s = state.get(rc.name) ?? { enabled: false, values: {}, chapters: [] };
       if (rc.enabled !== undefined) s.enabled = rc.enabled;
-      if (rc.values) {
-        const { value, unknown } = substitute(rc.values, vars);
+      /** `${cluster.*}` substituted, each unknown placeholder reported at the release entry. */
+      const substituted = (v: unknown, where: string) => {
+        const { value, unknown } = substitute(v, vars);
         for (const u of unknown)
           err(
             rc.position,
             "compose/unknown-placeholder",
             u === "${cluster.images.registry}"
-              ? `chapter ${ch.dir} uses ${u} in the values of '${rc.name}', but cluster ${cluster.name} has no images.registry and its argocd.repoURL is not a GitHub repository to derive one from`
-              : `chapter ${ch.dir} uses ${u} in the values of '${rc.name}', which names no cluster field`,
+              ? `chapter ${ch.dir} uses ${u} in the ${where} of '${rc.name}', but cluster ${cluster.name} has no images.registry and its argocd.repoURL is not a GitHub repository to derive one from`
+              : `chapter ${ch.dir} uses ${u} in the ${where} of '${rc.name}', which names no cluster field`,
             u === "${cluster.images.registry}"
               ? `set images.registry in ${cluster.file} to the registry you push the app images to`
               : `use one of: ${Object.keys(vars)
                   .map((k) => "${" + k + "}")
                   .join(", ")}`,
           );
-        s.values = mergeValues(s.values, value);
-      }
+        return value;
+      };
+      if (rc.values) s.values = mergeValues(s.values, substituted(rc.values, "values") as Values);
       if (rc.namespaceMetadata) {
-        const { value, unknown } = substitute(rc.namespaceMetadata, vars);
-        for (const u of unknown)
-          err(
-            rc.position,
-            "compose/unknown-placeholder",
-            `chapter ${ch.dir} uses ${u} in the namespaceMetadata of '${rc.name}', which names no cluster field`,
-            "use a ${cluster.*} placeholder the cluster defines",
-          );
-        const m = value as NamespaceMetadata;
+        const m = substituted(rc.namespaceMetadata, "namespaceMetadata") as NamespaceMetadata;
         const prev = s.namespaceMetadata ?? {};
         s.namespaceMetadata = {
           ...((prev.labels ?? m.labels) ? { labels: { ...prev.labels, ...m.labels } } : {}),
