@@ -5,7 +5,15 @@ import { describe, expect, it } from "vitest";
 import { RefusalError } from "../../scripts/lib/cli/run-main.ts";
 import { readTree } from "../../scripts/lib/fs/tree.ts";
 import { promote } from "../../scripts/lib/gitops/promote.ts";
-import { fakeGitHub, worldPerTest, runCli, stubValidator, type Clone, type World } from "./world.ts";
+import {
+  fakeGitHub,
+  PROJECT_ROOT,
+  worldPerTest,
+  runCli,
+  stubValidator,
+  type Clone,
+  type World,
+} from "./world.ts";
 
 const newWorld = worldPerTest();
 let world: World;
@@ -65,8 +73,14 @@ describe("pnpm promote", () => {
   it("promotes several chapters with --to, and the remote cluster up to its primary", async () => {
     world = await newWorld();
     const { a } = world;
-    const r = await promote(a.dir, { cluster: "primary", to: "3", env: a.env });
+    // With the chart mirror the body also says what the platform Applications will apply.
+    const mirror = process.env.CHART_MIRROR ?? path.join(PROJECT_ROOT, "../shared/charts");
+    const r = await promote(a.dir, { cluster: "primary", to: "3", env: { ...a.env, CHART_MIRROR: mirror } });
     expect(r.plan.passed.map((c) => c.dir)).toEqual(["01-mtls", "02-routing", "03-resilience"]);
+    expect(r.body).toContain("## What the platform Applications apply");
+    const ingress = r.body.split("\n").find((l) => l.startsWith("| istio-ingress |"));
+    expect(ingress).toContain("`istio-ingress/deployment-istio-ingress`");
+    expect(ingress).toMatch(/^\| istio-ingress \| [1-9]\d* /);
     expect(await chapterOnBranch(a, r.commit!)).toBe("03-resilience");
     expect(r.body).toContain("## The chapters (3)");
     for (const s of ["Sidecars talk mutual TLS", "A VirtualService routes", "Timeouts and retries"])
