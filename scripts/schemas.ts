@@ -51,13 +51,17 @@ runMain(async () => {
   const config = loadConfig(root);
   const input = await openPlatform(root, config.chartMirror ? { mirror: config.chartMirror } : {});
   const { scopes, findings } = await collectRepo(root, config, {}, helmTemplateDeps(root), loaded, input);
-  const missingCharts = [...new Set(findings.filter((f) => f.rule === "charts/not-validated").map((f) => f.message))];
+  const missingCharts = [
+    ...new Set(findings.filter((f) => f.rule === "charts/not-validated").map((f) => f.message)),
+  ];
   // collectRepo reports missing charts only through platformFindings, which it adds to findings.
   if (missingCharts.length)
     throw new UsageError(
       `platform charts are missing, so their kinds would be left out of the bundle:\n  ${missingCharts.join("\n  ")}\nrun \`pnpm charts\` online or set CHART_MIRROR`,
     );
-  const versions = [...new Set(loaded.model.clusters.map((c) => normalizeK8sVersion(c.kubernetesVersion)))].sort();
+  const versions = [
+    ...new Set(loaded.model.clusters.map((c) => normalizeK8sVersion(c.kubernetesVersion))),
+  ].sort();
   const { kinds, crds } = kindsOf(scopes);
   const { files, missing } = await bundleFiles(kinds, crds, versions, source);
   if (missing.length)
@@ -78,6 +82,8 @@ runMain(async () => {
   const tmp = `${out}.tmp-${randomBytes(4).toString("hex")}`;
   await writeFile(tmp, bytes);
   await rename(tmp, out);
-  console.error(`${path.relative(root, out)}: ${Object.keys(files).length} schemas for ${kinds.length} kinds, ${bytes.length} bytes`);
+  console.error(
+    `${path.relative(root, out)}: ${Object.keys(files).length} schemas for ${kinds.length} kinds, ${bytes.length} bytes`,
+  );
   return 0;
 });

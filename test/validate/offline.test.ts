@@ -32,7 +32,10 @@ async function closedPort(): Promise<number> {
 function run(args: string[], cwd: string, env: NodeJS.ProcessEnv) {
   return new Promise<{ code: number; stdout: string; stderr: string; ms: number }>((resolve) => {
     const started = Date.now();
-    const child = spawn(process.execPath, [path.join(REPO_ROOT, "scripts/launch.mjs"), ...args], { cwd, env });
+    const child = spawn(process.execPath, [path.join(REPO_ROOT, "scripts/launch.mjs"), ...args], {
+      cwd,
+      env,
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
@@ -62,7 +65,11 @@ describe("fail fast on unreachable schema locations", () => {
         path.join(dir, "cm.yaml"),
         "apiVersion: v1\nkind: ConfigMap\nmetadata: { name: x, namespace: default }\n",
       );
-      const r = await run(["scripts/validate.ts", "cm.yaml"], dir, bareEnv({ VALIDATE_CACHE_DIR: dir }));
+      const r = await run(
+        [path.join(REPO_ROOT, "scripts/validate.ts"), "cm.yaml"],
+        dir,
+        bareEnv({ VALIDATE_CACHE_DIR: dir }),
+      );
       expect(r.code, r.stderr).toBe(2);
       expect(r.stderr).toContain(`http://127.0.0.1:${port}/`);
       expect(r.stderr).toContain("connection refused");
@@ -118,10 +125,17 @@ describe("CRD to JSON schema (openapi2jsonschema)", () => {
                   type: "object",
                   "x-kubernetes-validations": [{ rule: "self.size > 0", message: "m" }],
                   properties: {
-                    port: { "x-kubernetes-int-or-string": true, anyOf: [{ type: "integer" }, { type: "string" }] },
+                    port: {
+                      "x-kubernetes-int-or-string": true,
+                      anyOf: [{ type: "integer" }, { type: "string" }],
+                    },
                     target: { type: "string", format: "int-or-string" },
                     note: { type: "string", nullable: true },
-                    free: { type: "object", "x-kubernetes-preserve-unknown-fields": true, properties: { a: {} } },
+                    free: {
+                      type: "object",
+                      "x-kubernetes-preserve-unknown-fields": true,
+                      properties: { a: {} },
+                    },
                     labels: { type: "object", additionalProperties: { type: "string" } },
                     properties: { type: "object", properties: { x: { type: "string" } } },
                   },

@@ -41,7 +41,12 @@ export function kindsOf(scopes: readonly Scope[]): { kinds: RenderedKind[]; crds
       if (f.kind !== "manifests" || seen.has(f.text)) continue;
       seen.add(f.text);
       for (const d of yaml.loadAll(f.text)) {
-        const o = d as { apiVersion?: unknown; kind?: unknown; metadata?: { name?: unknown }; items?: unknown };
+        const o = d as {
+          apiVersion?: unknown;
+          kind?: unknown;
+          metadata?: { name?: unknown };
+          items?: unknown;
+        };
         if (typeof o?.apiVersion !== "string" || typeof o.kind !== "string") continue;
         const key = `${o.apiVersion} ${o.kind}`;
         if (!kinds.has(key)) kinds.set(key, { apiVersion: o.apiVersion, kind: o.kind, file: f.file });
@@ -49,7 +54,9 @@ export function kindsOf(scopes: readonly Scope[]): { kinds: RenderedKind[]; crds
       }
     }
   return {
-    kinds: [...kinds.values()].sort((a, b) => (`${a.apiVersion} ${a.kind}` < `${b.apiVersion} ${b.kind}` ? -1 : 1)),
+    kinds: [...kinds.values()].sort((a, b) =>
+      `${a.apiVersion} ${a.kind}` < `${b.apiVersion} ${b.kind}` ? -1 : 1,
+    ),
     crds: [...crds.keys()].sort().map((k) => crds.get(k)),
   };
 }

@@ -64,7 +64,10 @@ export function bundlePath(start = path.dirname(fileURLToPath(import.meta.url)))
  * place, so it is whole or absent) and returns its two schema locations; undefined when the
  * repository has no bundle.
  */
-export async function bundleSchemaLocations(cacheRoot: string, file = bundlePath()): Promise<string[] | undefined> {
+export async function bundleSchemaLocations(
+  cacheRoot: string,
+  file = bundlePath(),
+): Promise<string[] | undefined> {
   if (!file) return undefined;
   const bytes = readFileSync(file);
   const hash = createHash("sha256").update(bytes).digest("hex").slice(0, 16);

@@ -15,7 +15,8 @@ import { bundleSchemaLocations } from "./schema-bundle.ts";
 import { PROBE_TIMEOUT_MS, UnreachableError, unreachable } from "../net/reachable.ts";
 
 /** What kubeconform's `default` location fetches from. */
-export const KUBECONFORM_DEFAULT_URL = "https://raw.githubusercontent.com/yannh/kubernetes-json-schema/master/";
+export const KUBECONFORM_DEFAULT_URL =
+  "https://raw.githubusercontent.com/yannh/kubernetes-json-schema/master/";
 
 export function isRemote(loc: string): boolean {
   return loc === "default" || /^https?:\/\//i.test(loc);
