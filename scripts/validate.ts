@@ -9,6 +9,8 @@
  */
 import { parseCli } from "./lib/cli/parse-cli.ts";
 import { runMain, UsageError } from "./lib/cli/run-main.ts";
+import { stderrProgress } from "./lib/cli/progress.ts";
+import { setToolLog } from "./lib/tools/resolve.ts";
 import { format, FORMATS, listRules, type Format } from "./lib/validate/format.ts";
 import {
   allRuleMetas,
@@ -88,7 +90,18 @@ runMain(async () => {
     if (!known.has(r) && !/^(model|compose)\//.test(r) && ![...known].some((k) => k.startsWith(`${area}/`)))
       throw new UsageError(`unknown rule '${r}' (see --list-rules)`);
   }
+  // Progress goes to stderr, never into the report on stdout.
+  const progress =
+    values.progress || process.stderr.isTTY === true
+      ? stderrProgress(
+          process.env.VALIDATE_PROGRESS_AFTER_MS
+            ? { afterMs: Number(process.env.VALIDATE_PROGRESS_AFTER_MS) }
+            : {},
+        )
+      : undefined;
+  if (progress) setToolLog((line) => process.stderr.write(`progress: ${line}\n`));
   const filter = {
+    ...(progress ? { progress } : {}),
     ...(values.rule ? { rules: values.rule } : {}),
     ...(values.disable ? { disable: values.disable } : {}),
     ...(values["no-cache"] ? {} : { cacheRoot: validateCacheRoot() }),

@@ -19,6 +19,7 @@ import { openPlatform } from "../../scripts/lib/render/platform-input.ts";
 import { helmTemplateDeps } from "../../scripts/lib/render/helm-template.ts";
 import { probe, unreachable } from "../../scripts/lib/net/reachable.ts";
 import { CHART_MIRROR, REPO_ROOT, SCHEMA_ROOT } from "./helpers.ts";
+import { stderrProgress } from "../../scripts/lib/cli/progress.ts";
 
 /** A port nothing listens on: bound, then closed. */
 async function closedPort(): Promise<number> {
@@ -225,5 +226,53 @@ describe("the pinned schema bundle", () => {
     expect(regenerated.equals(committed)).toBe(true);
     // Small enough to commit.
     expect(committed.length).toBeLessThan(500_000);
+  }, 60_000);
+});
+
+describe("progress on stderr", () => {
+  it("a step says nothing when short, what and how far when long, and when it is done", async () => {
+    const lines: string[] = [];
+    const p = stderrProgress({ write: (l) => lines.push(l), afterMs: 100, everyMs: 50 });
+    p.start("quick").end();
+    const long = p.start("rendering 2 cluster(s) x 3 chapter(s)", 6);
+    long.tick(2);
+    await new Promise((r) => setTimeout(r, 180));
+    long.tick(6);
+    await new Promise((r) => setTimeout(r, 80));
+    long.end();
+    expect(lines.some((l) => l.includes("quick"))).toBe(false);
+    expect(lines[0]).toMatch(/^progress: rendering 2 cluster\(s\) x 3 chapter\(s\): 2\/6 \(0\.\ds\)$/);
+    expect(lines).toContainEqual(expect.stringMatching(/: 6\/6 /));
+    expect(lines.at(-1)).toMatch(/: done in \d+\.\ds$/);
+  });
+
+  const repoRun = (args: string[]) =>
+    run(
+      [
+        path.join(REPO_ROOT, "scripts/validate.ts"),
+        "--cluster",
+        "remote",
+        "--chapter",
+        "02",
+        "--format",
+        "json",
+        ...args,
+      ],
+      REPO_ROOT,
+      bareEnv({ CHART_MIRROR, VALIDATE_PROGRESS_AFTER_MS: "0" }),
+    );
+
+  it("--progress reports the render on stderr and keeps the JSON on stdout clean; without it, nothing", async () => {
+    const [withProgress, without] = await Promise.all([repoRun(["--progress"]), repoRun([])]);
+    expect(withProgress.code, withProgress.stderr).toBe(0);
+    expect(withProgress.stderr).toMatch(
+      /^progress: rendering 1 cluster\(s\) x 1 chapter\(s\), platform charts included: 0\/1/m,
+    );
+    expect(withProgress.stderr).toMatch(/: done in \d+\.\ds$/m);
+    expect(() => JSON.parse(withProgress.stdout)).not.toThrow();
+    expect(withProgress.stdout).not.toContain("progress:");
+    // stderr is a pipe here, not a terminal.
+    expect(without.code, without.stderr).toBe(0);
+    expect(without.stderr).not.toContain("progress:");
   }, 60_000);
 });

@@ -124,6 +124,12 @@ async function which(name: string, env: NodeJS.ProcessEnv): Promise<string | und
 
 const inFlight = new Map<string, Promise<string>>();
 
+/** Where install lines go when the caller passes no `log` (a CLI with progress enabled sets it). */
+let defaultLog: (line: string) => void = () => {};
+export function setToolLog(log: (line: string) => void): void {
+  defaultLog = log;
+}
+
 export async function resolveTool(name: ToolName, options: ResolveOptions = {}): Promise<string> {
   const env = options.env ?? process.env;
   const pin = options.pin ?? TOOL_PINS[name];
@@ -152,7 +158,7 @@ export async function resolveTool(name: ToolName, options: ResolveOptions = {}):
   const key = `${name}@${pin.version}@${cached}`;
   let pending = inFlight.get(key);
   if (!pending) {
-    pending = install(pin, env, options.log ?? (() => {})).finally(() => inFlight.delete(key));
+    pending = install(pin, env, options.log ?? defaultLog).finally(() => inFlight.delete(key));
     inFlight.set(key, pending);
   }
   return pending;

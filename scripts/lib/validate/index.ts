@@ -17,6 +17,7 @@ import type { PlatformDeps } from "../render/platform.ts";
 import { openPlatform, type PlatformInput } from "../render/platform-input.ts";
 import { checkSchemaLocations, effectiveSchemaLocations } from "./schema-sources.ts";
 import { validateCacheRoot } from "./schema-cache.ts";
+import type { Progress } from "../cli/progress.ts";
 
 export type { ValidationFinding, ValidationResult, ValidationSummary } from "./engine.ts";
 export { exitCodeOf, INTERNAL_RULE } from "./engine.ts";
@@ -53,6 +54,8 @@ export interface ValidateOptions {
   platformDeps?: PlatformDeps;
   /** Path mode: after the pinned bundle, the public upstreams for kinds it lacks (overrides remoteSchemas:). */
   remoteSchemas?: boolean;
+  /** Long steps report here (the CLI's stderr progress); silent when absent. */
+  progress?: Progress;
 }
 
 /** The run's schema locations (schema-sources.ts), remote ones probed before any work starts. */
@@ -95,7 +98,10 @@ async function platformInputOf(
 }
 
 function engineOptionsOf(o: ValidateOptions) {
-  return o.cacheRoot ? { cacheRoot: o.cacheRoot } : {};
+  return {
+    ...(o.cacheRoot ? { cacheRoot: o.cacheRoot } : {}),
+    ...(o.progress ? { progress: o.progress } : {}),
+  };
 }
 
 function filterOf(o: ValidateOptions) {
@@ -127,6 +133,7 @@ export async function validateRepo(root: string, options: ValidateOptions = {}):
     {
       ...(options.clusters ? { clusters: options.clusters } : {}),
       ...(options.chapter ? { chapter: options.chapter } : {}),
+      ...(options.progress ? { progress: options.progress } : {}),
     },
     renderDeps,
     loaded,
