@@ -11,7 +11,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parse } from "yaml";
+import { parseAllDocuments } from "yaml";
 import { resolveTool } from "../../scripts/lib/tools/resolve.ts";
 import type { ValidationResult } from "../../scripts/lib/validate/engine.ts";
 import { REPO_ROOT } from "./helpers.ts";
@@ -72,7 +72,9 @@ afterAll(async () => {
 
 describe("pnpm validate on a clean clone, nothing beside it, no network", () => {
   it("cold and warm: exit 0, one charts/not-validated warning per platform release, the summary", async () => {
-    const helmfile = parse(await readFile(path.join(clone, "helmfile.yaml"), "utf8")) as {
+    const helmfile = parseAllDocuments(await readFile(path.join(clone, "helmfile.yaml"), "utf8"))
+      .map((d) => d.toJS() as { releases?: unknown })
+      .find((d) => d?.releases) as {
       releases: Array<{ name: string; chart: string }>;
     };
     const platform = helmfile.releases.filter((r) => !r.chart.startsWith(".")).map((r) => r.name);
