@@ -20,6 +20,8 @@ import { helmTemplateDeps } from "../../scripts/lib/render/helm-template.ts";
 import { probe, unreachable } from "../../scripts/lib/net/reachable.ts";
 import { CHART_MIRROR, REPO_ROOT, SCHEMA_ROOT } from "./helpers.ts";
 import { stderrProgress } from "../../scripts/lib/cli/progress.ts";
+import { validateRepo } from "../../scripts/lib/validate/index.ts";
+import { readdir } from "node:fs/promises";
 
 /** A port nothing listens on: bound, then closed. */
 async function closedPort(): Promise<number> {
@@ -275,4 +277,47 @@ describe("progress on stderr", () => {
     expect(without.code, without.stderr).toBe(0);
     expect(without.stderr).not.toContain("progress:");
   }, 60_000);
+});
+
+describe("CRD schemas from the pinned charts, by digest", () => {
+  it("are generated into the cache and consulted before the bundle in repo mode", async () => {
+    const cacheRoot = await mkdtemp(path.join(os.tmpdir(), "validate-crds-"));
+    try {
+      const options = {
+        env: bareEnv({ CHART_MIRROR }),
+        cacheRoot,
+        clusters: ["primary"],
+        chapter: "19",
+        rules: ["schema/*"],
+      };
+      const first = await validateRepo(REPO_ROOT, options);
+      expect(first.summary.errors, JSON.stringify(first.findings.slice(0, 3))).toBe(0);
+      const charts = await readdir(path.join(cacheRoot, "crd-schemas"));
+      const base = charts.find((c) => /^base-1\.30\.3-[0-9a-f]{16}$/.test(c));
+      expect(charts, "one folder per chart digest").toContain(base);
+      expect(charts.some((c) => c.startsWith("cert-manager-v1.21.1-"))).toBe(true);
+      const vsFile = path.join(
+        cacheRoot,
+        "crd-schemas",
+        base!,
+        "crds/networking.istio.io/virtualservice_v1.json",
+      );
+      const vs = JSON.parse(await readFile(vsFile, "utf8")) as {
+        properties: { spec: Record<string, unknown> };
+      };
+      expect(vs.properties.spec.additionalProperties).toBe(false);
+      // Prove the location is used: a schema there that rejects everything turns every
+      // VirtualService into a schema error (verdicts not cached: their cache files removed).
+      for (const f of await readdir(cacheRoot))
+        if (f !== "crd-schemas" && f !== "schema-bundles")
+          await rm(path.join(cacheRoot, f), { recursive: true });
+      await writeFile(vsFile, JSON.stringify({ not: {} }));
+      const second = await validateRepo(REPO_ROOT, options);
+      const invalid = second.findings.filter((f) => f.rule === "schema/invalid");
+      expect(invalid.length).toBeGreaterThan(0);
+      expect(invalid.every((f) => f.message.startsWith("VirtualService "))).toBe(true);
+    } finally {
+      await rm(cacheRoot, { recursive: true, force: true });
+    }
+  }, 120_000);
 });

@@ -18,6 +18,7 @@ import { openPlatform, type PlatformInput } from "../render/platform-input.ts";
 import { checkSchemaLocations, effectiveSchemaLocations } from "./schema-sources.ts";
 import { validateCacheRoot } from "./schema-cache.ts";
 import type { Progress } from "../cli/progress.ts";
+import { chartCrdSchemaLocations } from "./chart-crd-schemas.ts";
 
 export type { ValidationFinding, ValidationResult, ValidationSummary } from "./engine.ts";
 export { exitCodeOf, INTERNAL_RULE } from "./engine.ts";
@@ -127,7 +128,7 @@ export async function validateRepo(root: string, options: ValidateOptions = {}):
   const platform = loaded.model
     ? await platformInputOf(root, effective, options, loaded.model.helmfile.releases)
     : { findings: [] };
-  const { scopes, findings } = await collectRepo(
+  const { scopes, findings, chartCrds } = await collectRepo(
     root,
     effective,
     {
@@ -142,7 +143,21 @@ export async function validateRepo(root: string, options: ValidateOptions = {}):
   findings.push(...platform.findings);
   // A cache that cannot be written costs speed, not correctness.
   await cachedHelm?.save().catch(() => {});
-  return validateScopes(scopes, effective, filterOf(options), findings, engineOptionsOf(options));
+  // The bundle's CRD schemas are a snapshot; the charts' own CRDs (by digest) come first.
+  const withCharts =
+    config.schemaSource === "default"
+      ? {
+          ...effective,
+          schemaLocations: [
+            ...(await chartCrdSchemaLocations(
+              options.cacheRoot ?? validateCacheRoot(options.env),
+              chartCrds,
+            )),
+            ...effective.schemaLocations,
+          ],
+        }
+      : effective;
+  return validateScopes(scopes, withCharts, filterOf(options), findings, engineOptionsOf(options));
 }
 
 export async function validatePaths(

@@ -30,6 +30,7 @@ import { renderPlatform, type PlatformRender } from "../render/platform.ts";
 import type { PlatformInput } from "../render/platform-input.ts";
 import { platformFindings } from "./platform-findings.ts";
 import { NO_PROGRESS, type Progress } from "../cli/progress.ts";
+import { chartKey, type ChartCrds } from "./chart-crd-schemas.ts";
 
 export interface RepoSelection {
   clusters?: string[];
@@ -197,6 +198,8 @@ async function repoYamlFiles(root: string): Promise<FileInput[]> {
 export interface RepoCollection {
   scopes: Scope[];
   findings: Finding[];
+  /** The CRDs each rendered platform chart contains, by chart digest (chart-crd-schemas.ts). */
+  chartCrds: ChartCrds[];
 }
 
 export async function collectRepo(
@@ -218,7 +221,8 @@ export async function collectRepo(
       complete: false,
     },
   ];
-  if (!model) return { scopes, findings };
+  const chartCrds = new Map<string, Set<string>>();
+  if (!model) return { scopes, findings, chartCrds: [] };
 
   const render = memoized(deps);
   const images = await imagesOf(root);
@@ -291,6 +295,14 @@ export async function collectRepo(
         }
         const base = renderedRoot(cluster.name);
         const pinNote = pinned ? undefined : chapter.id > pinId ? "ahead of its pin" : "behind its pin";
+        for (const r of platform?.rendered ?? []) {
+          const texts = chartCrds.get(chartKey(r.locked)) ?? new Set<string>();
+          for (const f of r.files) {
+            const text = platform!.files.get(f);
+            if (text && /^kind: CustomResourceDefinition$/m.test(text)) texts.add(text);
+          }
+          chartCrds.set(chartKey(r.locked), texts);
+        }
         if (platform)
           findings.push(
             ...platformFindings(
@@ -326,7 +338,7 @@ export async function collectRepo(
     step.tick(rendered);
     step.end();
   }
-  return { scopes, findings };
+  return { scopes, findings, chartCrds: [...chartCrds].map(([key, texts]) => ({ key, texts: [...texts] })) };
 }
 
 /**
