@@ -22,6 +22,8 @@ import { CHART_MIRROR, REPO_ROOT, SCHEMA_ROOT } from "./helpers.ts";
 import { stderrProgress } from "../../scripts/lib/cli/progress.ts";
 import { validateRepo } from "../../scripts/lib/validate/index.ts";
 import { readdir } from "node:fs/promises";
+import { resolveConfig, UPSTREAM_SCHEMA_LOCATIONS } from "../../scripts/lib/validate/config.ts";
+import { effectiveSchemaLocations } from "../../scripts/lib/validate/schema-sources.ts";
 
 /** A port nothing listens on: bound, then closed. */
 async function closedPort(): Promise<number> {
@@ -320,4 +322,35 @@ describe("CRD schemas from the pinned charts, by digest", () => {
       await rm(cacheRoot, { recursive: true, force: true });
     }
   }, 120_000);
+});
+
+describe("which schema locations a run uses", () => {
+  it("bundle by default; upstreams after it in path mode only when opted in; configured ones as given", async () => {
+    const cache = await mkdtemp(path.join(os.tmpdir(), "validate-locs-"));
+    try {
+      const def = resolveConfig(REPO_ROOT, {}, {});
+      const repo = await effectiveSchemaLocations(def, "repo", cache, true);
+      expect(repo).toHaveLength(2);
+      expect(repo.every((l) => l.startsWith(path.join(cache, "schema-bundles")))).toBe(true);
+      expect(await effectiveSchemaLocations(def, "paths", cache)).toEqual(repo);
+      expect(await effectiveSchemaLocations(def, "paths", cache, true)).toEqual([
+        ...repo,
+        ...UPSTREAM_SCHEMA_LOCATIONS,
+      ]);
+      const optedIn = resolveConfig(REPO_ROOT, { remoteSchemas: true }, {});
+      expect(await effectiveSchemaLocations(optedIn, "paths", cache)).toEqual([
+        ...repo,
+        ...UPSTREAM_SCHEMA_LOCATIONS,
+      ]);
+      const configured = resolveConfig(REPO_ROOT, { schemaLocations: ["https://example.invalid/x"] }, {});
+      expect(await effectiveSchemaLocations(configured, "repo", cache)).toEqual([
+        "https://example.invalid/x",
+      ]);
+      expect(() => resolveConfig(REPO_ROOT, { remoteSchemas: "yes" }, {})).toThrow(
+        /remoteSchemas must be true or false/,
+      );
+    } finally {
+      await rm(cache, { recursive: true, force: true });
+    }
+  });
 });
