@@ -3,7 +3,8 @@
  * repository into an empty folder, `pnpm install` from the local store, and `pnpm validate` with a
  * fresh HOME (no chart cache, no validator cache), the pinned helm and kubeconform, and no
  * VALIDATE_SCHEMA_ROOT / VALIDATE_CRD_DIR / CHART_MIRROR. It must end with the validation summary,
- * exit 0, and say once per platform chart that it could not be validated.
+ * exit 0, and say once per platform chart that it could not be validated. It clones HEAD: what is
+ * not committed is not tested here.
  */
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
