@@ -25,6 +25,8 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { runMain, UsageError } from "./lib/cli/run-main.ts";
 import { loadConfig } from "./lib/validate/config.ts";
+import { effectiveSchemaLocations } from "./lib/validate/schema-sources.ts";
+import { validateCacheRoot } from "./lib/validate/schema-cache.ts";
 import { kubeconformArgs, resolveKubeconform } from "./lib/validate/kubeconform.ts";
 import { fastLoader } from "./lib/validate/source.ts";
 
@@ -180,7 +182,12 @@ runMain(async () => {
   const runs = Number(values.runs);
   if (sizes.some((s) => !Number.isInteger(s) || s < 10) || !Number.isInteger(runs) || runs < 1)
     throw new UsageError("--sizes takes whole numbers >= 10, --runs a whole number >= 1");
-  const config = loadConfig(ROOT);
+  // The locations `pnpm validate PATH` uses (the pinned bundle unless a mirror or list is set).
+  const loaded = loadConfig(ROOT);
+  const config = {
+    ...loaded,
+    schemaLocations: await effectiveSchemaLocations(loaded, "paths", validateCacheRoot()),
+  };
   const kubeconform = await resolveKubeconform();
   // As `pnpm validate` runs it: through the launcher's cached bundle, built here once beforehand
   // (a source change costs one rebuild of about half a second, not counted below).

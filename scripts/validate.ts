@@ -9,6 +9,8 @@
  */
 import { parseCli } from "./lib/cli/parse-cli.ts";
 import { runMain, UsageError } from "./lib/cli/run-main.ts";
+import { stderrProgress } from "./lib/cli/progress.ts";
+import { setToolLog } from "./lib/tools/resolve.ts";
 import { format, FORMATS, listRules, type Format } from "./lib/validate/format.ts";
 import {
   allRuleMetas,
@@ -20,7 +22,7 @@ import {
 
 const HELP = `usage: pnpm validate [PATH...|-] [--format ${FORMATS.join("|")}] [--cluster NAME]... [--chapter N]
                      [--rule RULE]... [--disable RULE]... [--max-warnings N] [--list-rules] [--no-cache]
-                     [--no-platform]
+                     [--no-platform] [--remote-schemas] [--progress]
 
   no PATH      validate the repository: every cluster at every chapter, plus its own YAML files,
                the platform charts included (rendered from charts.lock.yaml's packages)
@@ -29,8 +31,12 @@ const HELP = `usage: pnpm validate [PATH...|-] [--format ${FORMATS.join("|")}] [
   --disable    skip these rules (repeatable)
   --max-warnings N   exit 1 when there are more than N warnings
   --no-cache   send every file to kubeconform, ignoring its cached verdicts on unchanged files
+  --remote-schemas  path mode: kinds the pinned schema bundle lacks are looked up at the public
+               upstreams (kubeconform's default, the CRDs catalog); their hosts are probed first
+  --progress   report long steps on stderr even when it is not a terminal
   --no-platform  repo mode without the platform charts (only the demo app, the mesh, the Applications)
-  environment: VALIDATE_SCHEMA_ROOT=../shared/schemas (offline schemas), VALIDATE_CRD_DIR (CRD YAML for CEL),
+  schemas: the pinned bundle scripts/schemas/bundle.json.gz (pnpm schemas), unless
+  environment: VALIDATE_SCHEMA_ROOT=../shared/schemas (a schema mirror), VALIDATE_CRD_DIR (CRD YAML for CEL),
                VALIDATE_CACHE_DIR (verdict cache, default ~/.cache/istio-gitops/validate),
                CHART_MIRROR (offline chart mirror; else the chart cache ~/.cache/istio-gitops/charts)`;
 
@@ -52,6 +58,8 @@ runMain(async () => {
       "list-rules": { type: "boolean", default: false },
       "no-cache": { type: "boolean", default: false },
       "no-platform": { type: "boolean", default: false },
+      "remote-schemas": { type: "boolean", default: false },
+      progress: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
     HELP,
@@ -82,7 +90,18 @@ runMain(async () => {
     if (!known.has(r) && !/^(model|compose)\//.test(r) && ![...known].some((k) => k.startsWith(`${area}/`)))
       throw new UsageError(`unknown rule '${r}' (see --list-rules)`);
   }
+  // Progress goes to stderr, never into the report on stdout.
+  const progress =
+    values.progress || process.stderr.isTTY === true
+      ? stderrProgress(
+          process.env.VALIDATE_PROGRESS_AFTER_MS
+            ? { afterMs: Number(process.env.VALIDATE_PROGRESS_AFTER_MS) }
+            : {},
+        )
+      : undefined;
+  if (progress) setToolLog((line) => process.stderr.write(`progress: ${line}\n`));
   const filter = {
+    ...(progress ? { progress } : {}),
     ...(values.rule ? { rules: values.rule } : {}),
     ...(values.disable ? { disable: values.disable } : {}),
     ...(values["no-cache"] ? {} : { cacheRoot: validateCacheRoot() }),
@@ -92,7 +111,11 @@ runMain(async () => {
     if (values.cluster || values.chapter)
       throw new UsageError("--cluster and --chapter apply to repo mode only (no paths)");
     const stdin = positionals.includes("-") ? await readStdin() : undefined;
-    result = await validatePaths(positionals, { ...filter, ...(stdin !== undefined ? { stdin } : {}) });
+    result = await validatePaths(positionals, {
+      ...filter,
+      ...(stdin !== undefined ? { stdin } : {}),
+      ...(values["remote-schemas"] ? { remoteSchemas: true } : {}),
+    });
   } else {
     result = await validateRepo(process.cwd(), {
       ...filter,

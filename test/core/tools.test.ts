@@ -9,7 +9,13 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TOOL_PINS, type ToolPin } from "../../scripts/lib/tools/pins.ts";
-import { cachedBinaryPath, platformKey, resolveTool, ToolError } from "../../scripts/lib/tools/resolve.ts";
+import {
+  cachedBinaryPath,
+  goProxies,
+  platformKey,
+  resolveTool,
+  ToolError,
+} from "../../scripts/lib/tools/resolve.ts";
 
 const run = promisify(execFile);
 
@@ -123,6 +129,35 @@ describe("resolveTool", () => {
     );
     expect(requests).toBe(before + 1);
     expect(existsSync(path.join(cacheRoot, "helm", TOOL_PINS.helm.version))).toBe(false);
+  });
+
+  it("fails in seconds when the release host is unreachable, naming the URL and <TOOL>_BIN", async () => {
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, "127.0.0.1", r));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((r) => closed.close(() => r()));
+    const env = envWith({ ISTIO_GITOPS_TOOLS_DIR: path.join(tmp, "offline-cache") });
+    const pin: ToolPin = {
+      ...TOOL_PINS.helm,
+      downloads: { [platformKey()]: { url: `http://127.0.0.1:${port}/helm.tar.gz`, sha256: "0".repeat(64) } },
+    };
+    const started = Date.now();
+    const err = await resolveTool("helm", { env, pin }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ToolError);
+    expect((err as Error).message).toContain(
+      `cannot download http://127.0.0.1:${port}/helm.tar.gz: connection refused`,
+    );
+    expect((err as Error).message).toContain("Offline: set HELM_BIN");
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it("reads the Go proxies to probe from GOPROXY (default proxy.golang.org)", () => {
+    expect(goProxies(undefined)).toEqual(["https://proxy.golang.org"]);
+    expect(goProxies("https://a.example,https://b.example|direct")).toEqual([
+      "https://a.example",
+      "https://b.example",
+    ]);
+    expect(goProxies("off")).toEqual([]);
   });
 
   it("refuses to download without a pinned checksum", async () => {

@@ -217,9 +217,11 @@ describe("configuration", () => {
     );
   });
 
-  it("loads the repository's .validate.yaml (public upstreams; suppressions, if any, with reasons)", () => {
+  it("loads the repository's .validate.yaml (no schemaLocations: the pinned bundle; suppressions, if any, with reasons)", () => {
     const c = loadConfig(REPO_ROOT, {});
-    expect(c.schemaSource).toBe("config");
+    // "default" means the pinned bundle (schema-sources.ts); the upstreams only by opt-in.
+    expect(c.schemaSource).toBe("default");
+    expect(c.remoteSchemas).toBe(false);
     expect(c.schemaLocations).toEqual(UPSTREAM_SCHEMA_LOCATIONS);
     expect(c.kubernetesVersion).toBe("1.36.0");
     for (const s of c.suppressions) expect(s.reason.length).toBeGreaterThan(20);

@@ -16,6 +16,7 @@ import os from "node:os";
 import path from "node:path";
 import { chartContentDigest } from "./package-digest.ts";
 import type { LockedChart } from "./lock.ts";
+import { unreachable } from "../net/reachable.ts";
 
 export const CHART_MIRROR_ENV = "CHART_MIRROR";
 
@@ -121,6 +122,14 @@ export async function pullPackage(
   opts: PullOptions,
 ): Promise<Buffer> {
   const env = opts.env ?? process.env;
+  // helm waits on the operating system's connect timeout; one probe says "unreachable" in seconds.
+  const down = await unreachable([c.repository]);
+  if (down.length)
+    throw new ChartError(
+      c,
+      `could not pull ${c.chart} ${c.version}: its repository ${c.repository} is unreachable (${down[0]!.reason}). ` +
+        `Offline, point ${CHART_MIRROR_ENV} (or chartMirror: in .validate.yaml) at a chart mirror`,
+    );
   const dir = await mkdtemp(path.join(os.tmpdir(), "chart-pull-"));
   try {
     const { $ } = await import("zx");

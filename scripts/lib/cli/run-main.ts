@@ -4,6 +4,7 @@
  */
 import { FindingsError, formatFindingLine } from "../findings.ts";
 import { ToolError } from "../tools/resolve.ts";
+import { UnreachableError } from "../net/reachable.ts";
 
 export class UsageError extends Error {
   override name = "UsageError";
@@ -28,6 +29,9 @@ export function runMain(main: () => Promise<number | void>): void {
         process.exitCode = 1;
       } else if (e instanceof UsageError) {
         console.error(`usage error: ${e.message}`);
+        process.exitCode = 2;
+      } else if (e instanceof UnreachableError) {
+        console.error(e.message);
         process.exitCode = 2;
       } else if (e instanceof ToolError) {
         console.error(`${e.tool} ${e.version}: ${e.message}`);

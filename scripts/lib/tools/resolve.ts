@@ -13,6 +13,25 @@ import { chmod, mkdir, mkdtemp, rename, rm, writeFile, copyFile } from "node:fs/
 import os from "node:os";
 import path from "node:path";
 import { TOOL_PINS, type Download, type ToolName, type ToolPin } from "./pins.ts";
+import { unreachable } from "../net/reachable.ts";
+
+/** Expected duration of a first build on the 2-core CI machine, for the progress line. */
+const EXPECTED_BUILD: Partial<Record<ToolName, string>> = {
+  helm: "about 1-2 minutes",
+  kubeconform: "about 30 seconds",
+  helmfile: "about 3 minutes",
+  istioctl: "about 5 minutes",
+  actionlint: "about 30 seconds",
+};
+
+/**
+ * The http(s) proxies of a GOPROXY list (`,` and `|` separated; `direct` and `off` are not
+ * hosts). Go's default is proxy.golang.org.
+ */
+export function goProxies(goproxy: string | undefined): string[] {
+  const list = (goproxy ?? "https://proxy.golang.org,direct").split(/[,|]/).map((s) => s.trim());
+  return list.filter((s) => /^https?:\/\//.test(s));
+}
 
 /** zx is loaded only when a tool must be asked its version or installed: most runs need neither. */
 async function zx() {
@@ -105,6 +124,12 @@ async function which(name: string, env: NodeJS.ProcessEnv): Promise<string | und
 
 const inFlight = new Map<string, Promise<string>>();
 
+/** Where install lines go when the caller passes no `log` (a CLI with progress enabled sets it). */
+let defaultLog: (line: string) => void = () => {};
+export function setToolLog(log: (line: string) => void): void {
+  defaultLog = log;
+}
+
 export async function resolveTool(name: ToolName, options: ResolveOptions = {}): Promise<string> {
   const env = options.env ?? process.env;
   const pin = options.pin ?? TOOL_PINS[name];
@@ -133,7 +158,7 @@ export async function resolveTool(name: ToolName, options: ResolveOptions = {}):
   const key = `${name}@${pin.version}@${cached}`;
   let pending = inFlight.get(key);
   if (!pending) {
-    pending = install(pin, env, options.log ?? (() => {})).finally(() => inFlight.delete(key));
+    pending = install(pin, env, options.log ?? defaultLog).finally(() => inFlight.delete(key));
     inFlight.set(key, pending);
   }
   return pending;
@@ -169,7 +194,19 @@ async function goInstall(
   env: NodeJS.ProcessEnv,
   log: (l: string) => void,
 ) {
-  const goEnv = { ...env, GOBIN: gobin, GOFLAGS: "-buildvcs=false" };
+  const goEnv: NodeJS.ProcessEnv = { ...env, GOBIN: gobin, GOFLAGS: "-buildvcs=false" };
+  // Offline, go would wait on the proxy's connect timeout for every module; probe it once and,
+  // when it cannot be reached, build from the module cache alone (GOPROXY=off), which either
+  // works at once or fails at once with the reason below.
+  const proxies = goProxies(env.GOPROXY);
+  const down = proxies.length ? await unreachable(proxies) : [];
+  let proxyNote = "";
+  if (proxies.length && down.length === proxies.length) {
+    goEnv.GOPROXY = "off";
+    proxyNote = `\nThe Go module proxy ${down.map((d) => `${d.url} (${d.reason})`).join(", ")} is unreachable, so only Go's module cache was used. Offline: set ${envVarFor(pin.name)} to a ${pin.name} ${pin.version} binary, or GOPROXY to a reachable module proxy.`;
+    log(`the Go module proxy is unreachable; building ${pin.name} from the module cache only`);
+  }
+  const expected = EXPECTED_BUILD[pin.name] ? ` (${EXPECTED_BUILD[pin.name]} the first time)` : "";
   const ldflags = pin.ldflags ? [`-ldflags=${pin.ldflags}`] : [];
   const $ = await zx();
   const go$ = (cwd?: string) => $({ quiet: true, env: goEnv, timeout: "30m", ...(cwd ? { cwd } : {}) });
@@ -186,7 +223,7 @@ async function goInstall(
           `//go:build tools\n\npackage tools\n\nimport _ "${pin.goPackage}"\n`,
         );
         log(
-          `building ${pin.name} ${pin.version} from a wrapper module with the replace lines pinned in pins.ts: go get ${pin.goPackage}@${pin.goVersion}`,
+          `building ${pin.name} ${pin.version}${expected} from a wrapper module with the replace lines pinned in pins.ts: go get ${pin.goPackage}@${pin.goVersion}`,
         );
         // `go get` takes the package path and finds its module (istio.io/istio is two elements deep,
         // github.com/helmfile/helmfile three).
@@ -199,7 +236,7 @@ async function goInstall(
       }
     } else {
       const args = ["install", "-trimpath", ...ldflags, `${pin.goPackage}@${pin.goVersion}`];
-      log(`building ${pin.name} ${pin.version}: go ${args.join(" ")}`);
+      log(`building ${pin.name} ${pin.version}${expected}: go ${args.join(" ")}`);
       await go$()`${go} ${args}`;
     }
   } catch (e) {
@@ -211,7 +248,7 @@ async function goInstall(
     throw new ToolError(
       pin.name,
       pin.version,
-      `could not build ${pin.name} ${pin.version} with go install:\n${stderr}\nFix: ${installHint(pin)}`,
+      `could not build ${pin.name} ${pin.version} with go install:\n${stderr}${proxyNote}\nFix: ${installHint(pin)}`,
     );
   }
   if (!existsSync(path.join(gobin, pin.name))) {
@@ -243,10 +280,18 @@ export async function downloadInstall(
       `refusing to download ${dl.url}: no sha256 is pinned for it in scripts/lib/tools/pins.ts. Install Go (then \`pnpm tools\` builds ${pin.name}), or add the checksum published with the release`,
     );
   }
+  const down = await unreachable([dl.url]);
+  if (down.length)
+    throw new ToolError(
+      pin.name,
+      pin.version,
+      `cannot download ${dl.url}: ${down[0]!.reason}. Offline: set ${envVarFor(pin.name)} to a ${pin.name} ${pin.version} binary (or copy one to ${cachedBinaryPath(pin)}); online: ${installHint(pin)}`,
+    );
   log(`downloading ${pin.name} ${pin.version} from ${dl.url}`);
   let body: Buffer;
   try {
-    const res = await fetch(dl.url);
+    // Reachable but stalling: a release archive takes seconds, not minutes.
+    const res = await fetch(dl.url, { signal: AbortSignal.timeout(300_000) });
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
     body = Buffer.from(await res.arrayBuffer());
   } catch (e) {

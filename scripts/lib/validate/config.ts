@@ -57,6 +57,11 @@ export interface ValidateConfig {
    * chart cache are taken from there. Absent: only the cache (`pnpm charts` fills it online).
    */
   chartMirror?: string;
+  /**
+   * Path mode without VALIDATE_SCHEMA_ROOT or schemaLocations: after the pinned bundle, also try
+   * the public upstreams for kinds the bundle lacks (`remoteSchemas: true` or --remote-schemas).
+   */
+  remoteSchemas: boolean;
   /** Whether schema locations came from VALIDATE_SCHEMA_ROOT (shown in reports). */
   schemaSource: "config" | "env" | "default";
 }
@@ -73,6 +78,7 @@ const KNOWN_KEYS = new Set([
   "limits",
   "suppressions",
   "chartMirror",
+  "remoteSchemas",
 ]);
 
 function configError(message: string): never {
@@ -155,6 +161,8 @@ export function resolveConfig(
   const limits = asObj(raw.limits);
   if (raw.chartMirror !== undefined && typeof raw.chartMirror !== "string")
     configError("chartMirror must be a folder path");
+  if (raw.remoteSchemas !== undefined && typeof raw.remoteSchemas !== "boolean")
+    configError("remoteSchemas must be true or false");
   const chartMirror = env.CHART_MIRROR || (raw.chartMirror as string | undefined);
   return {
     ...(chartMirror ? { chartMirror: path.resolve(root, chartMirror) } : {}),
@@ -164,6 +172,7 @@ export function resolveConfig(
     ),
     schemaLocations: schemaLocations ?? UPSTREAM_SCHEMA_LOCATIONS,
     schemaSource,
+    remoteSchemas: raw.remoteSchemas === true,
     crdDirs,
     skipKinds,
     platformGateways,

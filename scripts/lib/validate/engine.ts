@@ -31,6 +31,7 @@ import { ResourceIndex, WORKLOAD_KINDS, type Platform } from "./resource-index.t
 import type { RepoFacts, RuleMeta } from "./rule.ts";
 import { allRuleMetas, SEMANTIC_RULES } from "./rules/index.ts";
 import { applySuppressions, type Suppressible } from "./suppress.ts";
+import { NO_PROGRESS, type Progress } from "../cli/progress.ts";
 
 export interface FileInput {
   /** Path shown in findings. */
@@ -140,6 +141,8 @@ export interface EngineOptions {
    * (source.ts). No caching when absent.
    */
   cacheRoot?: string;
+  /** Reports the kubeconform run (N files) when it is long. */
+  progress?: Progress;
 }
 
 interface SchemaLayer {
@@ -194,6 +197,13 @@ async function startSchemaLayer(
     if (byPath.size === 0) return { verdicts: Promise.resolve(out), cleanup };
     // With `bin` given, runKubeconform spawns the process before it first yields.
     const running = runKubeconform([...byPath.keys()], kcOptions, bin);
+    const step = (options.progress ?? NO_PROGRESS).start(
+      `kubeconform over ${byPath.size} file(s) (${distinct.size - byPath.size} unchanged, cached)`,
+    );
+    running.then(
+      () => step.end(),
+      () => step.end(),
+    );
     const verdicts = running.then(async (results) => {
       let unattributed = false;
       for (const res of results) {

@@ -15,6 +15,10 @@ import { checkLockCoverage } from "../charts/lock.ts";
 import { FindingsError, type Finding } from "../findings.ts";
 import type { PlatformDeps } from "../render/platform.ts";
 import { openPlatform, type PlatformInput } from "../render/platform-input.ts";
+import { checkSchemaLocations, effectiveSchemaLocations } from "./schema-sources.ts";
+import { validateCacheRoot } from "./schema-cache.ts";
+import type { Progress } from "../cli/progress.ts";
+import { chartCrdSchemaLocations } from "./chart-crd-schemas.ts";
 
 export type { ValidationFinding, ValidationResult, ValidationSummary } from "./engine.ts";
 export { exitCodeOf, INTERNAL_RULE } from "./engine.ts";
@@ -49,6 +53,27 @@ export interface ValidateOptions {
   platform?: boolean;
   /** Replaces `helm template` of the platform charts (tests). */
   platformDeps?: PlatformDeps;
+  /** Path mode: after the pinned bundle, the public upstreams for kinds it lacks (overrides remoteSchemas:). */
+  remoteSchemas?: boolean;
+  /** Long steps report here (the CLI's stderr progress); silent when absent. */
+  progress?: Progress;
+}
+
+/** The run's schema locations (schema-sources.ts), remote ones probed before any work starts. */
+async function withSchemaLocations(
+  config: ValidateConfig,
+  mode: "repo" | "paths",
+  neededBy: string,
+  options: ValidateOptions,
+): Promise<ValidateConfig> {
+  const locations = await effectiveSchemaLocations(
+    config,
+    mode,
+    options.cacheRoot ?? validateCacheRoot(options.env),
+    options.remoteSchemas,
+  );
+  await checkSchemaLocations(locations, neededBy, config);
+  return { ...config, schemaLocations: locations };
 }
 
 /** The platform render's inputs; a missing or broken chart lock is a finding, not a stop. */
@@ -74,7 +99,10 @@ async function platformInputOf(
 }
 
 function engineOptionsOf(o: ValidateOptions) {
-  return o.cacheRoot ? { cacheRoot: o.cacheRoot } : {};
+  return {
+    ...(o.cacheRoot ? { cacheRoot: o.cacheRoot } : {}),
+    ...(o.progress ? { progress: o.progress } : {}),
+  };
 }
 
 function filterOf(o: ValidateOptions) {
@@ -82,7 +110,12 @@ function filterOf(o: ValidateOptions) {
 }
 
 export async function validateRepo(root: string, options: ValidateOptions = {}): Promise<ValidationResult> {
-  const config: ValidateConfig = loadConfig(options.configRoot ?? root, options.env);
+  const config: ValidateConfig = await withSchemaLocations(
+    loadConfig(options.configRoot ?? root, options.env),
+    "repo",
+    `the repository's render (${root})`,
+    options,
+  );
   const loaded = await loadRepo(root);
   const version = loaded.model?.clusters[0]?.kubernetesVersion;
   const effective = version ? { ...config, kubernetesVersion: normalizeK8sVersion(version) } : config;
@@ -95,12 +128,13 @@ export async function validateRepo(root: string, options: ValidateOptions = {}):
   const platform = loaded.model
     ? await platformInputOf(root, effective, options, loaded.model.helmfile.releases)
     : { findings: [] };
-  const { scopes, findings } = await collectRepo(
+  const { scopes, findings, chartCrds } = await collectRepo(
     root,
     effective,
     {
       ...(options.clusters ? { clusters: options.clusters } : {}),
       ...(options.chapter ? { chapter: options.chapter } : {}),
+      ...(options.progress ? { progress: options.progress } : {}),
     },
     renderDeps,
     loaded,
@@ -109,7 +143,21 @@ export async function validateRepo(root: string, options: ValidateOptions = {}):
   findings.push(...platform.findings);
   // A cache that cannot be written costs speed, not correctness.
   await cachedHelm?.save().catch(() => {});
-  return validateScopes(scopes, effective, filterOf(options), findings, engineOptionsOf(options));
+  // The bundle's CRD schemas are a snapshot; the charts' own CRDs (by digest) come first.
+  const withCharts =
+    config.schemaSource === "default"
+      ? {
+          ...effective,
+          schemaLocations: [
+            ...(await chartCrdSchemaLocations(
+              options.cacheRoot ?? validateCacheRoot(options.env),
+              chartCrds,
+            )),
+            ...effective.schemaLocations,
+          ],
+        }
+      : effective;
+  return validateScopes(scopes, withCharts, filterOf(options), findings, engineOptionsOf(options));
 }
 
 export async function validatePaths(
@@ -117,7 +165,12 @@ export async function validatePaths(
   options: ValidateOptions = {},
 ): Promise<ValidationResult> {
   const cwd = options.configRoot ?? process.cwd();
-  const config = loadConfig(cwd, options.env);
+  const config = await withSchemaLocations(
+    loadConfig(cwd, options.env),
+    "paths",
+    paths.length === 1 ? paths[0]! : `${paths[0]} and ${paths.length - 1} more path(s)`,
+    options,
+  );
   const scope = await collectPaths(paths, config, cwd, options.stdin);
   return validateScopes([scope], config, filterOf(options), [], engineOptionsOf(options));
 }

@@ -29,10 +29,14 @@ import type { RepoFacts } from "./rule.ts";
 import { renderPlatform, type PlatformRender } from "../render/platform.ts";
 import type { PlatformInput } from "../render/platform-input.ts";
 import { platformFindings } from "./platform-findings.ts";
+import { NO_PROGRESS, type Progress } from "../cli/progress.ts";
+import { chartKey, type ChartCrds } from "./chart-crd-schemas.ts";
 
 export interface RepoSelection {
   clusters?: string[];
   chapter?: string;
+  /** Reports the render loop (clusters x chapters). */
+  progress?: Progress;
 }
 
 const MANIFEST_DIRS = [
@@ -194,6 +198,8 @@ async function repoYamlFiles(root: string): Promise<FileInput[]> {
 export interface RepoCollection {
   scopes: Scope[];
   findings: Finding[];
+  /** The CRDs each rendered platform chart contains, by chart digest (chart-crd-schemas.ts). */
+  chartCrds: ChartCrds[];
 }
 
 export async function collectRepo(
@@ -215,7 +221,8 @@ export async function collectRepo(
       complete: false,
     },
   ];
-  if (!model) return { scopes, findings };
+  const chartCrds = new Map<string, Set<string>>();
+  if (!model) return { scopes, findings, chartCrds: [] };
 
   const render = memoized(deps);
   const images = await imagesOf(root);
@@ -229,90 +236,109 @@ export async function collectRepo(
       );
     chapters = [ch];
   }
-  for (const cluster of clusters) {
-    // The pin first: its findings point at committed files, and later chapters repeat them.
-    const pinId = model.chapters.find((c) => c.dir === cluster.chapter)?.id ?? -1;
-    const ordered = [...chapters].sort(
-      (a, b) => Number(b.dir === cluster.chapter) - Number(a.dir === cluster.chapter) || a.id - b.id,
-    );
-    for (const chapter of ordered) {
-      const pinned = chapter.dir === cluster.chapter;
-      let composition: Composition;
-      let files: RenderedTree;
-      let platform: PlatformRender | undefined;
-      try {
-        composition = await composeCluster(model, cluster, chapter.dir);
-        files = await renderCluster(composition, render);
-        if (platformInput)
-          platform = await renderPlatform(
-            composition,
-            platformInput.packages,
-            platformInput.deps,
-            platformInput.cache,
-          );
-      } catch (e) {
-        if (e instanceof FindingsError) {
-          findings.push(
-            ...e.findings.map((f) =>
-              pinned
-                ? f
-                : { ...f, message: `${f.message} [cluster ${cluster.name} at chapter ${chapter.dir}]` },
-            ),
-          );
+  const step = (selection.progress ?? NO_PROGRESS).start(
+    `rendering ${clusters.length} cluster(s) x ${chapters.length} chapter(s)${platformInput ? ", platform charts included" : ""}`,
+    clusters.length * chapters.length,
+  );
+  let rendered = 0;
+  try {
+    for (const cluster of clusters) {
+      // The pin first: its findings point at committed files, and later chapters repeat them.
+      const pinId = model.chapters.find((c) => c.dir === cluster.chapter)?.id ?? -1;
+      const ordered = [...chapters].sort(
+        (a, b) => Number(b.dir === cluster.chapter) - Number(a.dir === cluster.chapter) || a.id - b.id,
+      );
+      for (const chapter of ordered) {
+        step.tick(rendered++);
+        const pinned = chapter.dir === cluster.chapter;
+        let composition: Composition;
+        let files: RenderedTree;
+        let platform: PlatformRender | undefined;
+        try {
+          composition = await composeCluster(model, cluster, chapter.dir);
+          files = await renderCluster(composition, render);
+          if (platformInput)
+            platform = await renderPlatform(
+              composition,
+              platformInput.packages,
+              platformInput.deps,
+              platformInput.cache,
+            );
+        } catch (e) {
+          if (e instanceof FindingsError) {
+            findings.push(
+              ...e.findings.map((f) =>
+                pinned
+                  ? f
+                  : { ...f, message: `${f.message} [cluster ${cluster.name} at chapter ${chapter.dir}]` },
+              ),
+            );
+            continue;
+          }
+          if (e instanceof UsageError) throw e;
+          findings.push({
+            file: chapter.file,
+            line: 1,
+            column: 1,
+            rule: "repo/model",
+            severity: "error",
+            anchors: [],
+            message: `rendering cluster ${cluster.name} at chapter ${chapter.dir} failed: ${(e as Error).message}`,
+            hint:
+              "run `pnpm render --cluster " +
+              cluster.name +
+              " --chapter " +
+              chapter.dir +
+              "` to see the failure",
+          });
           continue;
         }
-        if (e instanceof UsageError) throw e;
-        findings.push({
-          file: chapter.file,
-          line: 1,
-          column: 1,
-          rule: "repo/model",
-          severity: "error",
-          anchors: [],
-          message: `rendering cluster ${cluster.name} at chapter ${chapter.dir} failed: ${(e as Error).message}`,
-          hint:
-            "run `pnpm render --cluster " +
-            cluster.name +
-            " --chapter " +
-            chapter.dir +
-            "` to see the failure",
+        const base = renderedRoot(cluster.name);
+        const pinNote = pinned ? undefined : chapter.id > pinId ? "ahead of its pin" : "behind its pin";
+        for (const r of platform?.rendered ?? []) {
+          const texts = chartCrds.get(chartKey(r.locked)) ?? new Set<string>();
+          for (const f of r.files) {
+            const text = platform!.files.get(f);
+            if (text && /^kind: CustomResourceDefinition$/m.test(text)) texts.add(text);
+          }
+          chartCrds.set(chartKey(r.locked), texts);
+        }
+        if (platform)
+          findings.push(
+            ...platformFindings(
+              platform,
+              base,
+              `cluster ${cluster.name} at chapter ${chapter.dir}${pinNote ? ` (${pinNote})` : ""}`,
+            ),
+          );
+        scopes.push({
+          files: [
+            ...[...files].map(([rel, text]) => ({
+              file: `${base}/${rel}`,
+              text,
+              kind: MANIFEST_DIRS.some((d) => rel.startsWith(d)) ? ("manifests" as const) : ("yaml" as const),
+            })),
+            ...[...(platform?.files ?? [])].map(([rel, text]) => ({
+              file: `${base}/${rel}`,
+              text,
+              kind: "manifests" as const,
+            })),
+          ],
+          platform: platformOf(composition, config, platform),
+          complete: true,
+          repo: repoFacts(root, model, cluster, files, images(cluster)),
+          context: `cluster ${cluster.name} at chapter ${chapter.dir}`,
+          ...(pinNote ? { pinNote } : {}),
+          peerGroup: `${cluster.istio.meshID}|${chapter.dir}`,
         });
-        continue;
+        if (pinned) findings.push(...(await freshness(root, cluster, chapter.dir, files)));
       }
-      const base = renderedRoot(cluster.name);
-      const pinNote = pinned ? undefined : chapter.id > pinId ? "ahead of its pin" : "behind its pin";
-      if (platform)
-        findings.push(
-          ...platformFindings(
-            platform,
-            base,
-            `cluster ${cluster.name} at chapter ${chapter.dir}${pinNote ? ` (${pinNote})` : ""}`,
-          ),
-        );
-      scopes.push({
-        files: [
-          ...[...files].map(([rel, text]) => ({
-            file: `${base}/${rel}`,
-            text,
-            kind: MANIFEST_DIRS.some((d) => rel.startsWith(d)) ? ("manifests" as const) : ("yaml" as const),
-          })),
-          ...[...(platform?.files ?? [])].map(([rel, text]) => ({
-            file: `${base}/${rel}`,
-            text,
-            kind: "manifests" as const,
-          })),
-        ],
-        platform: platformOf(composition, config, platform),
-        complete: true,
-        repo: repoFacts(root, model, cluster, files, images(cluster)),
-        context: `cluster ${cluster.name} at chapter ${chapter.dir}`,
-        ...(pinNote ? { pinNote } : {}),
-        peerGroup: `${cluster.istio.meshID}|${chapter.dir}`,
-      });
-      if (pinned) findings.push(...(await freshness(root, cluster, chapter.dir, files)));
     }
+  } finally {
+    step.tick(rendered);
+    step.end();
   }
-  return { scopes, findings };
+  return { scopes, findings, chartCrds: [...chartCrds].map(([key, texts]) => ({ key, texts: [...texts] })) };
 }
 
 /**

@@ -186,7 +186,7 @@ export const LAYER_RULES: readonly RuleMeta[] = [
     title: "Every kind has a schema",
     description:
       "No resource is silently skipped: a kind with no schema at the configured locations is an error unless listed in `skipKinds` of .validate.yaml.",
-    hint: "add a schema location that has it, fix apiVersion/kind, or list the kind under skipKinds with a reason",
+    hint: "add a schema location that has it (path mode: --remote-schemas looks kinds the pinned bundle lacks up online), fix apiVersion/kind, or list the kind under skipKinds with a reason",
   }),
   meta({
     code: "cel/rule",
