@@ -8,6 +8,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { parseArgs } from "node:util";
 import { spawnApp, stopApp, waitForHttp, REPO_ROOT, type AppProcess } from "./lib/app/processes.ts";
 import { startRoundRobinProxy, type RoundRobinProxy } from "./lib/app/round-robin-proxy.ts";
 import {
@@ -49,7 +50,34 @@ function ensureStores(): void {
   }
 }
 
+const HELP = `usage: pnpm dev
+
+Runs the whole application on 127.0.0.1: PostgreSQL and Redis (installed with apt when missing and
+run as root), every service as its own process, content-generator v1, v2 and v3 behind a
+round-robin proxy. Ctrl-C (or SIGTERM) stops all of it.
+Environment: DEV_BASE_PORT (8080: portal; the services on the next ports), DEV_PG_PORT (55432),
+  DEV_REDIS_PORT (56379), DEV_DATA_DIR (PostgreSQL's data), DEV_JSON_LOGS=1 (raw JSON log lines),
+  and any app variable (FAULT_MODE, PROPAGATE_TRACE_HEADERS, ...), which reaches every service.`;
+
+/** --help, or nothing: a flag dev does not know must not start (or install) anything. */
+function parseDevArgs(argv: string[]): "help" | "run" {
+  try {
+    const { values } = parseArgs({
+      args: argv,
+      options: { help: { type: "boolean", short: "h", default: false } },
+    });
+    return values.help ? "help" : "run";
+  } catch (e) {
+    console.error(`usage error: ${(e as Error).message}\n${HELP}`);
+    process.exit(2);
+  }
+}
+
 async function main(): Promise<void> {
+  if (parseDevArgs(process.argv.slice(2)) === "help") {
+    console.log(HELP);
+    return;
+  }
   ensureStores();
   const apps: AppProcess[] = [];
   let proxy: RoundRobinProxy | undefined;
