@@ -38,7 +38,9 @@ const pkg = JSON.parse(await readFile(path.join(ROOT, "package.json"), "utf8")) 
   scripts: Record<string, string>;
 };
 /** The scripts that are the project's own CLIs (not test, typecheck, lint, format). */
-const CLI_SCRIPTS = Object.entries(pkg.scripts).filter(([, cmd]) => /^(tsx|node scripts\/launch\.mjs) /.test(cmd));
+const CLI_SCRIPTS = Object.entries(pkg.scripts).filter(([, cmd]) =>
+  /^(tsx|node scripts\/launch\.mjs) /.test(cmd),
+);
 
 /** package.json's command as node arguments: `tsx X` through tsx's CLI, `node X` as is. */
 function nodeArgs(command: string): string[] {

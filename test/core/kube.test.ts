@@ -325,13 +325,18 @@ describe("cluster commands without a reachable cluster", () => {
     // Registration is for clusters Argo CD knows by name.
     const remoteFile = path.join(dir, "clusters/remote/cluster.yaml");
     const text = await readFile(remoteFile, "utf8");
-    await writeFile(remoteFile, text.replace('{ server: "https://remote.example.com:6443" }', "{ name: remote }"));
+    await writeFile(
+      remoteFile,
+      text.replace('{ server: "https://remote.example.com:6443" }', "{ name: remote }"),
+    );
     await run(TSX, [path.join(REPO_ROOT, "scripts/render.ts")], { cwd: dir });
     // A port that was free a moment ago: nothing listens there.
     const probe = createServer();
-    closedPort = ((await new Promise<AddressInfo>((resolve) =>
-      probe.listen(0, "127.0.0.1", () => resolve(probe.address() as AddressInfo)),
-    )) as AddressInfo).port;
+    closedPort = (
+      (await new Promise<AddressInfo>((resolve) =>
+        probe.listen(0, "127.0.0.1", () => resolve(probe.address() as AddressInfo)),
+      )) as AddressInfo
+    ).port;
     await new Promise((r) => probe.close(r));
     closed = path.join(dir, "kubeconfig-closed");
     await writeFile(

@@ -145,6 +145,10 @@ export async function readObject<T extends KubernetesObject>(
   } catch (e) {
     if ((e as { code?: number }).code === 404) return undefined;
     const { kind, metadata } = header;
-    throw kubeError(kc, `reading ${kind} ${metadata.namespace ? `${metadata.namespace}/` : ""}${metadata.name}`, e);
+    throw kubeError(
+      kc,
+      `reading ${kind} ${metadata.namespace ? `${metadata.namespace}/` : ""}${metadata.name}`,
+      e,
+    );
   }
 }

@@ -91,7 +91,10 @@ function releaseObjects(output: string, release: HelmRelease, app: string, chart
     seen.add(file);
     files.push([
       file,
-      renderDocument(object, [`${chartRef}/${source}`, `(${app}, rendered in memory like Argo CD's repo server)`]),
+      renderDocument(object, [
+        `${chartRef}/${source}`,
+        `(${app}, rendered in memory like Argo CD's repo server)`,
+      ]),
     ]);
   }
   return { files, crdApiVersions: crdApiVersionsOut, unstable: [] };
@@ -191,7 +194,10 @@ export async function renderPlatform(
         });
         continue;
       }
-      objects = { ...releaseObjects(result.output, r.release, app, chartRef), unstable: result.unstable ?? [] };
+      objects = {
+        ...releaseObjects(result.output, r.release, app, chartRef),
+        unstable: result.unstable ?? [],
+      };
       await cache?.set(key, objects);
     }
     pending.push(...objects.crdApiVersions);
