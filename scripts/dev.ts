@@ -84,6 +84,9 @@ async function main(): Promise<void> {
   let postgres: PostgresInstance | undefined;
   let redis: RedisInstance | undefined;
   let stopping = false;
+  const starting: Array<Promise<{ stop(): Promise<void> }>> = [];
+  // With the terminal gone, a write must not throw (EPIPE, EIO) before everything is stopped.
+  for (const stream of [process.stdout, process.stderr]) stream.on("error", () => {});
 
   const stopAll = async (reason: string) => {
     if (stopping) return;
@@ -91,7 +94,15 @@ async function main(): Promise<void> {
     console.log(`\nstopping (${reason}) …`);
     await Promise.all(apps.map((app) => stopApp(app)));
     await proxy?.close();
-    await Promise.all([redis?.stop(), postgres?.stop()]);
+    // Through the start-up promises: a signal during start-up still stops a store that comes up later.
+    await Promise.all(
+      starting.map((store) =>
+        store.then(
+          (s) => s.stop(),
+          () => undefined,
+        ),
+      ),
+    );
     console.log("stopped everything pnpm dev started");
     process.exit(0);
   };
@@ -99,15 +110,26 @@ async function main(): Promise<void> {
   // and a second signal without a handler would kill this process before it stopped the stores.
   process.on("SIGINT", () => void stopAll("SIGINT"));
   process.on("SIGTERM", () => void stopAll("SIGTERM"));
+  // A closed terminal sends SIGHUP, whose default would end this process and leave every service,
+  // PostgreSQL and Redis running.
+  process.on("SIGHUP", () => void stopAll("SIGHUP"));
+  // Under `pnpm dev` this process is tsx's child. When tsx (or pnpm) is killed without relaying a
+  // signal (SIGKILL, SIGHUP to it alone), we are re-parented: stop then, not never.
+  const parent = process.ppid;
+  const watchParent = setInterval(() => {
+    if (process.ppid !== parent) void stopAll(`parent process ${parent} is gone`);
+  }, 500);
+  watchParent.unref();
 
   try {
     const dataDir =
       env["DEV_DATA_DIR"] ??
       join(storeTempRoot(), `istio-workshop-dev-${process.getuid?.() ?? "user"}`, "postgres");
-    [postgres, redis] = await Promise.all([
-      startPostgres({ dataDir, port: Number(env["DEV_PG_PORT"] ?? 55432) }),
-      startRedis({ port: Number(env["DEV_REDIS_PORT"] ?? 56379) }),
-    ]);
+    const pg = startPostgres({ dataDir, port: Number(env["DEV_PG_PORT"] ?? 55432) });
+    const rd = startRedis({ port: Number(env["DEV_REDIS_PORT"] ?? 56379) });
+    starting.push(pg, rd);
+    [postgres, redis] = await Promise.all([pg, rd]);
+    if (stopping) return;
     console.log(`PostgreSQL ${postgres.url} (data in ${dataDir}), Redis ${redis.url}`);
 
     const onLine =
