@@ -12,7 +12,8 @@ const RULES_URL =
 /** Where a rule is documented: its RULES.md section (model/* and compose/* under repo/model). */
 export function ruleHelpUri(code: string, documented: ReadonlySet<string>): string {
   if (documented.has(code)) return `${RULES_URL}#${anchorOf(code)}`;
-  if (/^(model|compose)\//.test(code) && documented.has("repo/model")) return `${RULES_URL}#${anchorOf("repo/model")}`;
+  if (/^(model|compose)\//.test(code) && documented.has("repo/model"))
+    return `${RULES_URL}#${anchorOf("repo/model")}`;
   return RULES_URL;
 }
 
