@@ -38,6 +38,11 @@ function wrk(url: string, seconds: number, connections: number): Promise<string>
   });
 }
 
+const HELP = `usage: pnpm bench:app [--duration 10s] [--warmup 3s] [--connections 32] [--json FILE]
+
+Measures a bare node:http server, the portal -> content-generator chain (autocannon) and wrk on
+the same server, all on this machine; --json also writes the rows to FILE.`;
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -45,8 +50,13 @@ async function main(): Promise<void> {
       warmup: { type: "string", default: "3s" },
       connections: { type: "string", default: "32" },
       json: { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
     },
   });
+  if (values.help) {
+    console.log(HELP);
+    return;
+  }
   const durationSeconds = parseDuration(values.duration, "--duration");
   const warmupSeconds = parseDuration(values.warmup, "--warmup");
   const connections = Number(values.connections);

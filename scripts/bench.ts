@@ -165,6 +165,12 @@ function measure(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Prom
   });
 }
 
+const HELP = `usage: pnpm bench [--sizes 1000,10000] [--runs 1] [--no-repo]
+
+Measures kubeconform alone against \`pnpm validate PATH\` (cold, warm, 1% edited) on synthetic
+meshes of each size, then repo mode with and without the platform charts (--no-repo skips it).
+Set VALIDATE_SCHEMA_ROOT=../shared/schemas when offline.`;
+
 runMain(async () => {
   let values;
   try {
@@ -173,10 +179,15 @@ runMain(async () => {
         sizes: { type: "string", default: "1000,10000" },
         runs: { type: "string", default: "1" },
         "no-repo": { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
       },
     }));
   } catch (e) {
-    throw new UsageError((e as Error).message);
+    throw new UsageError(`${(e as Error).message}\n${HELP}`);
+  }
+  if (values.help) {
+    console.log(HELP);
+    return 0;
   }
   const sizes = values.sizes.split(",").map(Number);
   const runs = Number(values.runs);

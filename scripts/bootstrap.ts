@@ -18,7 +18,13 @@ import { loadRepoOrThrow } from "./lib/model/repo.ts";
 import { selectClusters } from "./lib/render/pipeline.ts";
 import { renderedRoot } from "./lib/render/layout.ts";
 
-const HELP = "usage: pnpm bootstrap [--cluster NAME]... [--context KUBE_CONTEXT] [--kubeconfig FILE]";
+const HELP = `usage: pnpm bootstrap [--cluster NAME]... [--context KUBE_CONTEXT] [--kubeconfig FILE]
+
+Applies each cluster's AppProject and root Application (clusters/<name>/rendered/) to the cluster
+Argo CD runs in; Argo CD must be installed first (chapter 00).
+  --cluster     only these clusters (repeatable; default: all)
+  --context     the kube context Argo CD runs in (default: the kubeconfig's current context)
+  --kubeconfig  the kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)`;
 
 runMain(async () => {
   const { values } = parseCli(
@@ -26,10 +32,15 @@ runMain(async () => {
       cluster: { type: "string", multiple: true },
       context: { type: "string" },
       kubeconfig: { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
     },
     HELP,
     { positionals: false },
   );
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
   const root = process.cwd();
   const model = await loadRepoOrThrow(root);
   const clusters = selectClusters(model, values.cluster ?? []);

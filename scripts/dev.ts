@@ -8,6 +8,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { parseArgs } from "node:util";
 import { spawnApp, stopApp, waitForHttp, REPO_ROOT, type AppProcess } from "./lib/app/processes.ts";
 import { startRoundRobinProxy, type RoundRobinProxy } from "./lib/app/round-robin-proxy.ts";
 import {
@@ -49,13 +50,43 @@ function ensureStores(): void {
   }
 }
 
+const HELP = `usage: pnpm dev
+
+Runs the whole application on 127.0.0.1: PostgreSQL and Redis (installed with apt when missing and
+run as root), every service as its own process, content-generator v1, v2 and v3 behind a
+round-robin proxy. Ctrl-C (or SIGTERM) stops all of it.
+Environment: DEV_BASE_PORT (8080: portal; the services on the next ports), DEV_PG_PORT (55432),
+  DEV_REDIS_PORT (56379), DEV_DATA_DIR (PostgreSQL's data), DEV_JSON_LOGS=1 (raw JSON log lines),
+  and any app variable (FAULT_MODE, PROPAGATE_TRACE_HEADERS, ...), which reaches every service.`;
+
+/** --help, or nothing: a flag dev does not know must not start (or install) anything. */
+function parseDevArgs(argv: string[]): "help" | "run" {
+  try {
+    const { values } = parseArgs({
+      args: argv,
+      options: { help: { type: "boolean", short: "h", default: false } },
+    });
+    return values.help ? "help" : "run";
+  } catch (e) {
+    console.error(`usage error: ${(e as Error).message}\n${HELP}`);
+    process.exit(2);
+  }
+}
+
 async function main(): Promise<void> {
+  if (parseDevArgs(process.argv.slice(2)) === "help") {
+    console.log(HELP);
+    return;
+  }
   ensureStores();
   const apps: AppProcess[] = [];
   let proxy: RoundRobinProxy | undefined;
   let postgres: PostgresInstance | undefined;
   let redis: RedisInstance | undefined;
   let stopping = false;
+  const starting: Array<Promise<{ stop(): Promise<void> }>> = [];
+  // With the terminal gone, a write must not throw (EPIPE, EIO) before everything is stopped.
+  for (const stream of [process.stdout, process.stderr]) stream.on("error", () => {});
 
   const stopAll = async (reason: string) => {
     if (stopping) return;
@@ -63,7 +94,15 @@ async function main(): Promise<void> {
     console.log(`\nstopping (${reason}) …`);
     await Promise.all(apps.map((app) => stopApp(app)));
     await proxy?.close();
-    await Promise.all([redis?.stop(), postgres?.stop()]);
+    // Through the start-up promises: a signal during start-up still stops a store that comes up later.
+    await Promise.all(
+      starting.map((store) =>
+        store.then(
+          (s) => s.stop(),
+          () => undefined,
+        ),
+      ),
+    );
     console.log("stopped everything pnpm dev started");
     process.exit(0);
   };
@@ -71,15 +110,26 @@ async function main(): Promise<void> {
   // and a second signal without a handler would kill this process before it stopped the stores.
   process.on("SIGINT", () => void stopAll("SIGINT"));
   process.on("SIGTERM", () => void stopAll("SIGTERM"));
+  // A closed terminal sends SIGHUP, whose default would end this process and leave every service,
+  // PostgreSQL and Redis running.
+  process.on("SIGHUP", () => void stopAll("SIGHUP"));
+  // Under `pnpm dev` this process is tsx's child. When tsx (or pnpm) is killed without relaying a
+  // signal (SIGKILL, SIGHUP to it alone), we are re-parented: stop then, not never.
+  const parent = process.ppid;
+  const watchParent = setInterval(() => {
+    if (process.ppid !== parent) void stopAll(`parent process ${parent} is gone`);
+  }, 500);
+  watchParent.unref();
 
   try {
     const dataDir =
       env["DEV_DATA_DIR"] ??
       join(storeTempRoot(), `istio-workshop-dev-${process.getuid?.() ?? "user"}`, "postgres");
-    [postgres, redis] = await Promise.all([
-      startPostgres({ dataDir, port: Number(env["DEV_PG_PORT"] ?? 55432) }),
-      startRedis({ port: Number(env["DEV_REDIS_PORT"] ?? 56379) }),
-    ]);
+    const pg = startPostgres({ dataDir, port: Number(env["DEV_PG_PORT"] ?? 55432) });
+    const rd = startRedis({ port: Number(env["DEV_REDIS_PORT"] ?? 56379) });
+    starting.push(pg, rd);
+    [postgres, redis] = await Promise.all([pg, rd]);
+    if (stopping) return;
     console.log(`PostgreSQL ${postgres.url} (data in ${dataDir}), Redis ${redis.url}`);
 
     const onLine =

@@ -5,7 +5,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { compareReports, formatComparison } from "./lib/perf/compare.ts";
 import { renderComparisonHtml, renderReportHtml } from "./lib/perf/html.ts";
-import { formatSummary, parseReport } from "./lib/perf/report.ts";
+import { failedRun, formatSummary, parseReport } from "./lib/perf/report.ts";
 import { runScenario } from "./lib/perf/runner.ts";
 import { defaultOutPrefix, parsePerfArgs, redactedScenario, USAGE, UsageError } from "./lib/perf/scenario.ts";
 
@@ -38,6 +38,11 @@ async function main(): Promise<number> {
       ),
     );
     const comparison = compareReports(baseline!, candidate!);
+    if (comparison.settingDifferences.length)
+      console.error(
+        `perf: warning: the two runs used different load settings (${comparison.settingDifferences.join(", ")}); ` +
+          "the differences below are partly the load's, not only the target's",
+      );
     console.log(formatComparison(comparison));
     const out = `${command.out ?? defaultOutPrefix("compare", new Date())}.html`;
     await write(out, renderComparisonHtml(comparison, baseline!, candidate!));
@@ -54,6 +59,11 @@ async function main(): Promise<number> {
   // One line a log collector (kubectl logs of the Job) can pick up whole.
   console.log(JSON.stringify({ perfSummary: stored.summary, label: stored.label, target: stored.target }));
   console.log(`wrote ${out}.json and ${out}.html`);
+  const failed = failedRun(stored);
+  if (failed) {
+    console.error(`perf: ${failed}`);
+    return 1;
+  }
   return 0;
 }
 

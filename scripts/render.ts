@@ -11,7 +11,7 @@
  */
 import path from "node:path";
 import { parseCli } from "./lib/cli/parse-cli.ts";
-import { runMain } from "./lib/cli/run-main.ts";
+import { RefusalError, runMain } from "./lib/cli/run-main.ts";
 import { diffTrees, isEmptyDiff, readTree, writeTreeAtomically } from "./lib/fs/tree.ts";
 import { renderClusters } from "./lib/render/pipeline.ts";
 import { renderedRoot } from "./lib/render/layout.ts";
@@ -20,7 +20,10 @@ import { PLATFORM_DIR, renderPlatform } from "./lib/render/platform.ts";
 import { openPlatform } from "./lib/render/platform-input.ts";
 import { validateCacheRoot } from "./lib/validate/schema-cache.ts";
 
-const HELP = `usage: pnpm render [--cluster NAME]... [--chapter N|NN|NN-slug] [--out DIR] [--check] [--platform DIR]
+const HELP = `usage: pnpm render [--cluster NAME]... [--chapter N|NN|NN-slug --out DIR|--force] [--out DIR] [--check] [--platform DIR]
+
+  --chapter N      render chapter N instead of each cluster's pin; needs --out DIR (or --check),
+                   or --force to overwrite the committed clusters/<name>/rendered/ anyway
 
   --platform DIR   also write what each platform Application applies (upstream charts rendered
                    offline from charts.lock.yaml's packages) to DIR/<cluster>/<release>/`;
@@ -33,6 +36,7 @@ runMain(async () => {
       out: { type: "string" },
       check: { type: "boolean", default: false },
       platform: { type: "string" },
+      force: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
     HELP,
@@ -43,6 +47,13 @@ runMain(async () => {
     console.log(HELP);
     return 0;
   }
+  // clusters/<name>/rendered/ is what Argo CD syncs: it must stay the render of the pinned chapter.
+  if (values.chapter !== undefined && !values.out && !values.check && !values.force)
+    throw new RefusalError(
+      `--chapter ${values.chapter} without --out would overwrite the committed clusters/<name>/rendered/ ` +
+        `with a chapter the clusters are not pinned to; render elsewhere with --out DIR ` +
+        `(e.g. pnpm render --chapter ${values.chapter} --out /tmp/r), or give --force to overwrite it anyway`,
+    );
   const root = process.cwd();
   const renders = await renderClusters(root, {
     ...(values.cluster ? { clusters: values.cluster } : {}),

@@ -4,13 +4,22 @@
  * actionlint) into the per-user cache when missing, and prints where each is and its version.
  * Goes through every tool even when one fails, then exits 1 naming what could not be had.
  */
-import { parseArgs } from "node:util";
+import { parseCli } from "./lib/cli/parse-cli.ts";
 import { runMain, UsageError } from "./lib/cli/run-main.ts";
 import { TOOL_NAMES, TOOL_PINS, type ToolName } from "./lib/tools/pins.ts";
 import { reportedVersion, resolveTool } from "./lib/tools/resolve.ts";
 
+const HELP = `usage: pnpm tools [TOOL...]
+
+Installs the pinned tools (${TOOL_NAMES.join(", ")}) into ~/.cache/istio-gitops/tools when
+missing (a Go build for some: minutes), then prints where each is and its version.`;
+
 runMain(async () => {
-  const { positionals } = parseArgs({ allowPositionals: true, options: {} });
+  const { values, positionals } = parseCli({ help: { type: "boolean", short: "h", default: false } }, HELP);
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
   const unknown = positionals.filter((p) => !TOOL_NAMES.includes(p as ToolName));
   if (unknown.length)
     throw new UsageError(`unknown tool ${unknown.join(", ")}; known: ${TOOL_NAMES.join(", ")}`);

@@ -1,6 +1,6 @@
 // `pnpm dev` as a user runs it: everything up on localhost against real PostgreSQL and Redis,
 // content-generator v1, v2 and v3 answering in turn, and SIGTERM stopping all it started.
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -62,4 +62,60 @@ describe("pnpm dev", () => {
     const stillBound = await Promise.all(Array.from({ length: 10 }, (_, index) => portInUse(base + index)));
     expect(stillBound).toEqual(Array(10).fill(false));
   }, 120_000);
+
+  it("stops everything when what started it dies without relaying a signal (tsx SIGKILLed, terminal closed)", async () => {
+    const base = await freeRange();
+    // As package.json runs it: tsx's CLI, which runs scripts/dev.ts as its child.
+    const tsx = spawn(process.execPath, [join(ROOT, "node_modules/tsx/dist/cli.mjs"), "scripts/dev.ts"], {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        DEV_BASE_PORT: String(base),
+        DEV_PG_PORT: String(base + 8),
+        DEV_REDIS_PORT: String(base + 9),
+        DEV_DATA_DIR: join(dataRoot, "postgres-orphan"),
+        LOG_LEVEL: "warn",
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    tsx.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    tsx.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    const ports = () => Promise.all(Array.from({ length: 10 }, (_, index) => portInUse(base + index)));
+    let dev: number | undefined;
+    try {
+      await eventually(
+        "the portal URL",
+        async () => (output.includes("Ctrl-C stops everything") ? true : undefined),
+        90_000,
+      );
+      dev = Number(
+        execFileSync("pgrep", ["-P", String(tsx.pid)], { encoding: "utf8" })
+          .trim()
+          .split("\n")[0],
+      );
+      expect(dev).toBeGreaterThan(0);
+      tsx.kill("SIGKILL");
+      await eventually(
+        "every port released",
+        async () => ((await ports()).some(Boolean) ? undefined : true),
+        30_000,
+      );
+      expect(output).toContain("stopping (parent process");
+      await eventually("pnpm dev's own process gone", async () => (alive(dev!) ? undefined : true), 10_000);
+    } finally {
+      tsx.kill("SIGKILL");
+      // Should the test fail, stop what is left, so that nothing outlives it.
+      if (dev && alive(dev)) process.kill(dev, "SIGTERM");
+    }
+  }, 150_000);
 });
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -3,6 +3,7 @@
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -258,18 +259,61 @@ describe("pnpm perf against a real service", () => {
       "--out",
       join(out, "candidate"),
     );
-    const { stdout } = await perf(
+    const { stdout, stderr } = await perf(
       "--compare",
       join(out, "baseline.json"),
       join(out, "candidate.json"),
       "--out",
       join(out, "diff"),
     );
+    // baseline: 100/s paced, 10 connections, 2s + 1s warm-up, two paths; candidate: unpaced, 4, 1s.
+    expect(stderr).toContain("perf: warning: the two runs used different load settings");
+    expect(stderr).toContain("rate 100/s vs unpaced");
+    expect(stderr).toContain("connections 10 vs 4");
+    expect(stderr).toContain("duration 2s vs 1s");
+    expect(stderr).toContain("paths /generate-bs,/status/503 vs /generate-bs");
+    // The same settings on both sides: no warning.
+    const same = await perf(
+      "--compare",
+      join(out, "candidate.json"),
+      join(out, "candidate.json"),
+      "--out",
+      join(out, "same"),
+    );
+    expect(same.stderr).not.toContain("different load settings");
     expect(stdout).toMatch(/throughput\s+\d/);
     expect(stdout).toMatch(/latency p99/);
     const html = readFileSync(join(out, "diff.html"), "utf8");
     expect(html).toContain("baseline (baseline) vs candidate");
     expect(html).toContain("p99 latency over time");
+  });
+
+  it("exits 1 naming the cause when the target does not answer at all", async () => {
+    // A port that was free a moment ago: connection refused.
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise((resolve) => probe.close(resolve));
+    const failure = await perf(
+      "--url",
+      `http://127.0.0.1:${port}/`,
+      "--connections",
+      "1",
+      "--duration",
+      "1s",
+      "--out",
+      join(out, "unreachable"),
+    ).then(
+      () => ({ code: 0, stderr: "" }),
+      (error: { code: number; stderr: string }) => error,
+    );
+    expect(failure.code).toBe(1);
+    expect(failure.stderr).toContain(`perf: no answer from http://127.0.0.1:${port}: all `);
+    expect(failure.stderr).toContain(`connection refused (connect ECONNREFUSED 127.0.0.1:${port})`);
+    const report = parseReport(readFileSync(join(out, "unreachable.json"), "utf8"), "unreachable.json");
+    expect(Object.keys(report.errorCauses ?? {})).toEqual([
+      `connection refused (connect ECONNREFUSED 127.0.0.1:${port})`,
+    ]);
   });
 
   it("exits 2 with usage on bad arguments", async () => {

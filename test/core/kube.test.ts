@@ -309,3 +309,106 @@ describe("pnpm bootstrap and pnpm cluster:register (real CLI, loopback API serve
     );
   });
 });
+
+/**
+ * Without a working cluster the cluster commands say in one line what is missing and how to fix
+ * it (exit 1), never a stack trace: no kubeconfig at KUBECONFIG, none at all, an unknown context,
+ * an API server on a closed loopback port.
+ */
+describe("cluster commands without a reachable cluster", () => {
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  let closed: string;
+  let closedPort: number;
+  beforeAll(async () => {
+    ({ dir, cleanup } = await tempCopy("repo-basic"));
+    // Registration is for clusters Argo CD knows by name.
+    const remoteFile = path.join(dir, "clusters/remote/cluster.yaml");
+    const text = await readFile(remoteFile, "utf8");
+    await writeFile(
+      remoteFile,
+      text.replace('{ server: "https://remote.example.com:6443" }', "{ name: remote }"),
+    );
+    await run(TSX, [path.join(REPO_ROOT, "scripts/render.ts")], { cwd: dir });
+    // A port that was free a moment ago: nothing listens there.
+    const probe = createServer();
+    closedPort = (
+      (await new Promise<AddressInfo>((resolve) =>
+        probe.listen(0, "127.0.0.1", () => resolve(probe.address() as AddressInfo)),
+      )) as AddressInfo
+    ).port;
+    await new Promise((r) => probe.close(r));
+    closed = path.join(dir, "kubeconfig-closed");
+    await writeFile(
+      closed,
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "Config",
+        clusters: [{ name: "c", cluster: { server: `https://127.0.0.1:${closedPort}` } }],
+        users: [{ name: "u", user: { token: "t" } }],
+        contexts: ["primary", "remote"].map((name) => ({ name, context: { cluster: "c", user: "u" } })),
+        "current-context": "primary",
+      }),
+    );
+  });
+  afterAll(async () => {
+    await cleanup();
+  });
+
+  const cli = async (env: Record<string, string>, script: string, ...args: string[]) => {
+    try {
+      const { stdout, stderr } = await run(TSX, [path.join(REPO_ROOT, "scripts", script), ...args], {
+        cwd: dir,
+        env: { ...process.env, ...env },
+      });
+      return { code: 0, stdout, stderr };
+    } catch (e) {
+      const err = e as { code: number; stdout: string; stderr: string };
+      return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+    }
+  };
+  const oneLine = (stderr: string) => {
+    expect(stderr).not.toMatch(/^\s+at /m);
+    expect(stderr.trim().split("\n")).toHaveLength(1);
+  };
+  const commands: Array<[string, string[]]> = [
+    ["bootstrap.ts", []],
+    ["cluster-register.ts", ["remote", "--server", "https://10.0.0.1:6443"]],
+  ];
+
+  it.each(commands)("%s with KUBECONFIG at a missing file names it and says how to fix it", async (s, a) => {
+    const missing = path.join(dir, "no-such-kubeconfig");
+    const res = await cli({ KUBECONFIG: missing }, s, ...a);
+    expect(res.code).toBe(1);
+    oneLine(res.stderr);
+    expect(res.stderr).toContain(`no kubeconfig: ${missing} (KUBECONFIG) does not exist`);
+    expect(res.stderr).toContain("--kubeconfig FILE");
+  });
+
+  it.each(commands)("%s with no kubeconfig anywhere names ~/.kube/config", async (s, a) => {
+    const home = path.join(dir, "empty-home");
+    const res = await cli({ KUBECONFIG: "", HOME: home }, s, ...a);
+    expect(res.code).toBe(1);
+    oneLine(res.stderr);
+    expect(res.stderr).toContain(`no kubeconfig: ${path.join(home, ".kube/config")} (the default location)`);
+  });
+
+  it.each(commands)("%s against a closed 127.0.0.1 port says the server is unreachable", async (s, a) => {
+    const res = await cli({ KUBECONFIG: closed }, s, ...a);
+    expect(res.code).toBe(1);
+    oneLine(res.stderr);
+    expect(res.stderr).toContain(
+      `cannot reach the Kubernetes API server https://127.0.0.1:${closedPort} of kube context`,
+    );
+    expect(res.stderr).toContain("connection refused");
+    expect(res.stderr).toContain("cluster-info");
+  });
+
+  it("an unknown context lists the known ones", async () => {
+    const res = await cli({ KUBECONFIG: closed }, "bootstrap.ts", "--context", "nope");
+    expect(res.code).toBe(1);
+    oneLine(res.stderr);
+    expect(res.stderr).toContain("kube context 'nope' is not in");
+    expect(res.stderr).toContain("pass --context with one of: primary, remote");
+  });
+});

@@ -185,6 +185,21 @@ describe("render (real helm, fixture repository)", () => {
     expect(await readFile(path.join(dir, "clusters/primary/cluster.yaml"), "utf8")).toBe(before);
   });
 
+  it("refuses --chapter without --out (the committed render would get an unpinned chapter) unless --force", async () => {
+    expect((await renderCli(dir)).code).toBe(0);
+    const committed = await readTree(path.join(dir, "clusters/primary/rendered"));
+    const refused = await renderCli(dir, "--cluster", "primary", "--chapter", "0");
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("refused: --chapter 0 without --out would overwrite");
+    expect(refused.stderr).toContain("--out DIR");
+    expect(refused.stderr).toContain("--force");
+    expect(await readTree(path.join(dir, "clusters/primary/rendered"))).toEqual(committed);
+    const forced = await renderCli(dir, "--cluster", "primary", "--chapter", "0", "--force");
+    expect(forced.code).toBe(0);
+    expect(await readTree(path.join(dir, "clusters/primary/rendered"))).not.toEqual(committed);
+    expect((await renderCli(dir)).code).toBe(0);
+  });
+
   it("exits 1 with file:line findings on a broken chapter and 2 on a usage error", async () => {
     const file = path.join(dir, "chapters/02-split/chapter.yaml");
     await writeFile(file, (await readFile(file, "utf8")).replace("value: 100 }", "value: 55 }"));

@@ -133,6 +133,13 @@ describe("pnpm tag and pnpm history", () => {
     ]);
     expect(lines[1]).toContain((await a.git.head()).slice(0, 12));
     expect(lines[1]).toContain("Merge pull request from promote/primary/02-routing");
+
+    // A cluster that does not exist is a usage error, not an empty history.
+    const nope = await runCli("history.ts", ["nope"], b.dir, b.env);
+    expect(nope.code).toBe(2);
+    expect(nope.stderr).toContain("unknown cluster 'nope'");
+    expect(nope.stderr).toContain("declared: primary, remote");
+    expect(nope.stdout).toBe("");
   });
 });
 

@@ -163,6 +163,33 @@ describe("output formats", () => {
     expect(run.results[1]!.level).toBe("warning");
   });
 
+  it("sarif rules link their RULES.md section (helpUri), anchors that exist in the page", () => {
+    const modelFinding = { ...result.findings[0]!, rule: "model/invalid-chapter" };
+    const sarif = JSON.parse(
+      format("sarif", { ...result, findings: [...result.findings, modelFinding] }, rules),
+    ) as { runs: Array<{ tool: { driver: { rules: Array<{ id: string; helpUri?: string }> } } }> };
+    const page = readFileSync(path.join(REPO_ROOT, "scripts/lib/validate/RULES.md"), "utf8");
+    // GitHub's heading slugs, computed here independently of the generator.
+    const anchors = new Set(
+      [...page.matchAll(/^#{1,6} (.+)$/gm)].map((m) =>
+        m[1]!
+          .trim()
+          .toLowerCase()
+          .replace(/[^\p{L}\p{N} _-]/gu, "")
+          .replace(/ /g, "-"),
+      ),
+    );
+    const driver = sarif.runs[0]!.tool.driver.rules;
+    expect(driver.length).toBe(rules.length + 1);
+    for (const r of driver) {
+      const [base, anchor] = (r.helpUri ?? "").split("#");
+      expect(base, r.id).toMatch(/^https:\/\/github\.com\/.+\/scripts\/lib\/validate\/RULES\.md$/);
+      expect(anchors.has(anchor ?? ""), `${r.id}: #${anchor} is not a heading of RULES.md`).toBe(true);
+    }
+    expect(driver.find((r) => r.id === "vs/subset-not-found")!.helpUri).toMatch(/#vssubset-not-found$/);
+    expect(driver.find((r) => r.id === "model/invalid-chapter")!.helpUri).toMatch(/#repomodel$/);
+  });
+
   it("sarif fingerprints keep two findings of one rule on one resource apart; absolute paths are file: URIs", () => {
     const twin = {
       ...result.findings[0]!,

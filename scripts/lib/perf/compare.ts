@@ -17,6 +17,25 @@ export interface Comparison {
   readonly baseline: string;
   readonly candidate: string;
   readonly metrics: readonly MetricDelta[];
+  /** Load settings that differ between the two runs: their numbers do not compare like for like. */
+  readonly settingDifferences: readonly string[];
+}
+
+/** The scenario fields that shape the load; label, headers and target may differ on purpose. */
+export function settingDifferences(baseline: PerfReport, candidate: PerfReport): string[] {
+  const a = baseline.scenario;
+  const b = candidate.scenario;
+  if (!a || !b) return [];
+  const rate = (s: typeof a) => (s.rate ? `${s.rate}/s` : "unpaced");
+  const fields: Array<[string, string, string]> = [
+    ["rate", rate(a), rate(b)],
+    ["connections", String(a.connections), String(b.connections)],
+    ["duration", `${a.durationSeconds}s`, `${b.durationSeconds}s`],
+    ["warm-up", `${a.warmupSeconds}s`, `${b.warmupSeconds}s`],
+    ["timeout", `${a.timeoutSeconds}s`, `${b.timeoutSeconds}s`],
+    ["paths", a.paths.join(","), b.paths.join(",")],
+  ];
+  return fields.filter(([, x, y]) => x !== y).map(([name, x, y]) => `${name} ${x} vs ${y}`);
 }
 
 function delta(
@@ -57,6 +76,7 @@ export function compareReports(baseline: PerfReport, candidate: PerfReport): Com
       ...latency,
       delta("error rate", "%", baseline.summary.errorRate * 100, candidate.summary.errorRate * 100, false),
     ],
+    settingDifferences: settingDifferences(baseline, candidate),
   };
 }
 

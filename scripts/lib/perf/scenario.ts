@@ -23,11 +23,10 @@ export class UsageError extends Error {
   override name = "UsageError";
 }
 
-export const USAGE = `Usage:
-  pnpm perf --url URL [--rate N | --connections N] [--duration 60s] [--warmup 10s]
-            [--path /a --path /b] [--header "name: value"] [--jwt TOKEN | --jwt-env VAR]
-            [--label NAME] [--timeout 10s] [--out reports/perf/NAME]
-  pnpm perf --compare baseline.json candidate.json [--out reports/perf/compare]
+export const USAGE = `usage: pnpm perf --url URL [--rate N | --connections N] [--duration 60s] [--warmup 10s]
+                  [--path /a --path /b] [--header "name: value"] [--jwt TOKEN | --jwt-env VAR]
+                  [--label NAME] [--timeout 10s] [--out reports/perf/NAME]
+       pnpm perf --compare baseline.json candidate.json [--out reports/perf/compare]
 
 Writes <out>.json and <out>.html (charts of latency percentiles, throughput and errors over time).
 --rate caps the total request rate; each connection still waits for its answer before the next

@@ -4,6 +4,18 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import type { ValidationFinding, ValidationResult } from "./engine.ts";
 import type { RuleMeta } from "./rule.ts";
+import { anchorOf } from "./rules-doc.ts";
+
+const RULES_URL =
+  "https://github.com/istio-gitops-workshop/istio-gitops-workshop/blob/main/scripts/lib/validate/RULES.md";
+
+/** Where a rule is documented: its RULES.md section (model/* and compose/* under repo/model). */
+export function ruleHelpUri(code: string, documented: ReadonlySet<string>): string {
+  if (documented.has(code)) return `${RULES_URL}#${anchorOf(code)}`;
+  if (/^(model|compose)\//.test(code) && documented.has("repo/model"))
+    return `${RULES_URL}#${anchorOf("repo/model")}`;
+  return RULES_URL;
+}
 
 export const FORMATS = ["pretty", "json", "sarif", "github", "junit"] as const;
 export type Format = (typeof FORMATS)[number];
@@ -69,6 +81,7 @@ export function toSarif(result: ValidationResult, rules: readonly RuleMeta[]): u
     return n === 1 ? base : `${base}:${n}`;
   };
   const known = new Map(rules.map((r) => [r.code, r] as const));
+  const documented = new Set(known.keys());
   const driverRules = [
     ...rules,
     ...[...used]
@@ -92,8 +105,7 @@ export function toSarif(result: ValidationResult, rules: readonly RuleMeta[]): u
         tool: {
           driver: {
             name: "istio-gitops-validate",
-            informationUri:
-              "https://github.com/istio-gitops-workshop/istio-gitops-workshop/blob/main/scripts/lib/validate/RULES.md",
+            informationUri: RULES_URL,
             version: "0.1.0",
             rules: driverRules.map((r) => ({
               id: r.code,
@@ -101,6 +113,7 @@ export function toSarif(result: ValidationResult, rules: readonly RuleMeta[]): u
                 c ? c.toUpperCase() : "",
               ),
               shortDescription: { text: r.title },
+              helpUri: ruleHelpUri(r.code, documented),
               fullDescription: { text: r.description || r.title },
               help: {
                 text: `${r.description}\n\nFix: ${r.hint}`,

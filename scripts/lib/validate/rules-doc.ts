@@ -74,6 +74,7 @@ export function renderRulesDoc(
   return out.join("\n");
 }
 
-function anchorOf(code: string): string {
+/** GitHub's anchor of the `### <code>` heading: lower case, punctuation other than - dropped. */
+export function anchorOf(code: string): string {
   return code.toLowerCase().replace(/[^a-z0-9 -]/g, "");
 }
