@@ -90,6 +90,7 @@ describe("--help on every pnpm script", () => {
         "promote",
         "render",
         "rollback",
+        "schemas",
         "tag",
         "tools",
         "validate",
