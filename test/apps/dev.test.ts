@@ -4,7 +4,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { portInUse, storeTempRoot } from "../../scripts/lib/app/stores.ts";
+import { alive, portInUse, storeTempRoot } from "../../scripts/lib/app/stores.ts";
 import { ROOT } from "./support/process.ts";
 import { eventually } from "./support/stack.ts";
 
@@ -21,32 +21,38 @@ async function freeRange(): Promise<number> {
 const dataRoot = mkdtempSync(join(storeTempRoot(), "workshop-dev-test-"));
 afterAll(() => rmSync(dataRoot, { recursive: true, force: true }));
 
+/** Starts `pnpm dev` on its own port range and data folder; `output()` is what it printed so far. */
+function startDev(command: string[], base: number, dataDir: string) {
+  const child = spawn(process.execPath, command, {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      DEV_BASE_PORT: String(base),
+      DEV_PG_PORT: String(base + 8),
+      DEV_REDIS_PORT: String(base + 9),
+      DEV_DATA_DIR: join(dataRoot, dataDir),
+      LOG_LEVEL: "warn",
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  return { child, output: () => output };
+}
+
 describe("pnpm dev", () => {
   it("serves the portal with all three content-generator versions and stops everything on SIGTERM", async () => {
     const base = await freeRange();
-    const child = spawn(process.execPath, ["--import", "tsx", "scripts/dev.ts"], {
-      cwd: ROOT,
-      env: {
-        ...process.env,
-        DEV_BASE_PORT: String(base),
-        DEV_PG_PORT: String(base + 8),
-        DEV_REDIS_PORT: String(base + 9),
-        DEV_DATA_DIR: join(dataRoot, "postgres"),
-        LOG_LEVEL: "warn",
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let output = "";
-    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    const { child, output } = startDev(["--import", "tsx", "scripts/dev.ts"], base, "postgres");
     const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
     try {
       await eventually(
         "the portal URL",
-        async () => (output.includes("Ctrl-C stops everything") ? true : undefined),
+        async () => (output().includes("Ctrl-C stops everything") ? true : undefined),
         90_000,
       );
-      expect(output).toContain(`portal            http://127.0.0.1:${base}/`);
+      expect(output()).toContain(`portal            http://127.0.0.1:${base}/`);
       const versions = new Set<string>();
       for (let request = 0; request < 6; request++) {
         const page = await (await fetch(`http://127.0.0.1:${base}/`)).text();
@@ -58,7 +64,7 @@ describe("pnpm dev", () => {
       child.kill("SIGTERM");
     }
     expect(await exited).toBe(0);
-    expect(output).toContain("stopped everything pnpm dev started");
+    expect(output()).toContain("stopped everything pnpm dev started");
     const stillBound = await Promise.all(Array.from({ length: 10 }, (_, index) => portInUse(base + index)));
     expect(stillBound).toEqual(Array(10).fill(false));
   }, 120_000);
@@ -66,27 +72,17 @@ describe("pnpm dev", () => {
   it("stops everything when what started it dies without relaying a signal (tsx SIGKILLed, terminal closed)", async () => {
     const base = await freeRange();
     // As package.json runs it: tsx's CLI, which runs scripts/dev.ts as its child.
-    const tsx = spawn(process.execPath, [join(ROOT, "node_modules/tsx/dist/cli.mjs"), "scripts/dev.ts"], {
-      cwd: ROOT,
-      env: {
-        ...process.env,
-        DEV_BASE_PORT: String(base),
-        DEV_PG_PORT: String(base + 8),
-        DEV_REDIS_PORT: String(base + 9),
-        DEV_DATA_DIR: join(dataRoot, "postgres-orphan"),
-        LOG_LEVEL: "warn",
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let output = "";
-    tsx.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    tsx.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    const { child: tsx, output } = startDev(
+      [join(ROOT, "node_modules/tsx/dist/cli.mjs"), "scripts/dev.ts"],
+      base,
+      "postgres-orphan",
+    );
     const ports = () => Promise.all(Array.from({ length: 10 }, (_, index) => portInUse(base + index)));
     let dev: number | undefined;
     try {
       await eventually(
         "the portal URL",
-        async () => (output.includes("Ctrl-C stops everything") ? true : undefined),
+        async () => (output().includes("Ctrl-C stops everything") ? true : undefined),
         90_000,
       );
       dev = Number(
@@ -101,7 +97,7 @@ describe("pnpm dev", () => {
         async () => ((await ports()).some(Boolean) ? undefined : true),
         30_000,
       );
-      expect(output).toContain("stopping (parent process");
+      expect(output()).toContain("stopping (parent process");
       await eventually("pnpm dev's own process gone", async () => (alive(dev!) ? undefined : true), 10_000);
     } finally {
       tsx.kill("SIGKILL");
@@ -110,12 +106,3 @@ describe("pnpm dev", () => {
     }
   }, 150_000);
 });
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
