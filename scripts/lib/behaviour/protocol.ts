@@ -1,0 +1,130 @@
+/**
+ * The contract between the behaviour layer (TypeScript) and the mesh simulation helper
+ * (scripts/go/mesh-sim, built on Istio's own pilot/test/xds and pilot/pkg/simulation).
+ *
+ * One helper run per cluster x chapter: a SimInput as JSON on stdin, a SimOutput as JSON on stdout.
+ * The helper never touches the network: JWKS documents come in `jwks`, keyed by issuer.
+ *
+ * Draft v1 — the two sides may extend it (add optional fields); changing a field's meaning is a
+ * protocol version bump (`version`).
+ */
+export const SIM_PROTOCOL_VERSION = 1;
+
+export interface SimInput {
+  version: typeof SIM_PROTOCOL_VERSION;
+  /** The cluster's DNS suffix (cluster.yaml), e.g. "cluster.local". */
+  clusterDomain: string;
+  /** istiod's meshConfig as rendered (the `mesh` key of the istio ConfigMap, parsed), or null for Istio's defaults. */
+  meshConfig: Record<string, unknown> | null;
+  /** Every rendered object of this cluster at this chapter (platform, mesh, apps), as multi-document YAML. */
+  objects: string;
+  /** Client workloads the lesson uses that the render lacks (chapter.yaml `expect.clients`). */
+  clients: SimWorkload[];
+  /** JWKS JSON documents keyed by issuer, used instead of fetching a RequestAuthentication's jwksUri. */
+  jwks: Record<string, string>;
+  requests: SimRequest[];
+}
+
+export interface SimWorkload {
+  namespace: string;
+  name: string;
+  labels: Record<string, string>;
+  serviceAccount: string;
+  /** Whether the pod has a sidecar; omitted: as the namespace's injection label says. */
+  sidecar?: boolean;
+}
+
+/** Where a request starts. */
+export type SimSource =
+  /** A pod of a Deployment/StatefulSet in the render, or a client from `clients` (by name). */
+  | { kind: "workload"; namespace: string; name: string }
+  /** From outside the mesh into a gateway Deployment (e.g. istio-ingress/istio-ingress). */
+  | { kind: "gateway"; namespace: string; name: string };
+
+export interface SimRequest {
+  /** Unique within the run; results carry it back. */
+  id: string;
+  from: SimSource;
+  /** What the client calls: the Host/:authority (and SNI for TLS) and the port. */
+  host: string;
+  port: number;
+  /** "http": plain HTTP; "https": TLS from the client (SNI = host), then HTTP; "tcp": raw TCP. */
+  protocol: "http" | "https" | "tcp";
+  path: string;
+  method: string;
+  /** Request headers, lower-case names; cookies in `cookie`, a JWT in `authorization`. */
+  headers: Record<string, string>;
+}
+
+export interface SimHop {
+  /** The proxy this hop runs in: "<namespace>/<workload>". */
+  proxy: string;
+  direction: "outbound" | "inbound";
+  listener?: string;
+  filterChain?: string;
+  routeConfig?: string;
+  virtualHost?: string;
+  /** The matched route's name (the VirtualService http route `name`), if any. */
+  route?: string;
+  /** The cluster the request goes to; for weighted routes the cluster the helper followed. */
+  cluster?: string;
+  /** All clusters of a weighted route with their weights (Envoy's total is 100 unless stated). */
+  weightedClusters?: { cluster: string; weight: number }[];
+  /** Healthy endpoints of `cluster` as the proxy would see them. */
+  endpoints?: number;
+  fault?: {
+    delay?: { fixedDelay: string; percent: number };
+    abort?: { httpStatus?: number; grpcStatus?: number; percent: number };
+  };
+  mirrors?: { cluster: string; percent: number }[];
+  /** Route timeout as Envoy duration ("2s"); "0s" = none. */
+  timeout?: string;
+  retries?: { attempts: number; perTryTimeout?: string; retryOn?: string };
+  hashPolicy?: {
+    cookie?: { name: string; ttl?: string; path?: string };
+    header?: string;
+    queryParameter?: string;
+    sourceIp?: boolean;
+  }[];
+  /** TLS the proxy uses towards `cluster`: "ISTIO_MUTUAL", "MUTUAL", "SIMPLE" or "DISABLE". */
+  upstreamTls?: string;
+  /** Inbound JWT verdict (jwt_authn filter). */
+  jwt?: { ok: boolean; status?: number; reason?: string };
+  /** Inbound RBAC verdict (Envoy RBAC filters Istio generated). */
+  rbac?: { allowed: boolean; status?: number; policy?: string };
+}
+
+export interface SimResult {
+  id: string;
+  /** Every proxy the request passes, in order (source sidecar or gateway, egress gateway, destination sidecar). */
+  hops: SimHop[];
+  outcome: {
+    /**
+     * delivered: reached a destination workload or an external host; denied: an RBAC/JWT verdict;
+     * refused: no listener/filter chain would accept it (e.g. plain text into STRICT mTLS);
+     * no-route: 404/no cluster; blackhole: REGISTRY_ONLY blocked it; passthrough: left the mesh unmanaged.
+     */
+    kind: "delivered" | "denied" | "refused" | "no-route" | "blackhole" | "passthrough";
+    /** HTTP status the client would get, where one is decided by config (403, 404, 503, an abort's). */
+    status?: number;
+    /** Where it ended: "<namespace>/<workload>" or the external host. */
+    destination?: string;
+    detail?: string;
+  };
+  /** Set when the helper could not evaluate this request (e.g. no JWKS for the issuer). */
+  notEvaluable?: string;
+}
+
+export interface SimConfigError {
+  kind: string;
+  namespace: string;
+  name: string;
+  /** What istiod would refuse or ignore, as its validation says it. */
+  message: string;
+}
+
+export interface SimOutput {
+  version: typeof SIM_PROTOCOL_VERSION;
+  results: SimResult[];
+  configErrors: SimConfigError[];
+}
