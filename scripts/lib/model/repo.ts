@@ -11,6 +11,7 @@ import { parseCluster } from "./cluster.ts";
 import { CHAPTER_DIR_PATTERN, parseChapter } from "./chapter.ts";
 import { parseHelmfile, type Helmfile } from "./helmfile.ts";
 import type { Chapter, Cluster } from "./types.ts";
+import { checkExpectationHistory } from "../behaviour/expectations.ts";
 
 export interface RepoModel {
   root: string;
@@ -73,7 +74,11 @@ export async function loadRepo(root: string): Promise<{ model?: RepoModel; findi
   findings.push(...hf.findings);
 
   chapters.sort((a, b) => a.id - b.id);
-  findings.push(...checkChapterSequence(chapters), ...checkPins(clusters, chapters));
+  findings.push(
+    ...checkChapterSequence(chapters),
+    ...checkPins(clusters, chapters),
+    ...checkExpectationHistory(chapters),
+  );
   if (findings.some((f) => f.severity === "error") || !hf.value) return { findings };
   return { model: { root, clusters, chapters, helmfile: hf.value }, findings };
 }

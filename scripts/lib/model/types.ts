@@ -80,8 +80,87 @@ export interface Chapter {
   releases: ReleaseChange[];
   mesh: { add: MeshAddition[]; remove: Array<{ path: string; position: SourcePosition }> };
   patches: ChapterPatch[];
-  expect: Record<string, unknown>;
+  expect: ChapterExpect;
   file: string;
+}
+
+/** A workload the lesson starts by hand (chapter.yaml `expect.clients`). */
+export interface ExpectClient {
+  namespace: string;
+  name: string;
+  labels: Record<string, string>;
+  serviceAccount: string;
+  sidecar?: boolean;
+  roles?: ClusterRole[];
+  position: SourcePosition;
+}
+
+export interface ExpectJwt {
+  claims?: Record<string, unknown>;
+  forged?: boolean;
+  expired?: boolean;
+  cookie?: string;
+}
+
+/** What must hold for one request (chapter.yaml `expect.requests[].then`); see chapter.schema.json. */
+export interface ExpectThen {
+  at?: string;
+  outcome?: "delivered" | "denied" | "refused" | "no-route" | "blackhole" | "passthrough";
+  status?: number;
+  allowed?: boolean;
+  destination?: string;
+  route?: string;
+  subset?: string;
+  weights?: Record<string, number>;
+  endpoints?: number;
+  fault?:
+    | false
+    | {
+        delay?: { fixedDelay: string; percent: number };
+        abort?: { status: number; percent: number };
+      };
+  mirror?: false | { subset: string; percent: number };
+  timeout?: string;
+  retries?: false | { attempts?: number; perTryTimeout?: string; retryOn?: string };
+  hashPolicy?: false | { cookie?: string; header?: string; queryParameter?: string; sourceIp?: true };
+  upstreamTls?: "ISTIO_MUTUAL" | "MUTUAL" | "SIMPLE" | "DISABLE";
+  egress?: { gateway?: string; tlsOrigination?: boolean };
+}
+
+export interface ExpectRequest {
+  name: string;
+  lesson: string;
+  roles?: ClusterRole[];
+  from: { kind: "workload" | "gateway"; namespace: string; name: string };
+  request: {
+    url: string;
+    method?: string;
+    headers?: Record<string, string>;
+    cookies?: Record<string, string>;
+    jwt?: ExpectJwt;
+  };
+  then: ExpectThen;
+  /** The chapter that (last) defined it, and where: findings point here. */
+  file: string;
+  chapter: string;
+  position: SourcePosition;
+  /** Where each `then` field is, so a failed check points at its own line. */
+  thenPositions: Partial<Record<keyof ExpectThen, SourcePosition>>;
+}
+
+export interface ExpectReasoned {
+  name: string;
+  reason: string;
+  position: SourcePosition;
+}
+
+/** chapter.yaml `expect`: cumulative over the chapters, see behaviour/expectations.ts. */
+export interface ChapterExpect {
+  none?: string;
+  clients: ExpectClient[];
+  requests: ExpectRequest[];
+  changes: ExpectReasoned[];
+  drops: ExpectReasoned[];
 }
 
 export function appliesTo(roles: readonly ClusterRole[] | undefined, role: ClusterRole): boolean {
