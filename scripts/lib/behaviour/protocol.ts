@@ -68,6 +68,8 @@ export interface SimHop {
   route?: string;
   /** The cluster the request goes to; for weighted routes the cluster the helper followed. */
   cluster?: string;
+  /** The DestinationRule subset of `cluster` ("outbound|80|v2|reviews..." -> "v2"), if any. */
+  subset?: string;
   /** All clusters of a weighted route with their weights (Envoy's total is 100 unless stated). */
   weightedClusters?: { cluster: string; weight: number }[];
   /** Healthy endpoints of `cluster` as the proxy would see them. */
@@ -92,6 +94,8 @@ export interface SimHop {
   jwt?: { ok: boolean; status?: number; reason?: string };
   /** Inbound RBAC verdict (Envoy RBAC filters Istio generated). */
   rbac?: { allowed: boolean; status?: number; policy?: string };
+  /** Why the walk stopped at this hop, as Istio's simulation says it ("no route matched", ...). */
+  error?: string;
 }
 
 export interface SimResult {
@@ -113,6 +117,15 @@ export interface SimResult {
   };
   /** Set when the helper could not evaluate this request (e.g. no JWKS for the issuer). */
   notEvaluable?: string;
+  /** Set when the request left through an egress gateway towards a ServiceEntry host. */
+  egress?: {
+    /** The egress gateway workload, "<namespace>/<workload>". */
+    gateway: string;
+    /** The external host the gateway sends it to. */
+    host: string;
+    /** Whether the gateway originates TLS (a DestinationRule `tls.mode: SIMPLE` at the gateway). */
+    tlsOriginated: boolean;
+  };
 }
 
 export interface SimConfigError {
