@@ -32,6 +32,7 @@ import type { RepoFacts, RuleMeta } from "./rule.ts";
 import { allRuleMetas, SEMANTIC_RULES } from "./rules/index.ts";
 import { applySuppressions, type Suppressible } from "./suppress.ts";
 import { NO_PROGRESS, type Progress } from "../cli/progress.ts";
+import type { BehaviourScope } from "../behaviour/layer.ts";
 
 export interface FileInput {
   /** Path shown in findings. */
@@ -55,6 +56,8 @@ export interface Scope {
   pinNote?: string;
   /** Scopes with the same key see each other's services and workloads (clusters of one mesh at one chapter). */
   peerGroup?: string;
+  /** Repo mode: what the behaviour layer needs of this cluster at this chapter. */
+  behaviour?: BehaviourScope;
 }
 
 export interface ValidationFinding extends Finding {
@@ -62,6 +65,8 @@ export interface ValidationFinding extends Finding {
   sources?: string[];
   /** Where it was found in repo mode: cluster and chapter(s). */
   context?: string;
+  /** More than a line can say: the behaviour layer's hop trace. */
+  detail?: string;
 }
 
 export interface ValidationSummary {

@@ -62,6 +62,8 @@ function toPretty(result: ValidationResult, color: boolean): string {
       `  ${f.file}:${f.line}:${f.column}  ${sev[f.severity]}  ${paint("1", f.rule)}  ${f.message}${anchors}`,
     );
     if (f.hint) lines.push(paint("2", `      hint: ${f.hint}`));
+    // The behaviour layer's hop trace: what each proxy did with the request.
+    if (f.detail) for (const l of f.detail.split("\n")) lines.push(paint("2", `        ${l}`));
     if (f.context) lines.push(paint("2", `      in: ${f.context}`));
   }
   if (lines.length) lines.push("");
@@ -128,7 +130,7 @@ export function toSarif(result: ValidationResult, rules: readonly RuleMeta[]): u
           ruleId: f.rule,
           ruleIndex: indexOf.get(f.rule) ?? 0,
           level: SARIF_LEVEL[f.severity],
-          message: { text: `${f.message}${f.hint ? `\nFix: ${f.hint}` : ""}` },
+          message: { text: `${f.message}${f.detail ? `\n${f.detail}` : ""}${f.hint ? `\nFix: ${f.hint}` : ""}` },
           locations: [
             {
               physicalLocation: {

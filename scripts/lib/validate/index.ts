@@ -19,6 +19,8 @@ import { checkSchemaLocations, effectiveSchemaLocations } from "./schema-sources
 import { validateCacheRoot } from "./schema-cache.ts";
 import type { Progress } from "../cli/progress.ts";
 import { chartCrdSchemaLocations } from "./chart-crd-schemas.ts";
+import { BEHAVIOUR_RULES, runBehaviour, type SimRunner } from "../behaviour/layer.ts";
+import { ruleSelected } from "./engine.ts";
 
 export type { ValidationFinding, ValidationResult, ValidationSummary } from "./engine.ts";
 export { exitCodeOf, INTERNAL_RULE } from "./engine.ts";
@@ -57,6 +59,8 @@ export interface ValidateOptions {
   remoteSchemas?: boolean;
   /** Long steps report here (the CLI's stderr progress); silent when absent. */
   progress?: Progress;
+  /** Replaces the mesh simulation helper (tests of the wiring); the real helper otherwise. */
+  simRunner?: SimRunner;
 }
 
 /** The run's schema locations (schema-sources.ts), remote ones probed before any work starts. */
@@ -141,6 +145,22 @@ export async function validateRepo(root: string, options: ValidateOptions = {}):
     platform.input,
   );
   findings.push(...platform.findings);
+  // Layer 5 (behaviour): the lessons' promises through Istio's own config generation. Skipped
+  // when a --rule/--layer filter leaves none of its rules.
+  if (Object.values(BEHAVIOUR_RULES).some((code) => ruleSelected(code, filterOf(options)))) {
+    const step = options.progress?.start("behaviour layer: simulating the lessons' requests", 1);
+    findings.push(
+      ...(await runBehaviour(
+        scopes.flatMap((s) => (s.behaviour ? [s.behaviour] : [])),
+        {
+          ...(options.env ? { env: options.env } : {}),
+          ...(options.cacheRoot ? { cacheRoot: options.cacheRoot } : {}),
+          ...(options.simRunner ? { run: options.simRunner } : {}),
+        },
+      )),
+    );
+    step?.end();
+  }
   // A cache that cannot be written costs speed, not correctness.
   await cachedHelm?.save().catch(() => {});
   // The bundle's CRD schemas are a snapshot; the charts' own CRDs (by digest) come first.

@@ -31,6 +31,8 @@ import type { PlatformInput } from "../render/platform-input.ts";
 import { platformFindings } from "./platform-findings.ts";
 import { NO_PROGRESS, type Progress } from "../cli/progress.ts";
 import { chartKey, type ChartCrds } from "./chart-crd-schemas.ts";
+import { effectiveExpectations } from "../behaviour/expectations.ts";
+import type { BehaviourScope } from "../behaviour/layer.ts";
 
 export interface RepoSelection {
   clusters?: string[];
@@ -311,7 +313,9 @@ export async function collectRepo(
               `cluster ${cluster.name} at chapter ${chapter.dir}${pinNote ? ` (${pinNote})` : ""}`,
             ),
           );
+        const context = `cluster ${cluster.name} at chapter ${chapter.dir}`;
         scopes.push({
+          behaviour: behaviourScope(composition, files, platform, config, context, pinNote),
           files: [
             ...[...files].map(([rel, text]) => ({
               file: `${base}/${rel}`,
@@ -327,7 +331,7 @@ export async function collectRepo(
           platform: platformOf(composition, config, platform),
           complete: true,
           repo: repoFacts(root, model, cluster, files, images(cluster)),
-          context: `cluster ${cluster.name} at chapter ${chapter.dir}`,
+          context,
           ...(pinNote ? { pinNote } : {}),
           peerGroup: `${cluster.istio.meshID}|${chapter.dir}`,
         });
@@ -339,6 +343,36 @@ export async function collectRepo(
     step.end();
   }
   return { scopes, findings, chartCrds: [...chartCrds].map(([key, texts]) => ({ key, texts: [...texts] })) };
+}
+
+/** What the behaviour layer needs: the cluster's objects and the expectations in force at the chapter. */
+function behaviourScope(
+  composition: Composition,
+  files: RenderedTree,
+  platform: PlatformRender | undefined,
+  config: ValidateConfig,
+  context: string,
+  pinNote: string | undefined,
+): BehaviourScope {
+  const { cluster, chapter } = composition;
+  const base = renderedRoot(cluster.name);
+  const istiod = composition.releases.find((r) => r.release.chartName === "istiod");
+  const meshConfig = istiod ? asObj(istiod.values).meshConfig : undefined;
+  return {
+    cluster: cluster.name,
+    chapter: chapter.dir,
+    chapterFile: chapter.file,
+    context: context + (pinNote ? ` (${pinNote})` : ""),
+    clusterDomain: config.clusterDomain,
+    files: [
+      ...[...files]
+        .filter(([rel]) => MANIFEST_DIRS.some((d) => rel.startsWith(d)))
+        .map(([rel, text]) => ({ file: `${base}/${rel}`, text })),
+      ...[...(platform?.files ?? [])].map(([rel, text]) => ({ file: `${base}/${rel}`, text })),
+    ],
+    ...(isObj(meshConfig) ? { meshConfigValues: meshConfig } : {}),
+    expectations: effectiveExpectations(composition.chapters, chapter.dir, cluster.role),
+  };
 }
 
 /**

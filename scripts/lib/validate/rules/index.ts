@@ -199,6 +199,46 @@ export const LAYER_RULES: readonly RuleMeta[] = [
     hint: "change the value so that the rule holds (the message is the CRD's own)",
   }),
   meta({
+    code: "behaviour/expectation",
+    layer: "behaviour",
+    severity: "error",
+    anchors: ["istioctl x describe"],
+    title: "Every promise of the lessons holds in Istio's own config generation",
+    description:
+      "Repo mode, every cluster x chapter: the requests of chapter.yaml `expect:` in force at that chapter (cumulative; a later chapter takes one back under `changes:` or `drops:` with a reason) go through the Envoy configuration istiod would generate for the render (Istio's pilot/test/xds and pilot/pkg/simulation, in the helper scripts/go/mesh-sim, with header, cookie, query and JWT-claim matching and an evaluator of the generated RBAC and JWT filters). Each field the expectation names (route, subset or weights, endpoints, fault, mirror, timeout, retries, hash policy, upstream TLS, allowed/denied and status, egress path) is compared; a difference is reported at that field's line in chapter.yaml, with the hop trace (listener, route, cluster, endpoints) as detail. It sees configuration only: traffic shares are the configured weights, not measured; circuit-breaker dynamics (pending overflow, ejections), rate limits, NetworkPolicy and the applications' own deadlines are out of its reach, and so are calls across clusters (one cluster per run).",
+    hint: "fix the mesh configuration the lesson relies on, or change the expectation on purpose (in a later chapter: under expect.changes with a reason)",
+  }),
+  meta({
+    code: "behaviour/config-error",
+    layer: "behaviour",
+    severity: "error",
+    anchors: [],
+    title: "istiod accepts every Istio resource of the render",
+    description:
+      "The simulation helper builds the proxies' configuration the way istiod does; a resource istiod would reject or ignore (its own validation) is reported at the resource.",
+    hint: "fix the resource; istiod would reject or ignore it, so no proxy gets it",
+  }),
+  meta({
+    code: "behaviour/helper",
+    layer: "behaviour",
+    severity: "error",
+    anchors: [],
+    title: "The mesh simulation helper is built and runs",
+    description:
+      "The behaviour layer needs the helper scripts/go/mesh-sim, built into the tool cache keyed by a hash of its sources (`pnpm tools mesh-sim`; MESH_SIM_BIN overrides). When it is not built, the layer reports this once, as a warning (an error when CI is set), instead of building it unannounced; when it fails for a scope, that is an error at the chapter.",
+    hint: "run `pnpm tools mesh-sim` once, or set MESH_SIM_BIN to a built helper",
+  }),
+  meta({
+    code: "behaviour/not-evaluable",
+    layer: "behaviour",
+    severity: "warning",
+    anchors: [],
+    title: "Every expectation can be evaluated offline",
+    description:
+      "The helper says when it cannot decide a request offline (an issuer without a JWKS, a source workload it does not know); the expectation is then reported as not checked, never as passed.",
+    hint: "declare the missing client under expect.clients, or drop the expectation with a reason",
+  }),
+  meta({
     code: "charts/lock",
     layer: "repo",
     severity: "error",
