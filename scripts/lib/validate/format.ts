@@ -130,7 +130,9 @@ export function toSarif(result: ValidationResult, rules: readonly RuleMeta[]): u
           ruleId: f.rule,
           ruleIndex: indexOf.get(f.rule) ?? 0,
           level: SARIF_LEVEL[f.severity],
-          message: { text: `${f.message}${f.detail ? `\n${f.detail}` : ""}${f.hint ? `\nFix: ${f.hint}` : ""}` },
+          message: {
+            text: `${f.message}${f.detail ? `\n${f.detail}` : ""}${f.hint ? `\nFix: ${f.hint}` : ""}`,
+          },
           locations: [
             {
               physicalLocation: {
