@@ -225,7 +225,6 @@ describe("findings", () => {
         MESH_SIM_BIN: "",
         CI: "",
       };
-      delete env.MESH_SIM_BIN;
       const local = await runBehaviour([scope([REQ()]), scope([REQ()])], { env });
       expect(local).toHaveLength(1);
       expect(local[0]).toMatchObject({ rule: "behaviour/helper", severity: "warning", line: 40 });

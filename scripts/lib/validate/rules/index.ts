@@ -202,7 +202,7 @@ export const LAYER_RULES: readonly RuleMeta[] = [
     code: "behaviour/expectation",
     layer: "behaviour",
     severity: "error",
-    anchors: ["istioctl x describe"],
+    anchors: [],
     title: "Every promise of the lessons holds in Istio's own config generation",
     description:
       "Repo mode, every cluster x chapter: the requests of chapter.yaml `expect:` in force at that chapter (cumulative; a later chapter takes one back under `changes:` or `drops:` with a reason) go through the Envoy configuration istiod would generate for the render (Istio's pilot/test/xds and pilot/pkg/simulation, in the helper scripts/go/mesh-sim, with header, cookie, query and JWT-claim matching and an evaluator of the generated RBAC and JWT filters). Each field the expectation names (route, subset or weights, endpoints, fault, mirror, timeout, retries, hash policy, upstream TLS, allowed/denied and status, egress path) is compared; a difference is reported at that field's line in chapter.yaml, with the hop trace (listener, route, cluster, endpoints) as detail. It sees configuration only: traffic shares are the configured weights, not measured; circuit-breaker dynamics (pending overflow, ejections), rate limits, NetworkPolicy and the applications' own deadlines are out of its reach, and so are calls across clusters (one cluster per run).",
