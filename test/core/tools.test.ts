@@ -12,6 +12,7 @@ import { TOOL_PINS, type ToolPin } from "../../scripts/lib/tools/pins.ts";
 import {
   cachedBinaryPath,
   envVarFor,
+  findRepoRoot,
   goProxies,
   platformKey,
   resolveTool,
@@ -203,6 +204,13 @@ describe("resolveTool", () => {
     expect(TOOL_PINS["kube-apiserver"].versionPattern.exec("Kubernetes v1.36.3\n")?.[0]).toBe("v1.36.3");
     const etcd = "etcd Version: 3.6.16\nGit SHA: GitNotFound\nGo Version: go1.26.0\n";
     expect(TOOL_PINS.etcd.versionPattern.exec(etcd)?.[0]).toBe("3.6.16");
+  });
+
+  it("finds the repository root from a bundle under node_modules/.cache as from the sources", () => {
+    expect(findRepoRoot(path.join(repoRoot, "node_modules", ".cache", "istio-gitops", "bundles"))).toBe(
+      repoRoot,
+    );
+    expect(findRepoRoot(path.join(repoRoot, "scripts", "lib", "tools"))).toBe(repoRoot);
   });
 
   it("names dashed tools' variables without dashes (KUBE_APISERVER_BIN)", () => {

@@ -29,8 +29,18 @@ const EXPECTED_BUILD: Partial<Record<ToolName, string>> = {
   etcd: "about 2 minutes",
 };
 
-/** `goSource` folders are relative to the repository root. */
-const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+/**
+ * `goSource` folders are relative to the repository root: the nearest folder up from this module
+ * holding scripts/lib/tools/pins.ts. Walking up (not a fixed `../../..`) because the CLIs also run
+ * as bundles under node_modules/.cache/ (scripts/launch.mjs), where this module's URL is the bundle's.
+ */
+export function findRepoRoot(from = path.dirname(fileURLToPath(import.meta.url))): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, "scripts", "lib", "tools", "pins.ts"))) return dir;
+    if (path.dirname(dir) === dir) return process.cwd();
+  }
+}
+const REPO_ROOT = findRepoRoot();
 
 /**
  * The http(s) proxies of a GOPROXY list (`,` and `|` separated; `direct` and `off` are not
