@@ -106,9 +106,10 @@ export interface SimResult {
     /**
      * delivered: reached a destination workload or an external host; denied: an RBAC/JWT verdict;
      * refused: no listener/filter chain would accept it (e.g. plain text into STRICT mTLS);
-     * no-route: 404/no cluster; blackhole: REGISTRY_ONLY blocked it; passthrough: left the mesh unmanaged.
+     * no-route: 404/no cluster; blackhole: REGISTRY_ONLY blocked it; passthrough: left the mesh unmanaged;
+     * aborted: a fault injection aborts every matching request (abort percentage 100; `status` is its code).
      */
-    kind: "delivered" | "denied" | "refused" | "no-route" | "blackhole" | "passthrough";
+    kind: "delivered" | "denied" | "refused" | "no-route" | "blackhole" | "passthrough" | "aborted";
     /** HTTP status the client would get, where one is decided by config (403, 404, 503, an abort's). */
     status?: number;
     /** Where it ended: "<namespace>/<workload>" or the external host. */
