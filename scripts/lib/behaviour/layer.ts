@@ -17,7 +17,8 @@ import type { Effective } from "./expectations.ts";
 import { compareResult, formatTrace } from "./compare.ts";
 import { SIM_PROTOCOL_VERSION, type SimInput, type SimOutput, type SimResult } from "./protocol.ts";
 import { makeTestKeys, toSimRequest, type TestKeys } from "./request.ts";
-import { meshSimCachedPath, meshSimSourceHash } from "./sim-binary.ts";
+import { TOOL_PINS } from "../tools/pins.ts";
+import { cachedBinaryPath, cacheVersion } from "../tools/resolve.ts";
 import { runSim } from "./sim.ts";
 
 export const BEHAVIOUR_RULES = {
@@ -149,7 +150,7 @@ export function simInputOf(
 export async function findHelper(env: NodeJS.ProcessEnv): Promise<string | undefined> {
   if (env.MESH_SIM_BIN) return existsSync(env.MESH_SIM_BIN) ? env.MESH_SIM_BIN : undefined;
   try {
-    const p = await meshSimCachedPath(env);
+    const p = cachedBinaryPath(TOOL_PINS["mesh-sim"], env);
     return existsSync(p) ? p : undefined;
   } catch {
     return undefined;
@@ -281,7 +282,7 @@ export async function runBehaviour(
     run = (input) => runSim(input, { bin, env });
     helperId = env.MESH_SIM_BIN
       ? `bin-${createHash("sha256").update(bin).digest("hex").slice(0, 12)}`
-      : await meshSimSourceHash();
+      : cacheVersion(TOOL_PINS["mesh-sim"]);
   }
   const cache = options.cacheRoot
     ? await ContentCache.open<SimOutput>(

@@ -105,7 +105,7 @@ export interface ExpectJwt {
 /** What must hold for one request (chapter.yaml `expect.requests[].then`); see chapter.schema.json. */
 export interface ExpectThen {
   at?: string;
-  outcome?: "delivered" | "denied" | "refused" | "no-route" | "blackhole" | "passthrough";
+  outcome?: "delivered" | "denied" | "refused" | "no-route" | "blackhole" | "passthrough" | "aborted";
   status?: number;
   allowed?: boolean;
   destination?: string;
