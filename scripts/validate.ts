@@ -1,7 +1,8 @@
 #!/usr/bin/env tsx
 /**
  * pnpm validate [PATH...|-] [--format pretty|json|sarif|github|junit] [--cluster NAME]... [--chapter N]
- *               [--rule RULE]... [--disable RULE]... [--max-warnings N] [--list-rules] [--no-cache]
+ *               [--rule RULE]... [--disable RULE]... [--layer LAYER]... [--max-warnings N] [--list-rules] [--no-cache]
+ * pnpm validate --explain CLUSTER CHAPTER FROM URL [--method M] [--header 'name: value']...
  *
  * Without paths: the whole repository (every cluster at every chapter, rendered in memory, plus
  * the repository's own YAML). With paths: those files and folders (`-` reads standard input).
@@ -19,16 +20,23 @@ import {
   validatePaths,
   validateRepo,
 } from "./lib/validate/index.ts";
+import { explain } from "./lib/behaviour/explain.ts";
 
 const HELP = `usage: pnpm validate [PATH...|-] [--format ${FORMATS.join("|")}] [--cluster NAME]... [--chapter N]
                      [--rule RULE]... [--disable RULE]... [--max-warnings N] [--list-rules] [--no-cache]
-                     [--no-platform] [--remote-schemas] [--progress]
+                     [--no-platform] [--remote-schemas] [--progress] [--layer LAYER]...
+       pnpm validate --explain CLUSTER CHAPTER FROM URL [--method M] [--header 'name: value']...
 
   no PATH      validate the repository: every cluster at every chapter, plus its own YAML files,
                the platform charts included (rendered from charts.lock.yaml's packages)
   PATH...      validate these files/folders of manifests ('-' reads standard input)
   --rule       only these rules (repeatable; 'vs/*' selects an area)
   --disable    skip these rules (repeatable)
+  --layer      only the rules of these layers (repeatable): yaml, schema, cel, semantic, behaviour, repo
+               (behaviour: the lessons' expect: requests through Istio's own config generation)
+  --explain    print one request's trace through the proxies of CLUSTER at CHAPTER, offline (an
+               istioctl proxy-config + x describe): FROM is <ns>/<workload> or gateway:<ns>/<workload>,
+               URL like http://content-generator/delay?ms=10; needs the helper (pnpm tools mesh-sim)
   --max-warnings N   exit 1 when there are more than N warnings
   --no-cache   send every file to kubeconform, ignoring its cached verdicts on unchanged files
   --remote-schemas  path mode: kinds the pinned schema bundle lacks are looked up at the public
@@ -60,6 +68,10 @@ runMain(async () => {
       "no-platform": { type: "boolean", default: false },
       "remote-schemas": { type: "boolean", default: false },
       progress: { type: "boolean", default: false },
+      layer: { type: "string", multiple: true },
+      explain: { type: "boolean", default: false },
+      method: { type: "string" },
+      header: { type: "string", short: "H", multiple: true },
       help: { type: "boolean", short: "h", default: false },
     },
     HELP,
@@ -70,6 +82,33 @@ runMain(async () => {
     return 0;
   }
   const rules = allRuleMetas();
+  if (values.explain) {
+    const [cluster, chapter, from, url, ...extra] = positionals;
+    if (!url || extra.length)
+      throw new UsageError(
+        `--explain takes CLUSTER CHAPTER FROM URL, e.g. --explain primary 10 workshop/curl http://content-generator/delay?ms=10\n${HELP}`,
+      );
+    const headers: Record<string, string> = {};
+    for (const h of values.header ?? []) {
+      const i = h.indexOf(":");
+      if (i <= 0) throw new UsageError(`--header '${h}' is not 'name: value'`);
+      headers[h.slice(0, i).trim().toLowerCase()] = h.slice(i + 1).trim();
+    }
+    const out = await explain(
+      process.cwd(),
+      {
+        cluster: cluster!,
+        chapter: chapter!,
+        from: from!,
+        url,
+        ...(values.method ? { method: values.method.toUpperCase() } : {}),
+        ...(Object.keys(headers).length ? { headers } : {}),
+      },
+      values["no-platform"] ? { platform: false } : {},
+    );
+    process.stdout.write(out.text);
+    return 0;
+  }
   if (values["list-rules"]) {
     process.stdout.write(listRules(rules));
     return 0;
@@ -84,6 +123,15 @@ runMain(async () => {
       throw new UsageError(`--max-warnings needs a whole number, got '${values["max-warnings"]}'`);
   }
   const known = new Set(rules.map((r) => r.code));
+  const layers = new Set(rules.map((r) => r.layer));
+  for (const l of values.layer ?? [])
+    if (!layers.has(l as never))
+      throw new UsageError(`unknown layer '${l}'; layers: ${[...layers].join(", ")}`);
+  // A layer is shorthand for its rules; with --rule too, either selects.
+  const selected = [
+    ...(values.rule ?? []),
+    ...rules.filter((r) => (values.layer ?? []).includes(r.layer)).map((r) => r.code),
+  ];
   for (const r of [...(values.rule ?? []), ...(values.disable ?? [])]) {
     const area = r.replace(/\/\*$/, "");
     // model/* and compose/* are the repository model's own codes (documented as repo/model).
@@ -102,7 +150,7 @@ runMain(async () => {
   if (progress) setToolLog((line) => process.stderr.write(`progress: ${line}\n`));
   const filter = {
     ...(progress ? { progress } : {}),
-    ...(values.rule ? { rules: values.rule } : {}),
+    ...(selected.length ? { rules: selected } : {}),
     ...(values.disable ? { disable: values.disable } : {}),
     ...(values["no-cache"] ? {} : { cacheRoot: validateCacheRoot() }),
   };
