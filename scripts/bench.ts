@@ -1,6 +1,6 @@
 #!/usr/bin/env tsx
 /**
- * pnpm bench [--sizes 1000,10000] [--runs 1] [--no-repo]
+ * pnpm bench [--sizes 1000,10000] [--runs 1] [--no-repo] [--no-behaviour]
  *
  * Generates synthetic meshes (services, service accounts, deployments, VirtualServices,
  * DestinationRules, AuthorizationPolicies, PeerAuthentications) into a temp dir and measures, in
@@ -15,6 +15,9 @@
  * with the platform charts rendered, cold and warm, against `pnpm validate --no-platform` (app,
  * mesh and Applications only: what repo mode validated before the platform render) in the same
  * run. Needs the chart packages (`pnpm charts`, or CHART_MIRROR).
+ * Then the behaviour layer (--no-behaviour skips it): its time per cluster x chapter, cold (the
+ * helper runs) and warm (its cached output), the render not counted. Needs the helper
+ * (`pnpm tools mesh-sim`); without it, the table says so.
  * Set VALIDATE_SCHEMA_ROOT=../shared/schemas when offline.
  */
 import { execFile } from "node:child_process";
@@ -29,6 +32,10 @@ import { effectiveSchemaLocations } from "./lib/validate/schema-sources.ts";
 import { validateCacheRoot } from "./lib/validate/schema-cache.ts";
 import { kubeconformArgs, resolveKubeconform } from "./lib/validate/kubeconform.ts";
 import { fastLoader } from "./lib/validate/source.ts";
+import { findHelper, runBehaviour } from "./lib/behaviour/layer.ts";
+import { loadRepo } from "./lib/model/repo.ts";
+import { openPlatform } from "./lib/render/platform-input.ts";
+import { collectRepo } from "./lib/validate/repo-mode.ts";
 
 const TIME = "/usr/bin/time";
 const ROOT = process.cwd();
@@ -165,10 +172,11 @@ function measure(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Prom
   });
 }
 
-const HELP = `usage: pnpm bench [--sizes 1000,10000] [--runs 1] [--no-repo]
+const HELP = `usage: pnpm bench [--sizes 1000,10000] [--runs 1] [--no-repo] [--no-behaviour]
 
 Measures kubeconform alone against \`pnpm validate PATH\` (cold, warm, 1% edited) on synthetic
-meshes of each size, then repo mode with and without the platform charts (--no-repo skips it).
+meshes of each size, then repo mode with and without the platform charts (--no-repo skips it),
+then the behaviour layer per cluster x chapter, cold and warm (--no-behaviour skips it).
 Set VALIDATE_SCHEMA_ROOT=../shared/schemas when offline.`;
 
 runMain(async () => {
@@ -179,6 +187,7 @@ runMain(async () => {
         sizes: { type: "string", default: "1000,10000" },
         runs: { type: "string", default: "1" },
         "no-repo": { type: "boolean", default: false },
+        "no-behaviour": { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
     }));
@@ -296,6 +305,7 @@ runMain(async () => {
   const table = [header, header.map(() => "---"), ...rows].map((r) => `| ${r.join(" | ")} |`).join("\n");
   console.log(table);
   if (!values["no-repo"]) console.log(`\n${await repoBench(launch, runs)}`);
+  if (!values["no-behaviour"]) console.log(`\n${await behaviourBench()}`);
   return 0;
 });
 
@@ -345,6 +355,62 @@ async function repoBench(launch: string[], runs: number): Promise<string> {
         summaryOf(m),
       ]);
     return `repo mode on this repository (every cluster x chapter):\n${rows.map((r) => `| ${r.join(" | ")} |`).join("\n")}`;
+  } finally {
+    await rm(cacheDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The behaviour layer per cluster x chapter: cold (empty output cache: one helper run each) and
+ * warm (the cache answers). The render happens once before and is not counted: it is the same
+ * work the other layers need.
+ */
+async function behaviourBench(): Promise<string> {
+  if (!(await findHelper(process.env)))
+    return "behaviour layer: not measured, the mesh simulation helper is not built (`pnpm tools mesh-sim`)";
+  const loaded = await loadRepo(ROOT);
+  const config = loadConfig(ROOT);
+  const platform = await openPlatform(ROOT, {}).catch(() => undefined);
+  const { scopes } = await collectRepo(ROOT, config, {}, undefined, loaded, platform);
+  const live = scopes.flatMap((s) => (s.behaviour?.expectations.requests.length ? [s.behaviour] : []));
+  const cacheDir = await mkdtemp(path.join(os.tmpdir(), "bench-behaviour-"));
+  try {
+    const times = new Map<string, { requests: number; cold?: number; warm?: number }>();
+    for (const pass of ["cold", "warm"] as const) {
+      await runBehaviour(live, {
+        cacheRoot: cacheDir,
+        onScope: (s, ms) => {
+          const k = `${s.cluster} | ${s.chapter}`;
+          const e = times.get(k) ?? { requests: s.expectations.requests.length };
+          e[pass] = ms;
+          times.set(k, e);
+        },
+      });
+    }
+    const rows = [
+      ["cluster", "chapter", "requests", "cold (helper runs)", "warm (cached output)"],
+      ["---", "---", "---", "---", "---"],
+    ];
+    let cold = 0;
+    let warm = 0;
+    for (const [k, e] of times) {
+      cold += e.cold ?? 0;
+      warm += e.warm ?? 0;
+      rows.push([
+        ...k.split(" | "),
+        String(e.requests),
+        `${((e.cold ?? 0) / 1000).toFixed(2)} s`,
+        `${((e.warm ?? 0) / 1000).toFixed(3)} s`,
+      ]);
+    }
+    rows.push([
+      "all",
+      `${times.size} scopes`,
+      "",
+      `${(cold / 1000).toFixed(2)} s`,
+      `${(warm / 1000).toFixed(3)} s`,
+    ]);
+    return `behaviour layer per cluster x chapter (render not counted):\n${rows.map((r) => `| ${r.join(" | ")} |`).join("\n")}`;
   } finally {
     await rm(cacheDir, { recursive: true, force: true });
   }
