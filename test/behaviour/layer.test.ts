@@ -241,3 +241,24 @@ describe("findings", () => {
     });
   });
 });
+
+describe("--explain's arguments", () => {
+  it("reads a workload or gateway source and refuses anything else with a usage error", async () => {
+    const { parseFrom, explain } = await import("../../scripts/lib/behaviour/explain.ts");
+    expect(parseFrom("workshop/curl")).toEqual({ kind: "workload", namespace: "workshop", name: "curl" });
+    expect(parseFrom("gateway:istio-ingress/istio-ingress")).toEqual({
+      kind: "gateway",
+      namespace: "istio-ingress",
+      name: "istio-ingress",
+    });
+    expect(() => parseFrom("curl")).toThrow(/<namespace>\/<workload>/);
+    await expect(
+      explain(process.cwd(), {
+        cluster: "primary",
+        chapter: "10",
+        from: "workshop/curl",
+        url: "content-generator",
+      }),
+    ).rejects.toThrow(/not a URL/);
+  });
+});

@@ -217,6 +217,8 @@ describe("repo mode over platform + mesh + app", () => {
         ISTIO_GITOPS_CHARTS_DIR: path.join(cache, "charts"),
       },
       cacheRoot: cache,
+      // The lessons' promises have their own end-to-end test with the helper (test/behaviour/e2e.test.ts).
+      disable: ["behaviour/*"],
     });
     expect(
       r.findings
