@@ -44,6 +44,9 @@ type pod struct {
 	// Gateway pods run Envoy as a router (istio-ingress, istio-egress), not as a sidecar.
 	Gateway       bool
 	ContainerPort map[string]int32
+	// The template's containers (their ports): Istio resolves a Service's named targetPort
+	// against the pod's container ports to build the inbound listener.
+	Containers []corev1.Container
 }
 
 func (p *pod) id() string { return p.Namespace + "/" + p.Workload }
@@ -186,7 +189,7 @@ func buildCluster(in SimInput) (*cluster, error) {
 			c.addPod(&pod{
 				Namespace: w.ns, Workload: w.name, Name: fmt.Sprintf("%s-%d", w.name, i),
 				ServiceAccount: sa, Labels: labels, Sidecar: sidecar || gateway, Gateway: gateway,
-				ContainerPort: ports,
+				ContainerPort: ports, Containers: containerPorts(tmpl.Spec.Containers),
 			})
 		}
 	}
@@ -243,11 +246,19 @@ func (c *cluster) addPod(p *pod) {
 	c.PodsByIP[p.IP] = p
 }
 
+func containerPorts(cs []corev1.Container) []corev1.Container {
+	out := make([]corev1.Container, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, corev1.Container{Name: c.Name, Image: c.Image, Ports: c.Ports})
+	}
+	return out
+}
+
 func (p *pod) kubePod() *corev1.Pod {
 	return &corev1.Pod{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
 		ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: p.Namespace, Labels: p.Labels},
-		Spec:       corev1.PodSpec{ServiceAccountName: p.ServiceAccount, NodeName: "node"},
+		Spec:       corev1.PodSpec{ServiceAccountName: p.ServiceAccount, NodeName: "node", Containers: p.Containers},
 		Status: corev1.PodStatus{
 			Phase:      corev1.PodRunning,
 			PodIP:      p.IP,
