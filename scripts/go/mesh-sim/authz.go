@@ -215,6 +215,16 @@ func evalRequirement(req *jwtpb.JwtRequirement, cfg *jwtpb.JwtAuthentication, r 
 		}
 		st, claims, reason, notEval := verify(p, r, unverifiable)
 		if st == tokenOK {
+			// Istio's outputClaimToHeaders: the verified claim becomes a request header, which
+			// routes after this filter (and later proxies) can match.
+			for _, ch := range p.GetClaimToHeaders() {
+				switch v := claims[ch.GetClaimName()].(type) {
+				case string:
+					r.Headers[strings.ToLower(ch.GetHeaderName())] = v
+				case float64, bool:
+					r.Headers[strings.ToLower(ch.GetHeaderName())] = fmt.Sprint(v)
+				}
+			}
 			key := p.GetPayloadInMetadata()
 			if key == "" {
 				key = "payload"

@@ -11,9 +11,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"runtime/debug"
 	"sort"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -57,7 +59,16 @@ type simulator struct {
 	proxies     map[string]*proxyView
 }
 
+// timing prints how long each phase took on stderr when MESH_SIM_TIMING is set (for pnpm bench
+// and for finding what a slow chapter spends its time on).
+func timing(phase string, since time.Time) {
+	if os.Getenv("MESH_SIM_TIMING") != "" {
+		fmt.Fprintf(stderr, "mesh-sim: %s %dms\n", phase, time.Since(since).Milliseconds())
+	}
+}
+
 func Simulate(t test.Failer, in SimInput) (*SimOutput, error) {
+	start := time.Now()
 	c, err := buildCluster(in)
 	if err != nil {
 		return nil, err
@@ -78,6 +89,8 @@ func Simulate(t test.Failer, in SimInput) (*SimOutput, error) {
 		KubernetesObjects: c.Kube,
 		MeshConfig:        m,
 	})
+	timing("xds", start)
+	start = time.Now()
 	s := &simulator{t: t, fds: fds, c: c, trustDomain: trustDomain(m), domain: domain, proxies: map[string]*proxyView{}}
 	out := &SimOutput{Version: protocolVersion, Results: []SimResult{}, ConfigErrors: c.ConfigErrors}
 	if out.ConfigErrors == nil {
@@ -86,6 +99,7 @@ func Simulate(t test.Failer, in SimInput) (*SimOutput, error) {
 	for _, req := range in.Requests {
 		out.Results = append(out.Results, s.run(req))
 	}
+	timing(fmt.Sprintf("%d requests through %d proxies", len(in.Requests), len(s.proxies)), start)
 	return out, nil
 }
 
