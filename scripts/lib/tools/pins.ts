@@ -242,6 +242,9 @@ export const TOOL_PINS: Record<ToolName, ToolPin> = {
     // simulation at the pinned istioctl's Istio commit (its go.mod requires the same pseudo-version
     // with istioctl's replace lines), plus route, JWT and RBAC evaluation of our own.
     version: "0.1.0",
+    // Without Go: a mesh-sim of this same version built elsewhere, on PATH or in MESH_SIM_BIN
+    // (sim.ts still refuses one that speaks another protocol version).
+    compatibleVersions: /^0\.1\.0$/,
     goSource: "scripts/go/mesh-sim",
     goPackage: ".",
     goVersion: "v0.0.0-20260826214018-9739e10eb9d7",
