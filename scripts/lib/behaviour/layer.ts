@@ -73,8 +73,8 @@ function docsOf(text: string): Array<Record<string, unknown>> {
   const wanted =
     /^kind: RequestAuthentication$/m.test(text) ||
     (/^kind: ConfigMap$/m.test(text) &&
-      /^  name: istio$/m.test(text) &&
-      /^  namespace: istio-system$/m.test(text));
+      /^ {2}name: istio$/m.test(text) &&
+      /^ {2}namespace: istio-system$/m.test(text));
   if (!wanted) return [];
   return parseAllDocuments(text)
     .map((d) => d.toJS() as unknown)
