@@ -433,7 +433,11 @@ kind: RequestAuthentication
 metadata: {name: jwt, namespace: istio-ingress}
 spec:
   selector: {matchLabels: {istio: ingressgateway}}
-  jwtRules: [{issuer: "testing@secure.istio.io"}]
+  jwtRules:
+  - issuer: "testing@secure.istio.io"
+    fromHeaders: [{name: Authorization, prefix: "Bearer "}]
+    fromCookies: [session]
+    outputClaimToHeaders: [{header: x-jwt-group, claim: group}]
 ---
 apiVersion: networking.istio.io/v1
 kind: Gateway
@@ -452,17 +456,29 @@ spec:
   - name: admins
     match: [{headers: {"@request.auth.claims.groups": {exact: admins}}}]
     route: [{destination: {host: httpbin.foo.svc.cluster.local, subset: v2, port: {number: 8000}}}]
+  - name: users-by-claim-header
+    match: [{headers: {x-jwt-group: {exact: users}}}]
+    route: [{destination: {host: httpbin.foo.svc.cluster.local, subset: v1, port: {number: 8000}}}]
   - name: everyone
     route: [{destination: {host: httpbin.foo.svc.cluster.local, subset: v1, port: {number: 8000}}}]
 `, map[string]string{"testing@secure.istio.io": jwks},
 		ingress("admin", "admins", sign),
 		ingress("user", "users", sign),
 		ingress("anonymous", "", sign),
+		func() SimRequest {
+			r := ingress("cookie", "", sign)
+			r.Headers["cookie"] = "a=1; session=" + sign(map[string]any{"iss": "testing@secure.istio.io", "sub": "c", "group": "users"})
+			return r
+		}(),
 	)
 	if errs := lastErrors; len(errs) > 0 {
 		t.Fatalf("config errors: %+v", errs)
 	}
-	for id, wantRoute := range map[string]string{"admin": "admins", "user": "everyone", "anonymous": "everyone"} {
+	for id, wantRoute := range map[string]string{
+		"admin": "admins", "user": "everyone", "anonymous": "everyone",
+		// A token from a cookie, its claim copied to a header that a later route matches.
+		"cookie": "users-by-claim-header",
+	} {
 		r := res[id]
 		if len(r.Hops) == 0 || r.Hops[0].Route != wantRoute || r.Outcome.Kind != "delivered" {
 			b, _ := json.MarshalIndent(r, "", "  ")

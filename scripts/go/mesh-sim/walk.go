@@ -381,6 +381,11 @@ func (s *simulator) hop(p *pod, call simulation.Call, direction string, st *stat
 	var clusterName string
 	var rt *route.Route
 	if hcm := xdstest.ExtractHTTPConnectionManager(s.t, fc); fc != nil && hcm != nil {
+		// The request as the route was first chosen, before jwt_authn added claims and headers.
+		before := &request{Headers: map[string]string{}, Path: rq.Path, Metadata: map[string]map[string]any{}}
+		for k, v := range rq.Headers {
+			before.Headers[k] = v
+		}
 		for _, f := range hcm.GetHttpFilters() {
 			switch f.GetName() {
 			case jwtFilter:
@@ -443,8 +448,12 @@ func (s *simulator) hop(p *pod, call simulation.Call, direction string, st *stat
 			h.Error = "TLS required: 301 redirect to https"
 			return finish(Outcome{Kind: "no-route", Status: 301, Detail: fmt.Sprintf("%s: %s", p.id(), h.Error)})
 		}
+		routeReq := rq
+		if !rq.ClearRouteCache {
+			routeReq = before
+		}
 		var err error
-		rt, err = firstRoute(vh, rq)
+		rt, err = firstRoute(vh, routeReq)
 		if err != nil {
 			res.NotEvaluable = err.Error()
 			return finish(Outcome{Kind: "no-route", Detail: err.Error()})
