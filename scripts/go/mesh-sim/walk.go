@@ -38,6 +38,7 @@ import (
 	"istio.io/istio/pilot/pkg/xds/endpoints"
 	"istio.io/istio/pilot/test/xds"
 	"istio.io/istio/pilot/test/xdstest"
+	hostpkg "istio.io/istio/pkg/config/host"
 	"istio.io/istio/pkg/config/mesh"
 	"istio.io/istio/pkg/test"
 )
@@ -173,9 +174,19 @@ func (s *simulator) service(host, fromNS string) *corev1.Service {
 // resolve is the address a client connects to: the Service's ClusterIP, or for hosts the
 // cluster does not know (ServiceEntry hosts, the internet) an address outside it, which
 // sidecars catch on the port's wildcard listener.
-func (s *simulator) resolve(host, fromNS string) string {
+func (s *simulator) resolve(host, fromNS string, src *pod) string {
 	if svc := s.service(host, fromNS); svc != nil && svc.Spec.ClusterIP != "" && svc.Spec.ClusterIP != "None" {
 		return svc.Spec.ClusterIP
+	}
+	// A ServiceEntry with addresses, or one DNS proxying auto-allocates a VIP for: the sidecar's
+	// DNS proxy answers with that address, and the sidecar has a listener on it.
+	if src != nil && src.Sidecar {
+		v := s.view(src)
+		if svc := s.fds.PushContext().ServiceForHostname(v.proxy, hostpkg.Name(strings.TrimSuffix(host, "."))); svc != nil {
+			if addr := svc.GetAddressForProxy(v.proxy); addr != "" && addr != "0.0.0.0" && !strings.Contains(addr, "/") {
+				return addr
+			}
+		}
 	}
 	return "203.0.113.10"
 }
@@ -237,7 +248,7 @@ func (s *simulator) run(req SimRequest) (res SimResult) {
 	headers[":path"] = path
 	headers[":scheme"] = "http"
 
-	call := simulation.Call{Address: s.resolve(req.Host, src.Namespace), Port: req.Port, Path: path, HostHeader: req.Host, Headers: httpHeaders(headers)}
+	call := simulation.Call{Address: s.resolve(req.Host, src.Namespace, src), Port: req.Port, Path: path, HostHeader: req.Host, Headers: httpHeaders(headers)}
 	switch req.Protocol {
 	case "tcp":
 		call.Protocol, call.TLS = simulation.TCP, simulation.Plaintext
