@@ -603,3 +603,41 @@ spec:
 		t.Fatalf("want one error for VirtualService broken, got %+v", out.ConfigErrors)
 	}
 }
+
+// The pre-split skips what cannot matter without converting it, and keeps a "---" inside a block
+// scalar (indented) as content, not a separator.
+func TestSplitDocuments(t *testing.T) {
+	docs, err := splitDocuments(`apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: big}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: skipped}
+data:
+  a: |
+    ---
+    not a separator
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: kept}
+--- # a comment after the separator
+{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "json"}}
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, d := range docs {
+		var o object
+		_ = json.Unmarshal(d, &o)
+		names = append(names, o.Metadata.Name)
+	}
+	if strings.Join(names, ",") != "kept,json" {
+		t.Errorf("want kept,json, got %v", names)
+	}
+	if _, err := splitDocuments("apiVersion: v1\nkind: Service\nmetadata: {name: [broken\n"); err == nil || !strings.Contains(err.Error(), "document 1") {
+		t.Errorf("want an error naming document 1, got %v", err)
+	}
+}
