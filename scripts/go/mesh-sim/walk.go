@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -227,7 +228,17 @@ func (s *simulator) run(req SimRequest) (res SimResult) {
 	}()
 	src := s.findWorkload(req.From.Namespace, req.From.Name)
 	if src == nil {
-		res.Outcome = Outcome{Kind: "no-route", Detail: fmt.Sprintf("no workload %s/%s in the render or the chapter's clients", req.From.Namespace, req.From.Name)}
+		var known []string
+		for _, p := range s.c.Pods {
+			if p.Namespace == req.From.Namespace && !slices.Contains(known, p.Workload) {
+				known = append(known, p.Workload)
+			}
+		}
+		hint := "none"
+		if len(known) > 0 {
+			hint = strings.Join(known, ", ")
+		}
+		res.Outcome = Outcome{Kind: "no-route", Detail: fmt.Sprintf("no workload %s/%s in the render or the chapter's clients (workloads in %s: %s)", req.From.Namespace, req.From.Name, req.From.Namespace, hint)}
 		res.NotEvaluable = res.Outcome.Detail
 		return res
 	}
