@@ -215,6 +215,7 @@ func evalRequirement(req *jwtpb.JwtRequirement, cfg *jwtpb.JwtAuthentication, r 
 		}
 		st, claims, reason, notEval := verify(p, r, unverifiable)
 		if st == tokenOK {
+			r.ClearRouteCache = r.ClearRouteCache || p.GetClearRouteCache()
 			// Istio's outputClaimToHeaders: the verified claim becomes a request header, which
 			// routes after this filter (and later proxies) can match.
 			for _, ch := range p.GetClaimToHeaders() {

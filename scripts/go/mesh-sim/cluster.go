@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -76,22 +77,47 @@ type workloadSpec struct {
 	} `json:"spec"`
 }
 
+var (
+	docSeparator = regexp.MustCompile(`(?m)^---[ \t]*(?:#.*)?$`)
+	topLevelKind = regexp.MustCompile(`(?m)^kind:[ \t]*["']?([A-Za-z]+)`)
+	topLevelAPI  = regexp.MustCompile(`(?m)^apiVersion:[ \t]*["']?([^\s"']+)`)
+	wantedKinds  = map[string]bool{"Namespace": true, "Service": true, "Deployment": true, "StatefulSet": true, "DaemonSet": true}
+)
+
+// wanted says from a document's top-level lines whether it can matter here. A render is mostly
+// CRDs and dashboards (megabytes); converting them from YAML would be most of a run's time.
+// A document these lines cannot classify is decoded anyway.
+func wanted(doc string) bool {
+	k := topLevelKind.FindStringSubmatch(doc)
+	a := topLevelAPI.FindStringSubmatch(doc)
+	if k == nil || a == nil {
+		return true
+	}
+	return wantedKinds[k[1]] || strings.Contains(a[1], ".istio.io/")
+}
+
 func splitDocuments(s string) ([][]byte, error) {
-	dec := kubeyaml.NewYAMLOrJSONDecoder(strings.NewReader(s), 1<<20)
 	var docs [][]byte
-	for {
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			if err == io.EOF {
-				return docs, nil
-			}
-			return nil, fmt.Errorf("objects: document %d is not valid YAML: %v", len(docs)+1, err)
-		}
-		if len(bytes.TrimSpace(raw)) == 0 || string(raw) == "null" {
+	for i, part := range docSeparator.Split(s, -1) {
+		if !wanted(part) {
 			continue
 		}
-		docs = append(docs, raw)
+		dec := kubeyaml.NewYAMLOrJSONDecoder(strings.NewReader(part), 1<<20)
+		for {
+			var raw json.RawMessage
+			if err := dec.Decode(&raw); err != nil {
+				if err == io.EOF {
+					break
+				}
+				return nil, fmt.Errorf("objects: document %d is not valid YAML: %v", i+1, err)
+			}
+			if len(bytes.TrimSpace(raw)) == 0 || string(raw) == "null" {
+				continue
+			}
+			docs = append(docs, raw)
+		}
 	}
+	return docs, nil
 }
 
 func buildCluster(in SimInput) (*cluster, error) {

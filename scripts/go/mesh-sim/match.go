@@ -41,6 +41,10 @@ type request struct {
 	SourceIP      string
 	DestPort      int
 	SNI           string
+	// Set when a verified JWT provider has clear_route_cache: only then does Envoy pick the route
+	// again with what jwt_authn added (claims, claim headers); otherwise the route was already
+	// chosen before it ran.
+	ClearRouteCache bool
 }
 
 func (r *request) pathOnly() string {

@@ -433,7 +433,11 @@ kind: RequestAuthentication
 metadata: {name: jwt, namespace: istio-ingress}
 spec:
   selector: {matchLabels: {istio: ingressgateway}}
-  jwtRules: [{issuer: "testing@secure.istio.io"}]
+  jwtRules:
+  - issuer: "testing@secure.istio.io"
+    fromHeaders: [{name: Authorization, prefix: "Bearer "}]
+    fromCookies: [session]
+    outputClaimToHeaders: [{header: x-jwt-group, claim: group}]
 ---
 apiVersion: networking.istio.io/v1
 kind: Gateway
@@ -452,17 +456,29 @@ spec:
   - name: admins
     match: [{headers: {"@request.auth.claims.groups": {exact: admins}}}]
     route: [{destination: {host: httpbin.foo.svc.cluster.local, subset: v2, port: {number: 8000}}}]
+  - name: users-by-claim-header
+    match: [{headers: {x-jwt-group: {exact: users}}}]
+    route: [{destination: {host: httpbin.foo.svc.cluster.local, subset: v1, port: {number: 8000}}}]
   - name: everyone
     route: [{destination: {host: httpbin.foo.svc.cluster.local, subset: v1, port: {number: 8000}}}]
 `, map[string]string{"testing@secure.istio.io": jwks},
 		ingress("admin", "admins", sign),
 		ingress("user", "users", sign),
 		ingress("anonymous", "", sign),
+		func() SimRequest {
+			r := ingress("cookie", "", sign)
+			r.Headers["cookie"] = "a=1; session=" + sign(map[string]any{"iss": "testing@secure.istio.io", "sub": "c", "group": "users"})
+			return r
+		}(),
 	)
 	if errs := lastErrors; len(errs) > 0 {
 		t.Fatalf("config errors: %+v", errs)
 	}
-	for id, wantRoute := range map[string]string{"admin": "admins", "user": "everyone", "anonymous": "everyone"} {
+	for id, wantRoute := range map[string]string{
+		"admin": "admins", "user": "everyone", "anonymous": "everyone",
+		// A token from a cookie, its claim copied to a header that a later route matches.
+		"cookie": "users-by-claim-header",
+	} {
 		r := res[id]
 		if len(r.Hops) == 0 || r.Hops[0].Route != wantRoute || r.Outcome.Kind != "delivered" {
 			b, _ := json.MarshalIndent(r, "", "  ")
@@ -585,5 +601,43 @@ spec:
 	}
 	if len(out.ConfigErrors) != 1 || out.ConfigErrors[0].Name != "broken" || out.ConfigErrors[0].Kind != "VirtualService" {
 		t.Fatalf("want one error for VirtualService broken, got %+v", out.ConfigErrors)
+	}
+}
+
+// The pre-split skips what cannot matter without converting it, and keeps a "---" inside a block
+// scalar (indented) as content, not a separator.
+func TestSplitDocuments(t *testing.T) {
+	docs, err := splitDocuments(`apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: big}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: skipped}
+data:
+  a: |
+    ---
+    not a separator
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: kept}
+--- # a comment after the separator
+{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "json"}}
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, d := range docs {
+		var o object
+		_ = json.Unmarshal(d, &o)
+		names = append(names, o.Metadata.Name)
+	}
+	if strings.Join(names, ",") != "kept,json" {
+		t.Errorf("want kept,json, got %v", names)
+	}
+	if _, err := splitDocuments("apiVersion: v1\nkind: Service\nmetadata: {name: [broken\n"); err == nil || !strings.Contains(err.Error(), "document 1") {
+		t.Errorf("want an error naming document 1, got %v", err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -38,6 +39,7 @@ import (
 	"istio.io/istio/pilot/pkg/xds/endpoints"
 	"istio.io/istio/pilot/test/xds"
 	"istio.io/istio/pilot/test/xdstest"
+	hostpkg "istio.io/istio/pkg/config/host"
 	"istio.io/istio/pkg/config/mesh"
 	"istio.io/istio/pkg/test"
 )
@@ -173,9 +175,19 @@ func (s *simulator) service(host, fromNS string) *corev1.Service {
 // resolve is the address a client connects to: the Service's ClusterIP, or for hosts the
 // cluster does not know (ServiceEntry hosts, the internet) an address outside it, which
 // sidecars catch on the port's wildcard listener.
-func (s *simulator) resolve(host, fromNS string) string {
+func (s *simulator) resolve(host, fromNS string, src *pod) string {
 	if svc := s.service(host, fromNS); svc != nil && svc.Spec.ClusterIP != "" && svc.Spec.ClusterIP != "None" {
 		return svc.Spec.ClusterIP
+	}
+	// A ServiceEntry with addresses, or one DNS proxying auto-allocates a VIP for: the sidecar's
+	// DNS proxy answers with that address, and the sidecar has a listener on it.
+	if src != nil && src.Sidecar {
+		v := s.view(src)
+		if svc := s.fds.PushContext().ServiceForHostname(v.proxy, hostpkg.Name(strings.TrimSuffix(host, "."))); svc != nil {
+			if addr := svc.GetAddressForProxy(v.proxy); addr != "" && addr != "0.0.0.0" && !strings.Contains(addr, "/") {
+				return addr
+			}
+		}
 	}
 	return "203.0.113.10"
 }
@@ -216,7 +228,17 @@ func (s *simulator) run(req SimRequest) (res SimResult) {
 	}()
 	src := s.findWorkload(req.From.Namespace, req.From.Name)
 	if src == nil {
-		res.Outcome = Outcome{Kind: "no-route", Detail: fmt.Sprintf("no workload %s/%s in the render or the chapter's clients", req.From.Namespace, req.From.Name)}
+		var known []string
+		for _, p := range s.c.Pods {
+			if p.Namespace == req.From.Namespace && !slices.Contains(known, p.Workload) {
+				known = append(known, p.Workload)
+			}
+		}
+		hint := "none"
+		if len(known) > 0 {
+			hint = strings.Join(known, ", ")
+		}
+		res.Outcome = Outcome{Kind: "no-route", Detail: fmt.Sprintf("no workload %s/%s in the render or the chapter's clients (workloads in %s: %s)", req.From.Namespace, req.From.Name, req.From.Namespace, hint)}
 		res.NotEvaluable = res.Outcome.Detail
 		return res
 	}
@@ -237,7 +259,7 @@ func (s *simulator) run(req SimRequest) (res SimResult) {
 	headers[":path"] = path
 	headers[":scheme"] = "http"
 
-	call := simulation.Call{Address: s.resolve(req.Host, src.Namespace), Port: req.Port, Path: path, HostHeader: req.Host, Headers: httpHeaders(headers)}
+	call := simulation.Call{Address: s.resolve(req.Host, src.Namespace, src), Port: req.Port, Path: path, HostHeader: req.Host, Headers: httpHeaders(headers)}
 	switch req.Protocol {
 	case "tcp":
 		call.Protocol, call.TLS = simulation.TCP, simulation.Plaintext
@@ -381,6 +403,11 @@ func (s *simulator) hop(p *pod, call simulation.Call, direction string, st *stat
 	var clusterName string
 	var rt *route.Route
 	if hcm := xdstest.ExtractHTTPConnectionManager(s.t, fc); fc != nil && hcm != nil {
+		// The request as the route was first chosen, before jwt_authn added claims and headers.
+		before := &request{Headers: map[string]string{}, Path: rq.Path, Metadata: map[string]map[string]any{}}
+		for k, v := range rq.Headers {
+			before.Headers[k] = v
+		}
 		for _, f := range hcm.GetHttpFilters() {
 			switch f.GetName() {
 			case jwtFilter:
@@ -443,8 +470,12 @@ func (s *simulator) hop(p *pod, call simulation.Call, direction string, st *stat
 			h.Error = "TLS required: 301 redirect to https"
 			return finish(Outcome{Kind: "no-route", Status: 301, Detail: fmt.Sprintf("%s: %s", p.id(), h.Error)})
 		}
+		routeReq := rq
+		if !rq.ClearRouteCache {
+			routeReq = before
+		}
 		var err error
-		rt, err = firstRoute(vh, rq)
+		rt, err = firstRoute(vh, routeReq)
 		if err != nil {
 			res.NotEvaluable = err.Error()
 			return finish(Outcome{Kind: "no-route", Detail: err.Error()})
