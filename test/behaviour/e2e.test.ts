@@ -3,11 +3,9 @@
  * cache on first use) on the repository's real render (helm, the platform charts from the offline
  * mirror): every expectation holds at every chapter of both clusters; each mutation of the render
  * that breaks a lesson's promise fails at least one expectation; on an empty render none passes.
- *
- * Until the helper's Go sources exist the layer can only say it did not run; that is what the
- * first block checks, and the second (which needs the helper) does not start.
  */
-import { existsSync, readdirSync } from "node:fs";
+import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
 import { Document, parseDocument } from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -18,10 +16,8 @@ import type { Finding } from "../../scripts/lib/findings.ts";
 import { loadRepo } from "../../scripts/lib/model/repo.ts";
 import { openPlatform } from "../../scripts/lib/render/platform-input.ts";
 import { collectRepo } from "../../scripts/lib/validate/repo-mode.ts";
+import { validateRepo } from "../../scripts/lib/validate/index.ts";
 import { REPO_ROOT, testConfig } from "../validate/helpers.ts";
-
-const SOURCES = path.join(REPO_ROOT, "scripts/go/mesh-sim");
-const HELPER_HAS_SOURCES = existsSync(SOURCES) && readdirSync(SOURCES).some((f) => f.endsWith(".go"));
 
 async function behaviourScopes(
   selection: { clusters?: string[]; chapter?: string } = {},
@@ -69,20 +65,7 @@ function drop(scope: BehaviourScope, kind: string, name: string): BehaviourScope
   return { ...scope, files };
 }
 
-describe.runIf(!HELPER_HAS_SOURCES)("before the helper exists", () => {
-  it("the layer says it did not run, naming how to build the helper", async () => {
-    const [scope] = await behaviourScopes({ clusters: ["primary"], chapter: "10" });
-    const f = await runBehaviour([scope!], { env: { ...process.env, MESH_SIM_BIN: "", CI: "" } });
-    expect(f).toHaveLength(1);
-    expect(f[0]).toMatchObject({
-      rule: "behaviour/helper",
-      file: "chapters/05-installing-istio/chapter.yaml",
-    });
-    expect(f[0]!.hint).toContain("pnpm tools mesh-sim");
-  });
-});
-
-describe.runIf(HELPER_HAS_SOURCES)("with the helper", () => {
+describe("with the helper", () => {
   let bin = "";
   const run = (scopes: BehaviourScope[]) => runBehaviour(scopes, { run: (input) => runSim(input, { bin }) });
   const byChapter = new Map<string, BehaviourScope>();
@@ -179,4 +162,36 @@ describe.runIf(HELPER_HAS_SOURCES)("with the helper", () => {
       const after = failedNames(await run([change(at(chapter))]));
       for (const name of expected) expect(after, `${what}: ${name}`).toContain(name);
     }, 120_000);
+});
+
+describe("pnpm validate's behaviour layer on a copy of the repository", () => {
+  it("reports a broken promise at its line in chapter.yaml, with the trace, at every chapter it breaks", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), "behaviour-repo-"));
+    try {
+      for (const p of ["apps/chart", "chapters", "clusters", "mesh", "helmfile.yaml", "charts.lock.yaml"])
+        await cp(path.join(REPO_ROOT, p), path.join(dir, p), { recursive: true });
+      // Chapter 13 without the admins' route timeout the summary promises.
+      const file = path.join(dir, "chapters/13-fault-injection/chapter.yaml");
+      const text = await readFile(file, "utf8");
+      const broken = text.replace(
+        "      - op: add\n        path: /spec/http/1/timeout\n        value: 2s\n",
+        "",
+      );
+      expect(broken).not.toBe(text);
+      await writeFile(file, broken);
+      await resolveMeshSim();
+      const r = await validateRepo(dir, { clusters: ["primary"], rules: ["behaviour/*"], platform: true });
+      const failed = r.findings.filter((f) => f.rule === "behaviour/expectation");
+      expect(failed.map((f) => `${f.file}:${f.message.split(" does not hold")[0]}`)).toEqual([
+        "chapters/13-fault-injection/chapter.yaml:expectation 'admins-route-timeout'",
+      ]);
+      const line = broken.split("\n").findIndex((l) => l.includes("name: admins-route-timeout"));
+      expect(failed[0]!.line).toBeGreaterThan(line + 1);
+      expect(failed[0]!.message).toContain("route timeout is none, expected 2s");
+      expect(failed[0]!.context).toContain("chapters 13-fault-injection .. 19-multicluster (7)");
+      expect(failed[0]!.detail).toContain("route 'admins-canary'");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 600_000);
 });
