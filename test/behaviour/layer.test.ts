@@ -262,3 +262,14 @@ describe("--explain's arguments", () => {
     ).rejects.toThrow(/not a URL/);
   });
 });
+
+describe("without Istio's platform releases in the render", () => {
+  it("does not run those scopes and says why, once, even without the helper", async () => {
+    const blind = { ...scope([REQ()]), unrenderedIstio: ["istiod", "istio-ingress"] };
+    const f = await runBehaviour([blind, blind], { env: { ...process.env, MESH_SIM_BIN: "/nonexistent" } });
+    expect(f).toHaveLength(1);
+    expect(f[0]).toMatchObject({ rule: "behaviour/not-evaluable", severity: "warning", line: 40 });
+    expect(f[0]!.message).toContain("2 cluster x chapter scope(s)");
+    expect(f[0]!.message).toContain("istiod, istio-ingress");
+  });
+});

@@ -45,6 +45,8 @@ export interface BehaviourScope {
   clusterDomain: string;
   /** Rendered Kubernetes objects of the cluster (app, mesh, platform), one or more per file. */
   files: BehaviourFile[];
+  /** Istio releases (base, istiod, gateways) the platform render lacks: the layer cannot run here. */
+  unrenderedIstio?: string[];
   /** istiod's composed `meshConfig` values: used when the render holds no istio ConfigMap. */
   meshConfigValues?: Record<string, unknown>;
   expectations: Effective;
@@ -267,8 +269,21 @@ export async function runBehaviour(
   options: BehaviourOptions = {},
 ): Promise<Finding[]> {
   const env = options.env ?? process.env;
-  const live = scopes.filter((s) => s.expectations.requests.length > 0);
-  if (!live.length) return [];
+  const withRequests = scopes.filter((s) => s.expectations.requests.length > 0);
+  const blind = withRequests.filter((s) => s.unrenderedIstio?.length);
+  const live = withRequests.filter((s) => !s.unrenderedIstio?.length);
+  const notRun: Finding[] = blind.length
+    ? [
+        finding(
+          BEHAVIOUR_RULES.notEvaluable,
+          "warning",
+          blind[0]!.expectations.requests[0]!.position,
+          `the behaviour layer did not run for ${blind.length} cluster x chapter scope(s): the platform render lacks Istio's releases ${[...new Set(blind.flatMap((s) => s.unrenderedIstio ?? []))].join(", ")} (gateways, istiod's mesh config), so no verdict would be sound`,
+          "render the platform charts: `pnpm charts` once online, or set CHART_MIRROR to an offline chart mirror (and leave out --no-platform)",
+        ),
+      ]
+    : [];
+  if (!live.length) return notRun;
   let run = options.run;
   let helperId = "injected";
   if (!run) {
@@ -277,6 +292,7 @@ export async function runBehaviour(
       const first = live[0]!.expectations.requests[0]!;
       const ci = !!env.CI && env.CI !== "false";
       return [
+        ...notRun,
         finding(
           BEHAVIOUR_RULES.helper,
           ci ? "error" : "warning",
@@ -301,7 +317,7 @@ export async function runBehaviour(
   const needsKeys = live.some((s) => s.expectations.requests.some((r) => r.request.jwt));
   const keys = needsKeys ? makeTestKeys() : undefined;
   const now = options.now ?? Math.floor(Date.now() / 1000);
-  const out: Finding[] = [];
+  const out: Finding[] = [...notRun];
   // Two helper runs at a time: CI has two cores, more would only queue.
   const perScope: Finding[][] = live.map(() => []);
   let next = 0;

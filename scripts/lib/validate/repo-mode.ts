@@ -358,7 +358,14 @@ function behaviourScope(
   const base = renderedRoot(cluster.name);
   const istiod = composition.releases.find((r) => r.release.chartName === "istiod");
   const meshConfig = istiod ? asObj(istiod.values).meshConfig : undefined;
+  // Istio's own releases the platform render lacks (no chart packages, or --no-platform): without
+  // them the gateways and istiod's mesh config are unknown, and a verdict would be a guess.
+  const rendered = new Set(platform?.rendered.map((r) => r.release.name) ?? []);
+  const missing = composition.releases
+    .filter((r) => !r.release.local && r.release.chart.startsWith("istio/") && !rendered.has(r.release.name))
+    .map((r) => r.release.name);
   return {
+    ...(missing.length ? { unrenderedIstio: missing } : {}),
     cluster: cluster.name,
     chapter: chapter.dir,
     chapterFile: chapter.file,
