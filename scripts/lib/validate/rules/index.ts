@@ -235,8 +235,8 @@ export const LAYER_RULES: readonly RuleMeta[] = [
     anchors: [],
     title: "Every expectation can be evaluated offline",
     description:
-      "The helper says when it cannot decide a request offline (an issuer without a JWKS, a source workload it does not know); the expectation is then reported as not checked, never as passed.",
-    hint: "declare the missing client under expect.clients, or drop the expectation with a reason",
+      "The helper says when it cannot decide a request offline (an issuer without a JWKS, a source workload it does not know); the expectation is then reported as not checked, never as passed. When the platform render lacks Istio's own releases (no chart packages offline, or --no-platform), the gateways and istiod's mesh config are unknown: those cluster x chapter scopes are not simulated, and one warning says so.",
+    hint: "declare the missing client under expect.clients, render the platform charts (`pnpm charts`, or CHART_MIRROR), or drop the expectation with a reason",
   }),
   meta({
     code: "charts/lock",
