@@ -3,9 +3,11 @@
  * annotated tags on merged commits whose record matches, promote keeps (refuses over) ignored
  * files under rendered/, and concurrent `pnpm tag` runs tag a commit once. Real git only.
  */
+import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
-import { appendFile, readFile, writeFile } from "node:fs/promises";
+import { appendFile, mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { RefusalError } from "../../scripts/lib/cli/run-main.ts";
 import { readTree } from "../../scripts/lib/fs/tree.ts";
@@ -15,6 +17,7 @@ import { rollback } from "../../scripts/lib/gitops/rollback.ts";
 import { formatTagMessage, renderedHash } from "../../scripts/lib/gitops/tags.ts";
 import { worldPerTest, promoteAndMerge, type Clone, type World } from "./world.ts";
 
+const sh = promisify(execFile);
 const newWorld = worldPerTest();
 let world: World;
 
@@ -80,12 +83,16 @@ describe("rollback trusts only the tags pnpm tag made on merged commits", () => 
       input: `object ${evilCommit}\ntype commit\ntag ${seed!.name}\ntagger ${ident}\n\n${formatTagMessage(record)}`,
     });
     await a.git.run(["update-ref", `refs/tags/${seed!.name}`, object]);
-    const moved = await refusal(rollback(a.dir, { cluster: "primary", to: seed!.name, env: a.env, noPr: true }));
+    const moved = await refusal(
+      rollback(a.dir, { cluster: "primary", to: seed!.name, env: a.env, noPr: true }),
+    );
     expect(moved).toMatch(/not on origin\/main.*refusing/);
 
     // A lightweight tag in place of the annotated one: no record, so no hash to check.
     await a.git.run(["update-ref", `refs/tags/${seed!.name}`, seed!.commit]);
-    const light = await refusal(rollback(a.dir, { cluster: "primary", to: seed!.name, env: a.env, noPr: true }));
+    const light = await refusal(
+      rollback(a.dir, { cluster: "primary", to: seed!.name, env: a.env, noPr: true }),
+    );
     expect(light).toMatch(/lightweight tag/);
 
     // A team that signs its tags: an unsigned one is refused with the command to check it.
@@ -100,6 +107,52 @@ describe("rollback trusts only the tags pnpm tag made on merged commits", () => 
     expect(unsigned).toMatch(/git tag -v/);
     expect(await a.git.dirtyFiles()).toEqual([]);
     expect(existsSync(evil)).toBe(false);
+  }, 120_000);
+});
+
+describe("signed tags", () => {
+  it("gitops.signTags signs with gpg; with gitops.verifyTags rollback accepts the signed tag", async () => {
+    world = await newWorld();
+    const { a } = world;
+    const gnupg = path.join(world.tmp, "gnupg");
+    await mkdir(gnupg, { mode: 0o700 });
+    const gpgEnv = { ...process.env, GNUPGHOME: gnupg };
+    await sh(
+      "gpg",
+      [
+        "--batch",
+        "--passphrase",
+        "",
+        "--quick-gen-key",
+        "Alice <alice@example.test>",
+        "ed25519",
+        "sign",
+        "never",
+      ],
+      {
+        env: gpgEnv,
+      },
+    );
+    const saved = process.env.GNUPGHOME;
+    process.env.GNUPGHOME = gnupg;
+    try {
+      await a.git.run(["config", "gitops.signTags", "true"]);
+      await a.git.run(["config", "gitops.verifyTags", "true"]);
+      const seed = await tag(a, "primary");
+      await promoteAndMerge(a, "primary");
+      await tag(a, "primary");
+      await sh("git", ["tag", "-v", seed.tag.name], { cwd: a.dir, env: { ...a.env, GNUPGHOME: gnupg } });
+      const r = await rollback(a.dir, {
+        cluster: "primary",
+        to: seed.tag.name,
+        env: { ...a.env, GNUPGHOME: gnupg },
+        noPr: true,
+      });
+      expect(r.commit).toMatch(/^[0-9a-f]{40}$/);
+    } finally {
+      if (saved === undefined) delete process.env.GNUPGHOME;
+      else process.env.GNUPGHOME = saved;
+    }
   }, 120_000);
 });
 

@@ -179,9 +179,8 @@ export async function createMeshTag(git: Git, o: TagOptions): Promise<TagResult>
       files: files.size,
       subject,
     };
-    const object = await git.out(["mktag"], {
-      input: `object ${commit}\ntype commit\ntag ${name}\ntagger ${ident}\n\n${formatTagMessage(record)}`,
-    });
+    const payload = `object ${commit}\ntype commit\ntag ${name}\ntagger ${ident}\n\n${formatTagMessage(record)}`;
+    const object = await git.out(["mktag"], { input: await maybeSigned(git, payload) });
     if (push) {
       log(`pushing ${name} ...`);
       const refused = await pushTagWithSeq(git, o.cluster, seq, name, object, commit);
@@ -227,6 +226,41 @@ export async function createMeshTag(git: Git, o: TagOptions): Promise<TagResult>
     };
     return { created: true, tag, pushed: push };
   }
+}
+
+/**
+ * The tag object's text, signed the way `git tag -s` signs it (an armored detached OpenPGP
+ * signature over the text, appended) when the repository asks for signed tags:
+ * `git config gitops.signTags true` (or GITOPS_SIGN_TAGS=1). The key is `user.signingKey`, else the
+ * committer's e-mail; the program `gpg.program`, else gpg. `git tag -v <tag>` verifies it.
+ */
+async function maybeSigned(git: Git, payload: string): Promise<string> {
+  const wanted =
+    process.env.GITOPS_SIGN_TAGS === "1" ||
+    (await git.try(["config", "--bool", "gitops.signTags"])) === "true";
+  if (!wanted) return payload;
+  const key =
+    (await git.try(["config", "user.signingKey"])) ||
+    /<([^>]*)>/.exec(await git.out(["var", "GIT_COMMITTER_IDENT"]))?.[1] ||
+    "";
+  const program = (await git.try(["config", "gpg.program"])) || "gpg";
+  const signature = await new Promise<string>((resolve, reject) => {
+    const child = execFile(
+      program,
+      ["--batch", "--no-tty", "-bsau", key],
+      { cwd: git.cwd, encoding: "utf8" },
+      (error, stdout, stderr) =>
+        error
+          ? reject(
+              new RefusalError(
+                `signing the tag with ${program} (key '${key}') failed: ${stderr.trim() || error.message}`,
+              ),
+            )
+          : resolve(stdout),
+    );
+    child.stdin?.end(payload);
+  });
+  return payload + signature;
 }
 
 /**
