@@ -4,7 +4,7 @@
  * repository's own YAML files and the freshness of the committed rendered output.
  */
 import { existsSync, readFileSync } from "node:fs";
-import { readdir, readFile } from "node:fs/promises";
+import { readdir } from "node:fs/promises";
 import path from "node:path";
 import type { Composition } from "../compose/compose.ts";
 import { FindingsError, type Finding } from "../findings.ts";

@@ -10,7 +10,6 @@ import { cp, mkdir, rm, symlink, truncate, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Finding } from "../../../scripts/lib/findings.ts";
 import { loadRepo, readMeshFiles } from "../../../scripts/lib/model/repo.ts";
-import type { Chapter } from "../../../scripts/lib/model/types.ts";
 import { validateRepo } from "../../../scripts/lib/validate/index.ts";
 import { pathScope, REPO_ROOT, run } from "../helpers.ts";
 
