@@ -151,6 +151,14 @@ async function interruptEverywhere(
 }
 
 describe("interrupting promote and rollback", () => {
+  it("package.json runs promote, rollback and tag in the process that owns the undo (not under tsx)", async () => {
+    const pkg = JSON.parse(await readFile(path.join(PROJECT_ROOT, "package.json"), "utf8")) as {
+      scripts: Record<string, string>;
+    };
+    for (const cli of ["promote", "rollback", "tag"])
+      expect(pkg.scripts[cli]).toBe(`node scripts/launch.mjs scripts/${cli}.ts`);
+  });
+
   it("SIGINT / SIGTERM at every git call of a promotion and inside its writes: clone and origin as before", async () => {
     const template = await buildTemplate();
     try {
