@@ -107,6 +107,49 @@ describe("CEL cost and time bounds", () => {
     expect(big.findings[0]!.message).toMatch(/PerCallLimit/);
   });
 
+  it("an object whose rules together cost more than RuntimeCELCostBudget stops being evaluated", () => {
+    const cel = new CelValidator([], "1.36.0");
+    // Twenty rules of about 630,000 each: every one within PerCallLimit, together over 10,000,000.
+    const rules = Array.from({ length: 20 }, (_, i) => ({
+      rule: `self.items.all(x, self.items.all(y, x == y || x != '${i}'))`,
+    }));
+    cel.addCrd({
+      kind: "CustomResourceDefinition",
+      spec: {
+        group: "example.dev",
+        names: { kind: "Widget" },
+        versions: [
+          {
+            name: "v1",
+            schema: {
+              openAPIV3Schema: {
+                type: "object",
+                properties: {
+                  spec: {
+                    type: "object",
+                    "x-kubernetes-validations": rules,
+                    properties: {
+                      items: { type: "array", maxItems: 300, items: { type: "string", maxLength: 8 } },
+                    },
+                  },
+                },
+              },
+            },
+          },
+        ],
+      },
+    });
+    const items = Array.from({ length: 300 }, (_, i) => `i${i}`);
+    const problems = cel.validate({
+      group: "example.dev",
+      kind: "Widget",
+      apiVersion: "example.dev/v1",
+      object: { spec: { items } },
+    } as unknown as Parameters<CelValidator["validate"]>[0]);
+    expect(problems.map((p) => p.code)).toEqual(["cel/cost"]);
+    expect(problems[0]!.message).toMatch(/RuntimeCELCostBudget/);
+  });
+
   it("keeps every rule of Istio's own CRDs within the limits (the API server installs them)", () => {
     const cel = new CelValidator([], "1.36.0");
     const over: string[] = [];
