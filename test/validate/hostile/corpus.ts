@@ -11,7 +11,8 @@ import path from "node:path";
 import type { Finding } from "../../../scripts/lib/findings.ts";
 import { loadRepo, readMeshFiles } from "../../../scripts/lib/model/repo.ts";
 import { validateRepo } from "../../../scripts/lib/validate/index.ts";
-import { pathScope, REPO_ROOT, run } from "../helpers.ts";
+import { collectPaths } from "../../../scripts/lib/validate/path-mode.ts";
+import { pathScope, REPO_ROOT, run, testConfig } from "../helpers.ts";
 
 export interface Outcome {
   findings: Finding[];
@@ -222,6 +223,25 @@ export function corpus(tmp: string): Case[] {
     repoCase("a mesh file is 9 MiB", tmp, (d) =>
       truncate(path.join(d, "mesh/security/peer-authentication.yaml"), 9 * 1024 * 1024),
     ),
+    {
+      // Path mode: a FIFO or a device named on the command line is a usage error, not a hang.
+      name: "path mode: a FIFO and /dev/zero named on the command line",
+      run: async () => {
+        const fifo = path.join(tmp, "named.fifo.yaml");
+        await rm(fifo, { force: true });
+        mkfifo(fifo);
+        for (const p of [fifo, "/dev/zero"]) {
+          try {
+            await collectPaths([p], testConfig(), tmp);
+          } catch (e) {
+            if (p === "/dev/zero") throw e;
+            continue;
+          }
+          throw new Error(`${p} was read`);
+        }
+        return { findings: [] };
+      },
+    },
     // Repo mode reads every YAML file under mesh/, referenced or not.
     repoCase(
       "repo mode with odd files in mesh/",
