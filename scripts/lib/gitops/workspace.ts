@@ -214,7 +214,9 @@ export async function commitChange(git: Git, o: CommitChangeOptions): Promise<st
     await git.run(["commit", "--quiet", "--no-verify", "-F", "-"], { input: message });
     commit = await git.head();
   } catch (e) {
-    await restore(git.ungated(), o);
+    // Through the guard: a signal meanwhile lets this restore finish before its own undo runs.
+    const undo = () => restore(git.ungated(), o);
+    await (o.guard ? o.guard.write(undo) : undo());
     throw e;
   }
   if (o.branch) await git.run(["switch", "--quiet", o.pre.branch]);
