@@ -3,10 +3,11 @@
  * what only makes sense across files (the chapter sequence, the pins, remote vs primary).
  */
 import { readdir, readFile } from "node:fs/promises";
-import { existsSync } from "node:fs";
+import { existsSync, lstatSync } from "node:fs";
 import path from "node:path";
 import { FindingsError, type Finding } from "../findings.ts";
-import { parseYaml, type ParsedFile } from "../yaml-source.ts";
+import { readRegularFile } from "../fs/safe-read.ts";
+import { DEFAULT_YAML_LIMITS, parseYaml, unreadableFinding, type ParsedFile } from "../yaml-source.ts";
 import { parseCluster } from "./cluster.ts";
 import { CHAPTER_DIR_PATTERN, parseChapter } from "./chapter.ts";
 import { parseHelmfile, type Helmfile } from "./helmfile.ts";
@@ -28,6 +29,14 @@ async function subdirs(dir: string): Promise<string[]> {
     .sort();
 }
 
+/** A regular file's text, or undefined with a finding (a FIFO, a device, a link loop, too large). */
+async function readOrRefuse(root: string, file: string, findings: Finding[]): Promise<string | undefined> {
+  const read = await readRegularFile(path.join(root, file), DEFAULT_YAML_LIMITS.maxBytes);
+  if (read.ok) return read.text;
+  findings.push(unreadableFinding(file, read.reason, read.hint));
+  return undefined;
+}
+
 export async function loadRepo(root: string): Promise<{ model?: RepoModel; findings: Finding[] }> {
   const findings: Finding[] = [];
   const clusters: Cluster[] = [];
@@ -36,7 +45,9 @@ export async function loadRepo(root: string): Promise<{ model?: RepoModel; findi
   for (const dir of await subdirs(path.join(root, "clusters"))) {
     const file = `clusters/${dir}/cluster.yaml`;
     if (!existsSync(path.join(root, file))) continue;
-    const loaded = parseCluster(await readFile(path.join(root, file), "utf8"), file, dir);
+    const text = await readOrRefuse(root, file, findings);
+    if (text === undefined) continue;
+    const loaded = parseCluster(text, file, dir);
     findings.push(...loaded.findings);
     if (loaded.value) clusters.push(loaded.value);
   }
@@ -62,7 +73,9 @@ export async function loadRepo(root: string): Promise<{ model?: RepoModel; findi
       );
       continue;
     }
-    const loaded = parseChapter(await readFile(path.join(root, file), "utf8"), file, dir);
+    const text = await readOrRefuse(root, file, findings);
+    if (text === undefined) continue;
+    const loaded = parseChapter(text, file, dir);
     findings.push(...loaded.findings);
     if (loaded.value) chapters.push(loaded.value);
   }
@@ -159,6 +172,16 @@ export function checkPins(clusters: readonly Cluster[], chapters: readonly Chapt
 }
 
 /** Reads and parses the mesh files the chapters refer to, keyed by their path under mesh/. */
+/** Whether a directory entry exists at all (a dangling or looping symlink too). */
+function lexists(p: string): boolean {
+  try {
+    lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export async function readMeshFiles(
   root: string,
   chapters: readonly Chapter[],
@@ -168,8 +191,17 @@ export async function readMeshFiles(
     for (const add of ch.mesh.add) {
       if (files.has(add.path)) continue;
       const full = path.join(root, "mesh", add.path);
-      if (!existsSync(full)) continue; // compose reports the missing file at the chapter's line
-      files.set(add.path, parseYaml(await readFile(full, "utf8"), `mesh/${add.path}`));
+      const file = `mesh/${add.path}`;
+      if (!lexists(full)) continue; // compose reports the missing file at the chapter's line
+      // Only regular files within the size limit: a link to /dev/zero, a FIFO or a link loop is
+      // a finding at the file, not a hang or a crash.
+      const read = await readRegularFile(full, DEFAULT_YAML_LIMITS.maxBytes);
+      files.set(
+        add.path,
+        read.ok
+          ? parseYaml(read.text, file)
+          : { file, documents: [], findings: [unreadableFinding(file, read.reason, read.hint)] },
+      );
     }
   }
   return files;

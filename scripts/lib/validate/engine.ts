@@ -357,7 +357,7 @@ export async function validateScopes(
     }
 
     // Layer 3 (CEL): once per distinct document.
-    if (ruleSelected("cel/rule", filter)) {
+    if (ruleSelected("cel/rule", filter) || ruleSelected("cel/cost", filter)) {
       // Istio's CRD files are most of a megabyte of YAML, the same on every run: cached like manifests.
       const crdLoader = loader
         ? (text: string) => loadAllCached(text, `crd:${hash(text)}`, loader, parseCache)
@@ -374,13 +374,15 @@ export async function validateScopes(
         const first = m.occurrences[0]!;
         for (const [docIndex, r] of first) {
           const problems = cel.validate(r);
+          // A CRD among the validated files: rules the API server would refuse to install.
+          if (r.kind === "CustomResourceDefinition") problems.push(...cel.crdCostProblems(r.object));
           if (!problems.length) continue;
           for (const occ of m.occurrences) {
             const target = occ.get(docIndex)!;
             for (const p of problems) {
               drafts.push({
                 finding: layerFinding(
-                  "cel/rule",
+                  p.code ?? "cel/rule",
                   target,
                   p.path,
                   `${p.message} (CEL rule \`${p.rule.replace(/\s+/g, " ")}\`)`,

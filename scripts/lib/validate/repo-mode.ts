@@ -4,12 +4,13 @@
  * repository's own YAML files and the freshness of the committed rendered output.
  */
 import { existsSync, readFileSync } from "node:fs";
-import { readdir, readFile } from "node:fs/promises";
+import { readdir } from "node:fs/promises";
 import path from "node:path";
 import type { Composition } from "../compose/compose.ts";
 import { FindingsError, type Finding } from "../findings.ts";
 import { Git } from "../gitops/git.ts";
 import { verifiedRestore } from "../gitops/restored.ts";
+import { readRegularFile } from "../fs/safe-read.ts";
 import { diffTrees, readTree } from "../fs/tree.ts";
 import { resolveChapterRef } from "../model/chapter.ts";
 import { loadRepo, type RepoModel } from "../model/repo.ts";
@@ -28,6 +29,7 @@ import type { Platform, PlatformGateway } from "./resource-index.ts";
 import type { RepoFacts } from "./rule.ts";
 import { renderPlatform, type PlatformRender } from "../render/platform.ts";
 import type { PlatformInput } from "../render/platform-input.ts";
+import { unreadableFinding } from "../yaml-source.ts";
 import { platformFindings } from "./platform-findings.ts";
 import { NO_PROGRESS, type Progress } from "../cli/progress.ts";
 import { chartKey, type ChartCrds } from "./chart-crd-schemas.ts";
@@ -179,20 +181,28 @@ async function listYaml(
   return out.sort();
 }
 
-/** YAML files of the repository that are not rendered output: syntax, duplicate keys, limits. */
-async function repoYamlFiles(root: string): Promise<FileInput[]> {
-  const files = [
+/**
+ * YAML files of the repository that are not rendered output: syntax, duplicate keys, limits.
+ * Only regular files within the size limit are read; anything else (a link to /dev/zero, a FIFO,
+ * a link loop) is a finding at the file.
+ */
+async function repoYamlFiles(
+  root: string,
+  maxBytes: number,
+): Promise<{ files: FileInput[]; findings: Finding[] }> {
+  const names = [
     ...(await listYaml(root, "mesh")),
     ...(await listYaml(root, "apps", (p) => !p.includes("/templates/"))),
     ...(await listYaml(root, ".github/workflows")),
   ];
-  return Promise.all(
-    files.map(async (f) => ({
-      file: f,
-      text: await readFile(path.join(root, f), "utf8"),
-      kind: "yaml" as const,
-    })),
-  );
+  const files: FileInput[] = [];
+  const findings: Finding[] = [];
+  for (const f of names) {
+    const read = await readRegularFile(path.join(root, f), maxBytes);
+    if (read.ok) files.push({ file: f, text: read.text, kind: "yaml" as const });
+    else findings.push(unreadableFinding(f, read.reason, read.hint));
+  }
+  return { files, findings };
 }
 
 export interface RepoCollection {
@@ -214,9 +224,11 @@ export async function collectRepo(
   const findings: Finding[] = [];
   const { model, findings: modelFindings } = loaded ?? (await loadRepo(root));
   findings.push(...modelFindings);
+  const yaml = await repoYamlFiles(root, config.limits.maxBytes);
+  findings.push(...yaml.findings);
   const scopes: Scope[] = [
     {
-      files: await repoYamlFiles(root),
+      files: yaml.files,
       platform: platformOf({ releases: [] } as unknown as Composition, config),
       complete: false,
     },

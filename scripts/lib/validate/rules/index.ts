@@ -155,8 +155,28 @@ export const LAYER_RULES: readonly RuleMeta[] = [
     anchors: [],
     title: "Alias expansion is bounded (no YAML bombs)",
     description:
-      "A document that expands aliases beyond the limit (a 'billion laughs' file) fails fast with this error instead of exhausting memory.",
+      "A document that expands aliases beyond the limits (a 'billion laughs' file: more than `limits.maxAliasCount` alias dereferences, or more than `limits.maxExpandedBytes`, 32 MiB by default, of text once every alias is expanded, such as 99 aliases to one huge string) fails fast with this error instead of exhausting memory.",
     hint: "write the values out instead of nesting aliases",
+  }),
+  meta({
+    code: "yaml/too-slow",
+    layer: "yaml",
+    severity: "error",
+    anchors: [],
+    title: "Files parse within the time budget",
+    description:
+      "A file whose parsing takes longer than the budget (10 s by default, `limits.maxParseMs` in .validate.yaml) stops being read at the next document, so that no file can hold the validation up for minutes.",
+    hint: "split the file, or simplify it (deep nesting, many aliases)",
+  }),
+  meta({
+    code: "yaml/unreadable",
+    layer: "yaml",
+    severity: "error",
+    anchors: [],
+    title: "Only regular files are read",
+    description:
+      "A `.yaml` entry that is not a regular file (a symlink to /dev/zero or another device, a FIFO, a socket, a symlink loop, a dangling symlink) is not read: reading it would never end, or crash.",
+    hint: "keep only regular YAML files in the repository; remove the entry or replace the link by the file",
   }),
   meta({
     code: "yaml/not-a-resource",
@@ -197,6 +217,16 @@ export const LAYER_RULES: readonly RuleMeta[] = [
     description:
       "The CEL rules of the CRDs (kept in the JSON schemas, or read from CRD YAML files in VALIDATE_CRD_DIR) are evaluated with the Kubernetes extension functions (url, isURL, getScheme, getHost, isIP, split, join, lowerAscii...). kubeconform ignores them; the API server would reject the object.",
     hint: "change the value so that the rule holds (the message is the CRD's own)",
+  }),
+  meta({
+    code: "cel/cost",
+    layer: "cel",
+    severity: "error",
+    anchors: ["CEL"],
+    title: "CEL rules stay within the API server's cost limits",
+    description:
+      "The Kubernetes CEL cost model, estimated from the schema's maxItems / maxLength / maxProperties: a rule over 10,000,000 (StaticEstimatedCostLimit) or a CRD version whose rules, each times how often it may run, total over 100,000,000 (StaticEstimatedCRDCostLimit) is refused by the API server when the CRD is installed; the finding is at the rule. At evaluation, a rule that would cost more than 1,000,000 on the actual value (PerCallLimit), or an object whose rules cost more than 10,000,000 (RuntimeCELCostBudget) or run past 5 s, is not evaluated further. `matches` uses RE2, as Kubernetes does, so no pattern backtracks.",
+    hint: "bound what the rule walks with maxItems / maxLength / maxProperties, or simplify the rule",
   }),
   meta({
     code: "charts/lock",
