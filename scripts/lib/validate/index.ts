@@ -19,6 +19,7 @@ import { checkSchemaLocations, effectiveSchemaLocations } from "./schema-sources
 import { validateCacheRoot } from "./schema-cache.ts";
 import type { Progress } from "../cli/progress.ts";
 import { chartCrdSchemaLocations } from "./chart-crd-schemas.ts";
+import type { ServerLayerOptions } from "./server-layer.ts";
 
 export type { ValidationFinding, ValidationResult, ValidationSummary } from "./engine.ts";
 export { exitCodeOf, INTERNAL_RULE } from "./engine.ts";
@@ -57,6 +58,11 @@ export interface ValidateOptions {
   remoteSchemas?: boolean;
   /** Long steps report here (the CLI's stderr progress); silent when absent. */
   progress?: Progress;
+  /**
+   * Layer 5: apply everything to a real, private API server (server-layer.ts). `true` starts one
+   * (etcd + kube-apiserver, built by `pnpm tools kube-apiserver etcd`); options may pass one in.
+   */
+  server?: boolean | ServerLayerOptions;
 }
 
 /** The run's schema locations (schema-sources.ts), remote ones probed before any work starts. */
@@ -102,6 +108,7 @@ function engineOptionsOf(o: ValidateOptions) {
   return {
     ...(o.cacheRoot ? { cacheRoot: o.cacheRoot } : {}),
     ...(o.progress ? { progress: o.progress } : {}),
+    ...(o.server ? { server: o.server === true ? (o.env ? { env: o.env } : {}) : o.server } : {}),
   };
 }
 
