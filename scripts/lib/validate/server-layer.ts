@@ -23,7 +23,7 @@ import path from "node:path";
 import yaml from "js-yaml";
 import type { Severity } from "../findings.ts";
 import type { YamlPath } from "../yaml-source.ts";
-import type { Resource } from "./resource.ts";
+import { CLUSTER_SCOPED_KINDS, type Resource } from "./resource.ts";
 import { startLocalApiServer, type LocalApiServer } from "../kube/local-server.ts";
 import {
   deleteObject,
@@ -36,18 +36,23 @@ import {
 import type { KubeRest } from "../kube/rest.ts";
 import { NO_PROGRESS, type Progress } from "../cli/progress.ts";
 
-export interface ServerScope {
-  resources: Resource[];
+/** What the server layer needs of an object (engine Resources are these, and more). */
+export type ServerObject = Pick<Resource, "apiVersion" | "kind" | "name" | "ns" | "object">;
+
+export interface ServerScope<R extends ServerObject = Resource> {
+  resources: R[];
   /** Scopes of one cluster are applied in `order`, each on top of the previous one's state. */
   cluster?: string;
   order: number;
   /** "chapter 07-x", for the promotion note. */
   label?: string;
+  /** Applied for real as the state to build on (the chapter a promotion starts from); never reported. */
+  baseline?: boolean;
 }
 
-export interface ServerReport {
+export interface ServerReport<R extends ServerObject = Resource> {
   scope: number;
-  resource: Resource;
+  resource: R;
   path: YamlPath;
   rule: "server/rejected" | "server/warning" | "server/not-served";
   severity: Severity;
@@ -62,6 +67,45 @@ export interface ServerLayerOptions {
   /** An API server to use (tests, promote); otherwise one is started and stopped. */
   server?: LocalApiServer;
   log?: (line: string) => void;
+  /**
+   * The chapter a promotion starts from (`pnpm promote`): its render is applied for real first,
+   * then the target chapter is dry-run on top. Read by validateRepo, which renders it.
+   */
+  promotionFrom?: string;
+  /** Baseline manifests (see `promotionFrom`), parsed here: their findings are never reported. */
+  baseline?: Array<{ cluster: string; label: string; files: Array<{ file: string; text: string }> }>;
+}
+
+/** Objects of baseline files, enough to apply them (positions are not needed: nothing is reported). */
+export function baselineObjects(files: Array<{ file: string; text: string }>): ServerObject[] {
+  const out: ServerObject[] = [];
+  for (const f of files) {
+    let docs: unknown[];
+    try {
+      docs = yaml.loadAll(f.text);
+    } catch {
+      continue;
+    }
+    for (const d of docs) {
+      if (!d || typeof d !== "object" || Array.isArray(d)) continue;
+      const o = d as Record<string, unknown>;
+      const md = (o.metadata ?? {}) as { name?: unknown; namespace?: unknown };
+      if (typeof o.apiVersion !== "string" || typeof o.kind !== "string" || typeof md.name !== "string")
+        continue;
+      out.push({
+        apiVersion: o.apiVersion,
+        kind: o.kind,
+        name: md.name,
+        ns: CLUSTER_SCOPED_KINDS.has(o.kind)
+          ? ""
+          : typeof md.namespace === "string"
+            ? md.namespace
+            : "default",
+        object: o,
+      });
+    }
+  }
+  return out;
 }
 
 const PREREQ_KINDS = ["Namespace", "CustomResourceDefinition"];
@@ -79,11 +123,11 @@ function groupOf(apiVersion: string): string {
   return apiVersion.includes("/") ? apiVersion.split("/")[0]! : "";
 }
 
-function identity(r: Resource): string {
+function identity(r: ServerObject): string {
   return `${groupOf(r.apiVersion)}|${r.kind}|${r.ns}|${r.name}`;
 }
 
-function isHook(r: Resource): boolean {
+function isHook(r: ServerObject): boolean {
   const ann = ((r.object.metadata as Record<string, unknown> | undefined)?.annotations ?? {}) as Record<
     string,
     unknown
@@ -91,7 +135,7 @@ function isHook(r: Resource): boolean {
   return "argocd.argoproj.io/hook" in ann || "helm.sh/hook" in ann;
 }
 
-function targetOf(r: Resource): ApplyTarget {
+function targetOf(r: ServerObject): ApplyTarget {
   return {
     apiVersion: r.apiVersion,
     kind: r.kind,
@@ -101,7 +145,7 @@ function targetOf(r: Resource): ApplyTarget {
   };
 }
 
-function contentHash(r: Resource): string {
+function contentHash(r: ServerObject): string {
   return createHash("sha1")
     .update(`${r.ns}\0${JSON.stringify(r.object)}`)
     .digest("hex");
@@ -179,12 +223,12 @@ async function waitServed(rest: KubeRest, crds: CrdDoc[], timeoutMs = 30_000): P
   }
 }
 
-function outcomeReports(
+function outcomeReports<R extends ServerObject>(
   outcome: ApplyOutcome,
-  r: Resource,
+  r: R,
   scope: number,
   promotionNote: string,
-): ServerReport[] {
+): ServerReport<R>[] {
   if (outcome.kind === "not-served")
     return [
       {
@@ -196,7 +240,7 @@ function outcomeReports(
         message: `the API server does not serve ${r.apiVersion} ${r.kind}: no CRD for it in the render or in VALIDATE_CRD_DIR`,
       },
     ];
-  const warnings = outcome.warnings.map<ServerReport>((w) => ({
+  const warnings = outcome.warnings.map<ServerReport<R>>((w) => ({
     scope,
     resource: r,
     path: fieldPathToYamlPath(/^([\w.[\]/="-]+): /.exec(w)?.[1] ?? "", r.object),
@@ -206,7 +250,7 @@ function outcomeReports(
   }));
   if (outcome.kind === "accepted") return warnings;
   return [
-    ...outcome.causes.map<ServerReport>((c) => ({
+    ...outcome.causes.map<ServerReport<R>>((c) => ({
       scope,
       resource: r,
       path: c.field ? fieldPathToYamlPath(c.field, r.object) : [],
@@ -218,11 +262,29 @@ function outcomeReports(
   ];
 }
 
-export async function runServerLayer(
-  scopes: ServerScope[],
+export async function runServerLayer<R extends ServerObject>(
+  scopes: ServerScope<R>[],
   options: ServerLayerOptions = {},
-): Promise<ServerReport[]> {
-  const live = scopes.filter((s) => s.resources.length > 0);
+): Promise<ServerReport<R>[]> {
+  // Baseline chapters (a promotion's starting point) go first in their cluster's walk.
+  const all: ServerScope<ServerObject>[] = [
+    ...scopes,
+    ...(options.baseline ?? []).map((b) => ({
+      resources: baselineObjects(b.files),
+      cluster: b.cluster,
+      order: -Infinity,
+      label: b.label,
+      baseline: true,
+    })),
+  ];
+  return (await walk(all, options)) as ServerReport<R>[];
+}
+
+async function walk(
+  scopes: ServerScope<ServerObject>[],
+  options: ServerLayerOptions,
+): Promise<ServerReport<ServerObject>[]> {
+  const live = scopes.filter((s) => s.resources.length > 0 && !s.baseline);
   if (live.length === 0) return [];
   const progress = options.progress ?? NO_PROGRESS;
   const startStep = progress.start("starting etcd and kube-apiserver on 127.0.0.1 (server layer)");
@@ -233,7 +295,7 @@ export async function runServerLayer(
       ...(options.log ? { log: options.log } : {}),
     }).finally(() => startStep.end()));
   if (options.server) startStep.end();
-  const reports: ServerReport[] = [];
+  const reports: ServerReport<ServerObject>[] = [];
   try {
     const { rest } = server;
     // Kinds the render uses but has no CRD for: the fallback CRD files that define them, up front.
@@ -257,7 +319,7 @@ export async function runServerLayer(
     let discovery = fallback.length ? await waitServed(rest, fallback) : await Discovery.load(rest);
 
     // Per cluster (scopes without one are on their own), chapters in order.
-    const groups = new Map<string, Array<{ s: ServerScope; i: number }>>();
+    const groups = new Map<string, Array<{ s: ServerScope<ServerObject>; i: number }>>();
     scopes.forEach((s, i) => {
       if (s.resources.length === 0) return;
       const key = s.cluster ?? `#${i}`;
@@ -272,9 +334,11 @@ export async function runServerLayer(
       const state = new Map<string, { hash: string; target: ApplyTarget; label?: string }>();
       /** identity -> the last content attempted and its verdict. */
       const verdicts = new Map<string, { hash: string; outcome: ApplyOutcome; note: string }>();
-      for (const { s, i } of list) {
-        step.tick(done++);
-        const desired = new Map<string, Resource>();
+      for (const [k, { s, i }] of list.entries()) {
+        if (!s.baseline) step.tick(done++);
+        // The last chapter of a walk has no successor: its objects are dry-run (dryRun=All), not kept.
+        const last = k === list.length - 1;
+        const desired = new Map<string, ServerObject>();
         for (const r of s.resources) if (r.name && r.kind !== "List") desired.set(identity(r), r);
         const all = [...desired.values()];
         // Namespaces first: the render's own, then every namespace an object names.
@@ -282,7 +346,7 @@ export async function runServerLayer(
         const crds = all.filter((r) => r.kind === "CustomResourceDefinition");
         const policies = all.filter((r) => POLICY_KINDS.has(r.kind));
         const rest2 = all.filter((r) => !PREREQ_KINDS.includes(r.kind) && !POLICY_KINDS.has(r.kind));
-        const applyOne = async (r: Resource) => {
+        const applyOne = async (r: ServerObject) => {
           const id = identity(r);
           const hash = contentHash(r);
           const prev = verdicts.get(id);
@@ -291,7 +355,10 @@ export async function runServerLayer(
           if (prev && prev.hash === hash) {
             ({ outcome, note } = prev);
           } else {
-            const dryRun = DRY_RUN_ONLY_KINDS.has(r.kind) || isHook(r);
+            const dryRun =
+              DRY_RUN_ONLY_KINDS.has(r.kind) ||
+              isHook(r) ||
+              (last && !PREREQ_KINDS.includes(r.kind) && !POLICY_KINDS.has(r.kind));
             const before = state.get(id);
             note =
               before && before.hash !== hash && s.cluster
@@ -302,7 +369,7 @@ export async function runServerLayer(
             if (outcome.kind === "accepted" && !dryRun)
               state.set(id, { hash, target: targetOf(r), ...(s.label ? { label: s.label } : {}) });
           }
-          reports.push(...outcomeReports(outcome, r, i, note));
+          if (!s.baseline) reports.push(...outcomeReports(outcome, r, i, note));
         };
         await mapLimit(nsObjects, 8, applyOne);
         const namespaces = new Set<string>();
@@ -325,7 +392,8 @@ export async function runServerLayer(
         if (policies.some((r, k) => state.get(identity(r))?.hash !== policyHashes[k]))
           await new Promise((r) => setTimeout(r, 1500));
         await mapLimit(rest2, 8, applyOne);
-        // Prune what this chapter no longer has.
+        // Prune what this chapter no longer has (after the last one, everything goes below).
+        if (last) continue;
         const gone = [...state].filter(([id, v]) => !desired.has(id) && !NEVER_PRUNED.has(v.target.kind));
         await mapLimit(gone, 8, async ([id, v]) => {
           await deleteObject(rest, discovery, v.target);
