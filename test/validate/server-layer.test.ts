@@ -166,6 +166,27 @@ describe("layer 5 against a real kube-apiserver", () => {
     expect(errors.filter((f) => f.file.includes("/01/"))).toEqual([]);
   }, 60_000);
 
+  it("promote's step: the starting chapter applied for real as a baseline, the target dry-run on top", async () => {
+    const [from, to] = chapterScopes(path.join(SERVER, "promotion"), "primary");
+    const result = await validateScopes([to!], testConfig(), { rules: ["server/*"] }, [], {
+      server: {
+        server,
+        baseline: [{ cluster: "primary", label: "chapter 01", files: from!.files }],
+      },
+    });
+    const errors = result.findings.filter((f) => f.rule === "server/rejected");
+    // Only the target's findings: the baseline is never reported.
+    expect(errors.length).toBeGreaterThan(0);
+    expect(errors.every((f) => f.file.includes("/02/"))).toBe(true);
+    expect(errors.map((f) => f.message).join("\n")).toContain(
+      "applied over the object as chapter 01 left it, as promoting cluster primary to chapter 02 would",
+    );
+    // Dry-run: the server keeps the baseline's Deployment, not the target's (refused anyway) and
+    // not the target's Job; and the walk's clean-up removed the baseline's objects at the end.
+    const job = await server.rest.request("GET", "/apis/batch/v1/namespaces/shop/jobs/migrate");
+    expect(job.status).toBe(404);
+  }, 60_000);
+
   it("uses no server when no scope has objects", async () => {
     const r = await validateScopes([pathScope([])], testConfig(), { rules: ["server/*"] }, [], {
       server: {},

@@ -15,7 +15,8 @@ import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { resolveTool } from "../tools/resolve.ts";
+import { TOOL_PINS } from "../tools/pins.ts";
+import { resolveTool, ToolError } from "../tools/resolve.ts";
 import { KubeRest } from "./rest.ts";
 
 export interface LocalApiServer {
@@ -107,16 +108,25 @@ function makeCerts(dir: string): void {
 const live = new Set<ChildProcess>();
 let hooked = false;
 
-/** Kills every server child now (SIGKILL: their data is a temp folder, nothing to flush). */
+/**
+ * Kills every server child now (SIGKILL: their data is a temp folder, nothing to flush) and waits,
+ * synchronously (this runs in exit and signal handlers), up to 2 s until each is dead (a zombie,
+ * on Linux), so that its ports are closed by the time this process is gone.
+ */
 function killAllNow(): void {
+  const pids: number[] = [];
   for (const c of live) {
     try {
       c.kill("SIGKILL");
+      if (c.pid) pids.push(c.pid);
     } catch {
       // Already gone.
     }
   }
   live.clear();
+  if (pids.length === 0) return;
+  const wait = `for p in ${pids.join(" ")}; do while [ -r /proc/$p/stat ] && ! grep -q '^[0-9]* (.*) Z' /proc/$p/stat 2>/dev/null; do sleep 0.02; done; done`;
+  spawnSync("sh", ["-c", wait], { stdio: "ignore", timeout: 2000 });
 }
 
 const dataDirs = new Set<string>();
@@ -143,14 +153,30 @@ function hookProcess(): void {
   }
 }
 
+/** The last output of each child, for the error when it dies (the log file may not be flushed yet). */
+const recent = new WeakMap<ChildProcess, string>();
+
 function startProcess(bin: string, args: string[], logFile: string, env: NodeJS.ProcessEnv): ChildProcess {
   const out = createWriteStream(logFile);
+  // The folder may be removed under it on stop: the log is a convenience, never an error.
+  out.on("error", () => {});
   const child = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"], env });
-  child.stdout!.pipe(out);
-  child.stderr!.pipe(out);
+  recent.set(child, "");
+  // Both pipes into one file: neither may end it on its own (the first to end would cut the other).
+  child.once("close", () => out.end());
+  for (const stream of [child.stdout!, child.stderr!]) {
+    stream.pipe(out, { end: false });
+    stream.on("data", (c: Buffer) =>
+      recent.set(child, ((recent.get(child) ?? "") + c.toString()).slice(-8192)),
+    );
+  }
   live.add(child);
   child.once("exit", () => live.delete(child));
   return child;
+}
+
+function lastLines(text: string, lines = 15): string {
+  return text.trim().split("\n").slice(-lines).join("\n");
 }
 
 /**
@@ -180,8 +206,12 @@ async function waitReady(
     const dead = children.find((c) => c.exitCode !== null || c.signalCode !== null);
     if (dead) {
       const which = dead === children[0] ? "etcd" : "kube-apiserver";
-      throw new Error(
-        `${which} exited (${dead.exitCode ?? dead.signalCode}) before the API server was ready:\n${await tail(logs[dead === children[0] ? 0 : 1]!)}`,
+      // Its pipes may still hold the last words: wait for them to close (briefly).
+      await Promise.race([once(dead.stderr!, "close"), new Promise((r) => setTimeout(r, 1000))]);
+      throw new ToolError(
+        which,
+        TOOL_PINS[which].version,
+        `${which} exited (${dead.exitCode ?? dead.signalCode}) before the API server was ready:\n${lastLines(recent.get(dead) ?? "")}`,
       );
     }
     try {
@@ -193,7 +223,9 @@ async function waitReady(
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-  throw new Error(
+  throw new ToolError(
+    "kube-apiserver",
+    TOOL_PINS["kube-apiserver"].version,
     `the API server was not ready after ${Math.round(timeoutMs / 1000)} s (last: ${last}):\n${await tail(logs[1]!)}`,
   );
 }
