@@ -202,7 +202,7 @@ export const LAYER_RULES: readonly RuleMeta[] = [
     code: "server/rejected",
     layer: "server",
     severity: "error",
-    anchors: ["kube-apiserver"],
+    anchors: [],
     title: "The real API server accepts every object (server-side apply, strict)",
     description:
       "With `--server` (on in CI), a private etcd + kube-apiserver v1.36 on 127.0.0.1 gets every cluster's chapters in order, each server-side applied as Argo CD's ServerSideApply sync does (field manager argocd-controller, fieldValidation=Strict) on top of the previous chapter's state: namespaces, then the render's CRDs, then ValidatingAdmissionPolicies, then the rest, and what the chapter dropped is pruned. A refusal is reported at the field the server names: what only the real server checks (a selector that does not match the template's labels, RFC 1123 names, immutable fields a promotion changes such as a Job's template or a Deployment's selector, admission policies shipped with CRDs, unknown fields kubeconform's schemas let through).",
@@ -212,7 +212,7 @@ export const LAYER_RULES: readonly RuleMeta[] = [
     code: "server/warning",
     layer: "server",
     severity: "info",
-    anchors: ["kube-apiserver"],
+    anchors: [],
     title: "API server warnings on apply",
     description:
       "Warnings the API server returns with an accepted apply (deprecated APIs, fields it ignores), as infos at the field they name.",
@@ -222,7 +222,7 @@ export const LAYER_RULES: readonly RuleMeta[] = [
     code: "server/not-served",
     layer: "server",
     severity: "warning",
-    anchors: ["kube-apiserver"],
+    anchors: [],
     title: "Every kind is served by the API server",
     description:
       "A kind the API server does not serve after the render's CRDs (and those of VALIDATE_CRD_DIR for kinds the render has no CRD of) are applied: Argo CD would fail the sync with 'the server could not find the requested resource'.",
