@@ -149,7 +149,7 @@ export interface EngineOptions {
   cacheRoot?: string;
   /** Reports the kubeconform run (N files) when it is long. */
   progress?: Progress;
-  /** Layer 5: a real API server's verdict (server-layer.ts); off unless given. */
+  /** The server layer: a real API server's verdict (server-layer.ts); off unless given. */
   server?: ServerLayerOptions;
 }
 
@@ -458,7 +458,7 @@ export async function validateScopes(
       }
     }
 
-    // Layer 5 (server): every scope's objects, applied to a real API server.
+    // The server layer: every scope's objects, applied to a real API server.
     if (options.server && SERVER_RULES.some((c) => ruleSelected(c, filter))) {
       const reports = await runServerLayer(
         scopes.map((scope, i) => ({

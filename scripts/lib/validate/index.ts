@@ -60,7 +60,7 @@ export interface ValidateOptions {
   /** Long steps report here (the CLI's stderr progress); silent when absent. */
   progress?: Progress;
   /**
-   * Layer 5: apply everything to a real, private API server (server-layer.ts). `true` starts one
+   * The server layer: apply everything to a real, private API server (server-layer.ts). `true` starts one
    * (etcd + kube-apiserver, built by `pnpm tools kube-apiserver etcd`); options may pass one in.
    */
   server?: boolean | ServerLayerOptions;

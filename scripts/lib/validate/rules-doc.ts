@@ -15,7 +15,7 @@ const LAYERS: Array<[RuleMeta["layer"], string]> = [
   ["schema", "Layer 2: schema (kubeconform)"],
   ["cel", "Layer 3: CEL"],
   ["semantic", "Layer 4: semantics across resources"],
-  ["server", "Layer 5: a real API server (--server)"],
+  ["server", "The real API server (--server)"],
   ["repo", "Repository and configuration"],
 ];
 
@@ -28,7 +28,7 @@ export function renderRulesDoc(
     "",
     "<!-- Generated from scripts/lib/validate/rules/ by test/validate/rules-doc.test.ts; do not edit. -->",
     "",
-    `\`pnpm validate\` checks ${rules.length} rules in five layers (the fifth, a real API server, with \`--server\`). Each finding names its rule, severity, the codes of the tools that report the same problem (anchors: \`IST\` codes of \`istioctl analyze\`, \`KIA\` codes of Kiali, \`kubeconform\`, \`CEL\`), file, line and column, and a fix hint. Select rules with \`--rule\`, skip them with \`--disable\` (\`area/*\` works for both), list them with \`--list-rules\`. Suppress a finding with the annotation \`validate.istio-gitops.dev/ignore: "<rule>: <reason>"\` on the resource, or an entry under \`suppressions:\` in \`.validate.yaml\`; a reason is required.`,
+    `\`pnpm validate\` checks ${rules.length} rules in four layers. Each finding names its rule, severity, the codes of the tools that report the same problem (anchors: \`IST\` codes of \`istioctl analyze\`, \`KIA\` codes of Kiali, \`kubeconform\`, \`CEL\`), file, line and column, and a fix hint. Select rules with \`--rule\`, skip them with \`--disable\` (\`area/*\` works for both), list them with \`--list-rules\`. Suppress a finding with the annotation \`validate.istio-gitops.dev/ignore: "<rule>: <reason>"\` on the resource, or an entry under \`suppressions:\` in \`.validate.yaml\`; a reason is required.`,
     "",
     "| rule | severity | anchors | checks |",
     "| --- | --- | --- | --- |",

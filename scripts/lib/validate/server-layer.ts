@@ -1,5 +1,5 @@
 /**
- * Layer 5 (`--server`): the real API server's verdict. kubeconform and the CEL layer are models of
+ * The server layer (`--server`): the real API server's verdict. kubeconform and the CEL layer are models of
  * the API server; this asks it. A private etcd + kube-apiserver (kube/local-server.ts) gets, per
  * cluster, its chapters in order, each applied the way Argo CD's server-side apply sync would:
  *
