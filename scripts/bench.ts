@@ -319,7 +319,7 @@ async function repoBench(launch: string[], runs: number): Promise<string> {
     const peerWarm = await run("`pnpm validate --no-platform`, warm", ["--no-platform"], false);
     const cold = await run("`pnpm validate` (platform charts too), cold", [], true);
     const warm = await run("`pnpm validate` (platform charts too), warm", [], false);
-    // Layer 5: etcd + kube-apiserver started, every cluster's chapters applied (goal: < 60 s warm).
+    // The server layer: etcd + kube-apiserver started, every cluster's chapters applied (goal: < 60 s warm).
     const server = await run("`pnpm validate --server` (real API server too), warm", ["--server"], false);
     const resources = (m: Measure) => {
       try {

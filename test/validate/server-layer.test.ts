@@ -1,5 +1,5 @@
 /**
- * Layer 5 against a real etcd + kube-apiserver (the pinned builds, `pnpm tools kube-apiserver etcd`):
+ * The server layer against a real etcd + kube-apiserver (the pinned builds, `pnpm tools kube-apiserver etcd`):
  * the fixture set of broken objects under fixtures/server/ is refused with located findings, a
  * promotion's immutable-field changes are found on top of the previous chapter, and nothing of the
  * server is left behind.
