@@ -185,6 +185,12 @@ describe("layer 5 against a real kube-apiserver", () => {
     // not the target's Job; and the walk's clean-up removed the baseline's objects at the end.
     const job = await server.rest.request("GET", "/apis/batch/v1/namespaces/shop/jobs/migrate");
     expect(job.status).toBe(404);
+    // What the promotion deletes: 01's Job seed, which 02 does not have, at its file in 01.
+    const pruned = result.findings.filter((f) => f.rule === "server/pruned");
+    expect(
+      pruned.map((f) => [path.basename(path.dirname(f.file)), path.basename(f.file), f.severity]),
+    ).toEqual([["01", "job-seed.yaml", "info"]]);
+    expect(pruned[0]!.message).toContain("promoting cluster primary to chapter 02 deletes Job shop/seed");
   }, 60_000);
 
   it("uses no server when no scope has objects", async () => {

@@ -108,7 +108,7 @@ interface Draft extends Suppressible {
   scope?: Scope;
 }
 
-const SERVER_RULES = ["server/rejected", "server/warning", "server/not-served"];
+const SERVER_RULES = ["server/rejected", "server/warning", "server/not-served", "server/pruned"];
 const META = new Map(allRuleMetas().map((m) => [m.code, m] as const));
 const REGISTRY_KINDS = new Set(["Service", "ServiceEntry", "ServiceAccount", "Namespace", ...WORKLOAD_KINDS]);
 
@@ -460,7 +460,7 @@ export async function validateScopes(
 
     // The server layer: every scope's objects, applied to a real API server.
     if (options.server && SERVER_RULES.some((c) => ruleSelected(c, filter))) {
-      const reports = await runServerLayer(
+      const { reports, pruned } = await runServerLayer(
         scopes.map((scope, i) => ({
           resources: scopeResources.get(scope) ?? [],
           ...(scope.cluster ? { cluster: scope.cluster } : {}),
@@ -482,6 +482,30 @@ export async function validateScopes(
             ...ctx(scope),
           },
           resource: rep.resource,
+          scope,
+        });
+      }
+      for (const p of pruned) {
+        const scope = scopes[p.scope]!;
+        const m = meta("server/pruned");
+        drafts.push({
+          finding: {
+            file: p.file,
+            line: 1,
+            column: 1,
+            rule: m.code,
+            severity: m.severity,
+            anchors: [],
+            message: p.message,
+            hint: m.hint,
+            resource: {
+              apiVersion: p.apiVersion,
+              kind: p.kind,
+              name: p.name,
+              ...(p.ns ? { namespace: p.ns } : {}),
+            },
+            ...ctx(scope),
+          },
           scope,
         });
       }

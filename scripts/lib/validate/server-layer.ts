@@ -37,7 +37,9 @@ import type { KubeRest } from "../kube/rest.ts";
 import { NO_PROGRESS, type Progress } from "../cli/progress.ts";
 
 /** What the server layer needs of an object (engine Resources are these, and more). */
-export type ServerObject = Pick<Resource, "apiVersion" | "kind" | "name" | "ns" | "object">;
+export type ServerObject = Pick<Resource, "apiVersion" | "kind" | "name" | "ns" | "object"> & {
+  file?: string;
+};
 
 export interface ServerScope<R extends ServerObject = Resource> {
   resources: R[];
@@ -57,6 +59,23 @@ export interface ServerReport<R extends ServerObject = Resource> {
   rule: "server/rejected" | "server/warning" | "server/not-served";
   severity: Severity;
   message: string;
+}
+
+/** An object the promotion would delete (Argo CD's prune), found in promote mode (a baseline). */
+export interface PrunedReport {
+  scope: number;
+  /** The file of the baseline (the chapter the cluster is at) the object is in. */
+  file: string;
+  apiVersion: string;
+  kind: string;
+  name: string;
+  ns: string;
+  message: string;
+}
+
+export interface ServerLayerResult<R extends ServerObject> {
+  reports: ServerReport<R>[];
+  pruned: PrunedReport[];
 }
 
 export interface ServerLayerOptions {
@@ -93,6 +112,7 @@ export function baselineObjects(files: Array<{ file: string; text: string }>): S
       if (typeof o.apiVersion !== "string" || typeof o.kind !== "string" || typeof md.name !== "string")
         continue;
       out.push({
+        file: f.file,
         apiVersion: o.apiVersion,
         kind: o.kind,
         name: md.name,
@@ -265,7 +285,7 @@ function outcomeReports<R extends ServerObject>(
 export async function runServerLayer<R extends ServerObject>(
   scopes: ServerScope<R>[],
   options: ServerLayerOptions = {},
-): Promise<ServerReport<R>[]> {
+): Promise<ServerLayerResult<R>> {
   // Baseline chapters (a promotion's starting point) go first in their cluster's walk.
   const all: ServerScope<ServerObject>[] = [
     ...scopes,
@@ -277,15 +297,15 @@ export async function runServerLayer<R extends ServerObject>(
       baseline: true,
     })),
   ];
-  return (await walk(all, options)) as ServerReport<R>[];
+  return (await walk(all, options)) as ServerLayerResult<R>;
 }
 
 async function walk(
   scopes: ServerScope<ServerObject>[],
   options: ServerLayerOptions,
-): Promise<ServerReport<ServerObject>[]> {
+): Promise<ServerLayerResult<ServerObject>> {
   const live = scopes.filter((s) => s.resources.length > 0 && !s.baseline);
-  if (live.length === 0) return [];
+  if (live.length === 0) return { reports: [], pruned: [] };
   const progress = options.progress ?? NO_PROGRESS;
   const startStep = progress.start("starting etcd and kube-apiserver on 127.0.0.1 (server layer)");
   const server =
@@ -296,6 +316,7 @@ async function walk(
     }).finally(() => startStep.end()));
   if (options.server) startStep.end();
   const reports: ServerReport<ServerObject>[] = [];
+  const pruned: PrunedReport[] = [];
   try {
     const { rest } = server;
     // Kinds the render uses but has no CRD for: the fallback CRD files that define them, up front.
@@ -331,7 +352,10 @@ async function walk(
     for (const [, list] of groups) {
       list.sort((a, b) => a.s.order - b.s.order);
       /** identity -> the content applied and the chapter that applied it (persisted objects). */
-      const state = new Map<string, { hash: string; target: ApplyTarget; label?: string }>();
+      const state = new Map<
+        string,
+        { hash: string; target: ApplyTarget; obj: ServerObject; label?: string }
+      >();
       /** identity -> the last content attempted and its verdict. */
       const verdicts = new Map<string, { hash: string; outcome: ApplyOutcome; note: string }>();
       for (const [k, { s, i }] of list.entries()) {
@@ -367,7 +391,7 @@ async function walk(
             outcome = await serverSideApply(rest, discovery, targetOf(r), { dryRun });
             verdicts.set(id, { hash, outcome, note });
             if (outcome.kind === "accepted" && !dryRun)
-              state.set(id, { hash, target: targetOf(r), ...(s.label ? { label: s.label } : {}) });
+              state.set(id, { hash, target: targetOf(r), obj: r, ...(s.label ? { label: s.label } : {}) });
           }
           if (!s.baseline) reports.push(...outcomeReports(outcome, r, i, note));
         };
@@ -393,8 +417,22 @@ async function walk(
           await new Promise((r) => setTimeout(r, 1500));
         await mapLimit(rest2, 8, applyOne);
         // Prune what this chapter no longer has (after the last one, everything goes below).
-        if (last) continue;
         const gone = [...state].filter(([id, v]) => !desired.has(id) && !NEVER_PRUNED.has(v.target.kind));
+        if (last) {
+          // A promotion (its starting chapter applied as a baseline): say what it would delete.
+          if (list.some((e) => e.s.baseline))
+            for (const [, v] of gone)
+              pruned.push({
+                scope: i,
+                file: v.obj.file ?? "",
+                apiVersion: v.obj.apiVersion,
+                kind: v.obj.kind,
+                name: v.obj.name,
+                ns: v.obj.ns,
+                message: `promoting cluster ${s.cluster ?? "?"} to ${s.label ?? "this chapter"} deletes ${v.obj.kind} ${v.obj.ns ? `${v.obj.ns}/` : ""}${v.obj.name} (${v.label ?? "the current chapter"} has it, the target does not): Argo CD prunes it where the Application has prune on`,
+              });
+          continue;
+        }
         await mapLimit(gone, 8, async ([id, v]) => {
           await deleteObject(rest, discovery, v.target);
           state.delete(id);
@@ -410,7 +448,7 @@ async function walk(
   } finally {
     if (!options.server) await server.stop();
   }
-  return reports;
+  return { reports, pruned };
 }
 
 let cachedDiscovery: { rest: KubeRest; d: Discovery } | undefined;

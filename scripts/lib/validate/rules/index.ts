@@ -219,6 +219,16 @@ export const LAYER_RULES: readonly RuleMeta[] = [
     hint: "follow the server's advice (usually a newer API version or field)",
   }),
   meta({
+    code: "server/pruned",
+    layer: "server",
+    severity: "info",
+    anchors: [],
+    title: "What a promotion deletes",
+    description:
+      "`pnpm promote` (server layer on): objects the cluster's current chapter has and the target chapter does not, which Argo CD deletes when it syncs the promotion (where the Application prunes). Reported at the object's file in the current render, so a reviewer sees the deletions before the pull request.",
+    hint: "nothing to do if the chapter drops it on purpose; otherwise keep the object in the target chapter",
+  }),
+  meta({
     code: "server/not-served",
     layer: "server",
     severity: "warning",
