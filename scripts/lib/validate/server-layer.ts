@@ -420,7 +420,7 @@ async function walk(
         const gone = [...state].filter(([id, v]) => !desired.has(id) && !NEVER_PRUNED.has(v.target.kind));
         if (last) {
           // A promotion (its starting chapter applied as a baseline): say what it would delete.
-          if (list.some((e) => e.s.baseline))
+          if (!s.baseline && list.some((e) => e.s.baseline))
             for (const [, v] of gone)
               pruned.push({
                 scope: i,
