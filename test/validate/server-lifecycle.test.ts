@@ -5,9 +5,9 @@
  * folder in /proc/<pid>/cmdline, and their ports are read from their arguments.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { connect } from "node:net";
+import { connect, createServer } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -55,14 +55,71 @@ function listening(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = connect({ port, host: "127.0.0.1" });
     s.once("connect", () => {
+      // A connect to a free port of the ephemeral range can meet itself (TCP simultaneous open,
+      // source port = destination port): that is nobody listening.
+      const self = s.localPort === port;
       s.destroy();
-      resolve(true);
+      resolve(!self);
     });
     s.once("error", () => resolve(false));
   });
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The command lines of the processes listening on `port` (from /proc/net/tcp{,6} and the socket
+ * inodes in /proc/<pid>/fd): another test's server may take a port the API server gave back.
+ */
+function listenersOf(port: number): string[] {
+  const inodes = new Set<string>();
+  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    let text = "";
+    try {
+      text = readFileSync(table, "utf8");
+    } catch {
+      continue;
+    }
+    for (const line of text.split("\n").slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length > 9 && f[3] === "0A" && parseInt(f[1]!.split(":")[1]!, 16) === port) inodes.add(f[9]!);
+    }
+  }
+  const out: string[] = [];
+  if (inodes.size === 0) return out;
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    let fds: string[];
+    try {
+      fds = readdirSync(`/proc/${d}/fd`);
+    } catch {
+      continue;
+    }
+    for (const fd of fds) {
+      let link = "";
+      try {
+        link = readlinkSync(`/proc/${d}/fd/${fd}`);
+      } catch {
+        continue;
+      }
+      const m = /^socket:\[(\d+)\]$/.exec(link);
+      if (m && inodes.has(m[1]!)) {
+        out.push(readFileSync(`/proc/${d}/cmdline`, "utf8").replaceAll("\0", " "));
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+/** Closed, or (on a busy machine) taken by some other process since: never by a server of this run. */
+async function expectNotOurs(port: number, marker: string): Promise<void> {
+  if (!(await listening(port))) return;
+  expect(
+    listenersOf(port).filter((c) => c.includes(marker)),
+    `port ${port}`,
+  ).toEqual([]);
+}
 
 describe("the server layer leaves nothing running", () => {
   let tmp: string;
@@ -124,10 +181,24 @@ describe("the server layer leaves nothing running", () => {
       await sleep(200);
     }
     expect(serverProcesses(own)).toEqual([]);
-    for (const port of seen.flatMap((s) => s.ports))
-      expect(await listening(port), `port ${port}`).toBe(false);
+    for (const port of seen.flatMap((s) => s.ports)) await expectNotOurs(port, own);
     expect(readdirSync(own).filter((f) => f.startsWith("validate-apiserver-"))).toEqual([]);
   }
+
+  it("the port check finds who listens (this test process, here)", async () => {
+    const srv = createServer();
+    await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+    const port = (srv.address() as { port: number }).port;
+    try {
+      expect(await listening(port)).toBe(true);
+      expect(listenersOf(port)).toEqual([
+        readFileSync(`/proc/${process.pid}/cmdline`, "utf8").replaceAll("\0", " "),
+      ]);
+    } finally {
+      await new Promise<void>((r) => srv.close(() => r()));
+    }
+    expect(await listening(port)).toBe(false);
+  });
 
   it("after a run: findings reported, processes ended, ports closed, data folder removed", async () => {
     const run = await start("normal");
@@ -163,7 +234,7 @@ describe("the server layer leaves nothing running", () => {
     const deadline = Date.now() + 5_000;
     while (seen.some((s) => alive(s.pid)) && Date.now() < deadline) await sleep(200);
     expect(seen.filter((s) => alive(s.pid))).toEqual([]);
-    for (const port of seen.flatMap((s) => s.ports)) expect(await listening(port)).toBe(false);
+    for (const port of seen.flatMap((s) => s.ports)) await expectNotOurs(port, run.own);
   }, 180_000);
 
   it("when kube-apiserver fails to start: a clear error, and etcd is stopped too", async () => {
