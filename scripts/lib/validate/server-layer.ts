@@ -257,7 +257,7 @@ function outcomeReports<R extends ServerObject>(
         path: ["kind"],
         rule: "server/not-served",
         severity: "warning",
-        message: `the API server does not serve ${r.apiVersion} ${r.kind}: no CRD for it in the render or in VALIDATE_CRD_DIR`,
+        message: `the API server does not serve ${r.apiVersion} ${r.kind}: no CRD for it in the render or in VALIDATE_CRD_DIR${groupOf(r.apiVersion) === "argoproj.io" ? " (Argo CD's kinds come with its chart on the primary: validate the primary cluster in the same run)" : ""}`,
       },
     ];
   const warnings = outcome.warnings.map<ServerReport<R>>((w) => ({
