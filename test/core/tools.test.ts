@@ -1,7 +1,7 @@
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
@@ -11,6 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TOOL_PINS, type ToolPin } from "../../scripts/lib/tools/pins.ts";
 import {
   cachedBinaryPath,
+  envVarFor,
+  findRepoRoot,
   goProxies,
   platformKey,
   resolveTool,
@@ -18,6 +20,7 @@ import {
 } from "../../scripts/lib/tools/resolve.ts";
 
 const run = promisify(execFile);
+const repoRoot = path.resolve(import.meta.dirname, "../..");
 
 /** A stand-in "helm" that prints a version, for resolution-order tests without touching real tools. */
 async function fakeTool(dir: string, version: string, name = "helm"): Promise<string> {
@@ -169,9 +172,18 @@ describe("resolveTool", () => {
     expect(requests).toBe(before);
   });
 
-  it("pins every tool with a Go package and version, and a way in without Go", () => {
+  it("pins every tool with a Go package and version, and a way in without Go", async () => {
     for (const pin of Object.values(TOOL_PINS)) {
-      expect(pin.goPackage).toMatch(/^[a-z0-9.-]+\.[a-z]+\//);
+      if (pin.goSource) {
+        // A module of ours: it builds its own main (".") or a package of the module it requires,
+        // at the version the pin states.
+        const goMod = await readFile(path.join(repoRoot, pin.goSource, "go.mod"), "utf8");
+        expect(existsSync(path.join(repoRoot, pin.goSource, "go.sum")), pin.name).toBe(true);
+        expect(goMod, pin.name).toMatch(new RegExp(`\\s${pin.goVersion.replace(/\./g, "\\.")}\\b`));
+        if (pin.goPackage !== ".") expect(pin.goPackage).toMatch(/^[a-z0-9.-]+\.[a-z]+\//);
+      } else {
+        expect(pin.goPackage).toMatch(/^[a-z0-9.-]+\.[a-z]+\//);
+      }
       expect(pin.goVersion).toMatch(/^v\d+\.\d+\.\d+(-[0-9a-z.-]+)?$/);
       const platforms = Object.keys(pin.downloads).sort();
       if (platforms.length === 0) {
@@ -189,5 +201,118 @@ describe("resolveTool", () => {
     expect(istioctl.versionPattern.exec("client version: 1.30-9739e10eb9d7\n")?.[0]).toBe(istioctl.version);
     expect(istioctl.versionPattern.exec("1.30.3")?.[0]).toBe("1.30.3");
     expect(TOOL_PINS.helm.versionPattern.exec("v4.3.0+g1a2b3c4")?.[0]).toBe(TOOL_PINS.helm.version);
+    expect(TOOL_PINS["kube-apiserver"].versionPattern.exec("Kubernetes v1.36.3\n")?.[0]).toBe("v1.36.3");
+    const etcd = "etcd Version: 3.6.16\nGit SHA: GitNotFound\nGo Version: go1.26.0\n";
+    expect(TOOL_PINS.etcd.versionPattern.exec(etcd)?.[0]).toBe("3.6.16");
+  });
+
+  it("finds the repository root from a bundle under node_modules/.cache as from the sources", () => {
+    expect(findRepoRoot(path.join(repoRoot, "node_modules", ".cache", "istio-gitops", "bundles"))).toBe(
+      repoRoot,
+    );
+    expect(findRepoRoot(path.join(repoRoot, "scripts", "lib", "tools"))).toBe(repoRoot);
+  });
+
+  it("names dashed tools' variables without dashes (KUBE_APISERVER_BIN)", () => {
+    expect(envVarFor("kube-apiserver")).toBe("KUBE_APISERVER_BIN");
+    expect(envVarFor("etcd")).toBe("ETCD_BIN");
+  });
+});
+
+describe("resolveTool with a Go source folder in the repository (goSource)", () => {
+  let tmp: string;
+  let go: string | undefined;
+  beforeAll(async () => {
+    tmp = await mkdtemp(path.join(os.tmpdir(), "tools-gosrc-"));
+    go = ["/usr/local/go/bin/go", ...(process.env.PATH ?? "").split(":").map((d) => path.join(d, "go"))].find(
+      (p) => existsSync(p),
+    );
+    const src = path.join(tmp, "repo", "go", "hello");
+    await mkdir(src, { recursive: true });
+    await writeFile(path.join(src, "go.mod"), "module local/hello\n\ngo 1.22\n");
+    await writeFile(path.join(src, "main.go"), helloMain("first"));
+  });
+  afterAll(async () => {
+    await rm(tmp, { recursive: true, force: true });
+  });
+
+  const helloMain = (word: string) =>
+    `package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("hello ${word}") }\n`;
+  const pin: ToolPin = {
+    ...TOOL_PINS.etcd,
+    version: "v0.1.0",
+    goSource: "go/hello",
+    goPackage: ".",
+    ldflags: "-X main.unused=1",
+  };
+  // Only Go on PATH (no etcd), the shared Go caches (a cold standard library costs minutes), and
+  // no module proxy: the module has no dependencies.
+  const env = () => ({
+    PATH: path.dirname(go!),
+    HOME: tmp,
+    ISTIO_GITOPS_TOOLS_DIR: path.join(tmp, "cache"),
+    GOCACHE: process.env.GOCACHE ?? path.join(os.homedir(), ".cache", "go-build"),
+    GOPATH: process.env.GOPATH ?? path.join(os.homedir(), "go"),
+    GOPROXY: "off",
+  });
+  const root = () => path.join(tmp, "repo");
+
+  it("builds it with go build, caches it under version + source hash, and rebuilds when the source changes", async () => {
+    expect(go, "Go is needed to build goSource tools").toBeDefined();
+    const lines: string[] = [];
+    const first = await resolveTool("etcd", { env: env(), pin, repoRoot: root(), log: (l) => lines.push(l) });
+    expect(first).toMatch(new RegExp(`/cache/etcd/v0\\.1\\.0-src[0-9a-f]{12}/etcd$`));
+    expect(first).toBe(cachedBinaryPath(pin, env(), root()));
+    expect((await run(first, [])).stdout.trim()).toBe("hello first");
+    expect(lines.join("\n")).toContain("from go/hello: go build -trimpath");
+    // Cached: found without installing.
+    expect(await resolveTool("etcd", { env: env(), pin, repoRoot: root(), install: false })).toBe(first);
+    // The build ran on a copy: nothing was written into the source folder.
+    expect((await readdir(path.join(root(), "go", "hello"))).sort()).toEqual(["go.mod", "main.go"]);
+
+    await writeFile(path.join(root(), "go", "hello", "main.go"), helloMain("second"));
+    const key = cachedBinaryPath(pin, env(), root());
+    expect(key).not.toBe(first);
+    await expect(resolveTool("etcd", { env: env(), pin, repoRoot: root(), install: false })).rejects.toThrow(
+      /etcd v0\.1\.0 is not installed; run `pnpm tools etcd` \(builds it with Go from go\/hello\)/,
+    );
+    const second = await resolveTool("etcd", { env: env(), pin, repoRoot: root() });
+    expect(second).toBe(key);
+    expect((await run(second, [])).stdout.trim()).toBe("hello second");
+    // The old build stays beside it (a branch switch back reuses it).
+    expect(existsSync(first)).toBe(true);
+  });
+
+  it("ignores bin/ and dot-files in the source hash", async () => {
+    const before = cachedBinaryPath(pin, env(), root());
+    await mkdir(path.join(root(), "go", "hello", "bin"), { recursive: true });
+    await writeFile(path.join(root(), "go", "hello", "bin", "hello"), "build output");
+    await writeFile(path.join(root(), "go", "hello", ".swp"), "editor");
+    expect(cachedBinaryPath(pin, env(), root())).toBe(before);
+  });
+
+  it("names the folder and the compiler's message when the build fails, and leaves no cache entry", async () => {
+    const bad = path.join(root(), "go", "broken");
+    await mkdir(bad, { recursive: true });
+    await writeFile(path.join(bad, "go.mod"), "module local/broken\n\ngo 1.22\n");
+    await writeFile(path.join(bad, "main.go"), "package main\n\nfunc main() { undefinedThing() }\n");
+    const brokenPin = { ...pin, goSource: "go/broken" };
+    const err = await resolveTool("etcd", { env: env(), pin: brokenPin, repoRoot: root() }).catch(
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ToolError);
+    expect((err as Error).message).toContain("could not build etcd v0.1.0 with go build in go/broken");
+    expect((err as Error).message).toContain("undefined: undefinedThing");
+    expect(existsSync(path.dirname(cachedBinaryPath(brokenPin, env(), root())))).toBe(false);
+  });
+
+  it("says which folder is missing when goSource points nowhere", async () => {
+    const err = await resolveTool("etcd", {
+      env: env(),
+      pin: { ...pin, goSource: "go/nope" },
+      repoRoot: root(),
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ToolError);
+    expect((err as Error).message).toMatch(/Go source folder .*go\/nope does not exist/);
   });
 });

@@ -24,6 +24,7 @@ import { pairedClusters, planPromotion, withChapter, type PromotionPlan } from "
 import { publishBranch, type PublishResult } from "./publish.ts";
 import { resourceChanges, type ResourceChange } from "./resources.ts";
 import { validateStep, validatorModule, writeAndValidate, type ValidationOutcome } from "./validate-step.ts";
+import { promotionServerOptions } from "../validate/server-step.ts";
 import { commitChange, preflight, type ChangeCommandOptions } from "./workspace.ts";
 
 export interface PromoteOptions extends ChangeCommandOptions {
@@ -129,6 +130,7 @@ async function promoteGuarded(
     renderDeps: deps,
     ...(o.env ? { env: o.env } : {}),
     ...validatorModule(o),
+    ...(await promotionServerOptions(plan.from.dir, o.env)),
   };
 
   const platform = await platformDiff(root, model, plan, rendered!.composition, o.env, log);

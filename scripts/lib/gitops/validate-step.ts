@@ -37,6 +37,8 @@ export interface ValidateStepOptions {
   restoredClusters?: string[];
   /** Path of the validator module; defaults to scripts/lib/validate/index.ts. Tests point it elsewhere. */
   modulePath?: string;
+  /** The server layer's options (validate/server-step.ts: a promotion's starting chapter). */
+  server?: { promotionFrom?: string; env?: NodeJS.ProcessEnv };
 }
 
 interface ValidatorModule {
@@ -48,6 +50,7 @@ interface ValidatorModule {
       env?: NodeJS.ProcessEnv;
       renderDeps?: RenderDeps;
       cacheRoot?: string;
+      server?: { promotionFrom?: string; env?: NodeJS.ProcessEnv };
     },
   ): Promise<{ findings: Finding[]; summary: { errors: number; warnings: number } }>;
 }
@@ -90,8 +93,13 @@ export async function validateStep(root: string, options: ValidateStepOptions): 
     ...(options.chapter !== undefined ? { chapter: options.chapter } : {}),
     ...(options.env ? { env: options.env } : {}),
     ...(options.renderDeps ? { renderDeps: options.renderDeps } : {}),
+    ...(options.server ? { server: options.server } : {}),
   });
   const notes: string[] = [];
+  if (options.server?.promotionFrom)
+    notes.push(
+      `server layer: chapter ${options.server.promotionFrom} applied to a private kube-apiserver, then this chapter dry-run on top (server/* findings)`,
+    );
   const findings = result.findings.map((f) => {
     if (f.severity === "error" && isRestoredStaleness(f, options.restoredClusters ?? [])) {
       notes.push(`demoted to a warning (output restored from a tag): ${formatFindingLine(f)}`);

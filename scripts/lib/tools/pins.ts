@@ -2,7 +2,8 @@
  * The one place external tools are pinned. Bump a version here and every script, test and CI
  * job uses it; the tool cache keys binaries by tool and version, so old and new live side by side.
  */
-export type ToolName = "helm" | "helmfile" | "kubeconform" | "istioctl" | "actionlint";
+export type ToolName =
+  "helm" | "helmfile" | "kubeconform" | "istioctl" | "actionlint" | "kube-apiserver" | "etcd";
 
 export interface Download {
   url: string;
@@ -14,9 +15,21 @@ export interface ToolPin {
   name: ToolName;
   /** The version users see (`istioctl version` prints 1.30.3, not the Go pseudo-version). */
   version: string;
-  /** Go package to `go install`, and the module version to install it at. */
+  /**
+   * Go package to `go install`, and the module version to install it at. With `goSource`, the
+   * package to `go build` inside that module ("." for its own main), and the upstream version the
+   * module requires (kept in step with its go.mod by a test).
+   */
   goPackage: string;
   goVersion: string;
+  /**
+   * A Go module in this repository (repo-relative folder with its own go.mod, go.sum and main) the
+   * tool is built from, for tools no `go install` line can build: a main the upstream module does
+   * not publish (etcd), a wrapper whose replace lines are too many to pin here (kube-apiserver),
+   * or a helper of our own. Its cache entry is keyed by `version` plus a hash of the folder's
+   * files, so editing the source rebuilds instead of reusing a stale binary.
+   */
+  goSource?: string;
   /**
    * `replace` directives for a wrapper module the tool is built from: the ones the tool's own
    * go.mod carries (`go install pkg@version` refuses modules with replace lines), or substitutes
@@ -179,6 +192,49 @@ export const TOOL_PINS: Record<ToolName, ToolPin> = {
       },
     },
     archiveBinary: () => "actionlint",
+  },
+  "kube-apiserver": {
+    name: "kube-apiserver",
+    // The real API server for the `server` layer of validate (server-side apply dry-runs).
+    // k8s.io/kubernetes points its 33 staging modules at ./staging, so `go install` refuses it; the
+    // wrapper module in scripts/go/kube-apiserver replaces each with the published v0.36.3 module.
+    version: "v1.36.3",
+    compatibleVersions: /^1\.36\.\d+$/,
+    goSource: "scripts/go/kube-apiserver",
+    goPackage: "k8s.io/kubernetes/cmd/kube-apiserver",
+    goVersion: "v1.36.3",
+    // What kubernetes' hack/lib/version.sh sets, so `--version` and /version say v1.36.3; -s -w
+    // because nobody debugs this binary and it halves the cache entry.
+    ldflags: [
+      "-s -w",
+      ...["k8s.io/client-go/pkg/version", "k8s.io/component-base/version"].flatMap((pkg) => [
+        `-X ${pkg}.gitVersion=v1.36.3`,
+        `-X ${pkg}.gitMajor=1`,
+        `-X ${pkg}.gitMinor=36`,
+        `-X ${pkg}.gitTreeState=clean`,
+      ]),
+    ].join(" "),
+    versionArgs: ["--version"],
+    versionPattern: /v\d+\.\d+\.\d+/,
+    // dl.k8s.io serves bare binaries with checksums we could not verify offline: without Go, put a
+    // kube-apiserver 1.36.x on PATH.
+    downloads: {},
+    archiveBinary: () => "kube-apiserver",
+  },
+  etcd: {
+    name: "etcd",
+    // etcd's main package lives in the root module go.etcd.io/etcd/v3, which the Go module proxy
+    // does not serve; scripts/go/etcd is a main calling the server module's etcdmain.Main.
+    version: "v3.6.16",
+    compatibleVersions: /^3\.6\.\d+$/,
+    goSource: "scripts/go/etcd",
+    goPackage: ".",
+    goVersion: "v3.6.16",
+    ldflags: "-s -w",
+    versionArgs: ["--version"],
+    versionPattern: /(?<=etcd Version: )\d+\.\d+\.\d+/,
+    downloads: {},
+    archiveBinary: () => "etcd",
   },
 };
 

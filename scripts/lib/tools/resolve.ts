@@ -6,12 +6,15 @@
  *   4. installing the pinned version into that cache: `go install` when Go is there, otherwise the
  *      release download, verified against its pinned sha256.
  * Installs go to a temporary folder that is renamed into place, so a cache entry is whole or absent.
+ * Tools built from a Go module in this repository (`goSource` in pins.ts) are keyed by version and a
+ * hash of that module's files: `<tool>/<version>-src<hash>/`.
  */
 import { createHash } from "node:crypto";
-import { existsSync } from "node:fs";
-import { chmod, mkdir, mkdtemp, rename, rm, writeFile, copyFile } from "node:fs/promises";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { chmod, cp, mkdir, mkdtemp, rename, rm, writeFile, copyFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { TOOL_PINS, type Download, type ToolName, type ToolPin } from "./pins.ts";
 import { unreachable } from "../net/reachable.ts";
 
@@ -22,7 +25,22 @@ const EXPECTED_BUILD: Partial<Record<ToolName, string>> = {
   helmfile: "about 3 minutes",
   istioctl: "about 5 minutes",
   actionlint: "about 30 seconds",
+  "kube-apiserver": "about 6 minutes",
+  etcd: "about 2 minutes",
 };
+
+/**
+ * `goSource` folders are relative to the repository root: the nearest folder up from this module
+ * holding scripts/lib/tools/pins.ts. Walking up (not a fixed `../../..`) because the CLIs also run
+ * as bundles under node_modules/.cache/ (scripts/launch.mjs), where this module's URL is the bundle's.
+ */
+export function findRepoRoot(from = path.dirname(fileURLToPath(import.meta.url))): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, "scripts", "lib", "tools", "pins.ts"))) return dir;
+    if (path.dirname(dir) === dir) return process.cwd();
+  }
+}
+const REPO_ROOT = findRepoRoot();
 
 /**
  * The http(s) proxies of a GOPROXY list (`,` and `|` separated; `direct` and `off` are not
@@ -57,6 +75,41 @@ export interface ResolveOptions {
   log?: (line: string) => void;
   /** Overrides the pin (tests use this to point at a local download server). */
   pin?: ToolPin;
+  /** Where a pin's `goSource` folder is relative to (default: this repository). */
+  repoRoot?: string;
+}
+
+/** The absolute folder of a pin's `goSource` module. */
+export function goSourceDir(pin: ToolPin, repoRoot = REPO_ROOT): string | undefined {
+  return pin.goSource ? path.resolve(repoRoot, pin.goSource) : undefined;
+}
+
+/**
+ * A short hash of every file under a Go source folder (paths and contents, in sorted order), so a
+ * cached binary is reused only for exactly the sources it was built from. Build output (`bin/`)
+ * and editor droppings are not part of a Go build and are skipped.
+ */
+export function sourceHash(dir: string): string {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+    throw new Error(`Go source folder ${dir} does not exist (goSource in scripts/lib/tools/pins.ts)`);
+  }
+  const files = (readdirSync(dir, { recursive: true, encoding: "utf8" }) as string[])
+    .map((f) => f.split(path.sep).join("/"))
+    .filter((f) => !/(^|\/)(bin|\.[^/]*)(\/|$)/.test(f) && statSync(path.join(dir, f)).isFile())
+    .sort();
+  const hash = createHash("sha256");
+  for (const f of files) {
+    hash.update(`${f}\0`);
+    hash.update(readFileSync(path.join(dir, f)));
+    hash.update("\0");
+  }
+  return hash.digest("hex").slice(0, 12);
+}
+
+/** The cache folder name of a pin: its version, plus the source hash for `goSource` tools. */
+export function cacheVersion(pin: ToolPin, repoRoot = REPO_ROOT): string {
+  const dir = goSourceDir(pin, repoRoot);
+  return dir ? `${pin.version}-src${sourceHash(dir)}` : pin.version;
 }
 
 export function toolCacheRoot(env: NodeJS.ProcessEnv = process.env): string {
@@ -65,12 +118,17 @@ export function toolCacheRoot(env: NodeJS.ProcessEnv = process.env): string {
   return path.join(base, "istio-gitops", "tools");
 }
 
-export function cachedBinaryPath(pin: ToolPin, env: NodeJS.ProcessEnv = process.env): string {
-  return path.join(toolCacheRoot(env), pin.name, pin.version, pin.name);
+export function cachedBinaryPath(
+  pin: ToolPin,
+  env: NodeJS.ProcessEnv = process.env,
+  repoRoot = REPO_ROOT,
+): string {
+  return path.join(toolCacheRoot(env), pin.name, cacheVersion(pin, repoRoot), pin.name);
 }
 
+/** KUBE_APISERVER_BIN for kube-apiserver: environment variable names have no dashes. */
 export function envVarFor(tool: ToolName): string {
-  return `${tool.toUpperCase()}_BIN`;
+  return `${tool.toUpperCase().replace(/[^A-Z0-9]/g, "_")}_BIN`;
 }
 
 export function platformKey(): string {
@@ -103,9 +161,11 @@ export async function reportedVersion(bin: string, pin: ToolPin): Promise<string
 
 function installHint(pin: ToolPin): string {
   const ld = pin.ldflags ? ` -ldflags='${pin.ldflags}'` : "";
-  const build = pin.goReplace?.length
-    ? "run `pnpm tools` (builds it with Go from a wrapper module)"
-    : `run \`pnpm tools\` (builds it with Go), or \`GOBIN=${path.dirname(cachedBinaryPath(pin))} go install${ld} ${pin.goPackage}@${pin.goVersion}\``;
+  const build = pin.goSource
+    ? `run \`pnpm tools ${pin.name}\` (builds it with Go from ${pin.goSource})`
+    : pin.goReplace?.length
+      ? "run `pnpm tools` (builds it with Go from a wrapper module)"
+      : `run \`pnpm tools\` (builds it with Go), or \`GOBIN=${path.dirname(cachedBinaryPath(pin))} go install${ld} ${pin.goPackage}@${pin.goVersion}\``;
   const dl = pin.downloads[platformKey()]?.url;
   const other = dl
     ? `download ${dl} and set ${envVarFor(pin.name)}=/path/to/${pin.name}`
@@ -149,7 +209,13 @@ export async function resolveTool(name: ToolName, options: ResolveOptions = {}):
     const v = await reportedVersion(onPath, pin);
     if (v && versionAccepted(v, pin)) return onPath;
   }
-  const cached = cachedBinaryPath(pin, env);
+  const repoRoot = options.repoRoot ?? REPO_ROOT;
+  let cached: string;
+  try {
+    cached = cachedBinaryPath(pin, env, repoRoot);
+  } catch (e) {
+    throw new ToolError(name, pin.version, (e as Error).message);
+  }
   if (existsSync(cached)) return cached;
   if (options.install === false) {
     throw new ToolError(name, pin.version, `${name} ${pin.version} is not installed; ${installHint(pin)}`);
@@ -158,21 +224,34 @@ export async function resolveTool(name: ToolName, options: ResolveOptions = {}):
   const key = `${name}@${pin.version}@${cached}`;
   let pending = inFlight.get(key);
   if (!pending) {
-    pending = install(pin, env, options.log ?? defaultLog).finally(() => inFlight.delete(key));
+    pending = install(pin, cached, env, repoRoot, options.log ?? defaultLog).finally(() =>
+      inFlight.delete(key),
+    );
     inFlight.set(key, pending);
   }
   return pending;
 }
 
-async function install(pin: ToolPin, env: NodeJS.ProcessEnv, log: (line: string) => void): Promise<string> {
-  const target = cachedBinaryPath(pin, env);
+async function install(
+  pin: ToolPin,
+  target: string,
+  env: NodeJS.ProcessEnv,
+  repoRoot: string,
+  log: (line: string) => void,
+): Promise<string> {
   const versionDir = path.dirname(target);
   await mkdir(path.dirname(versionDir), { recursive: true });
-  const staging = await mkdtemp(path.join(path.dirname(versionDir), `.${pin.version}-`));
+  const staging = await mkdtemp(path.join(path.dirname(versionDir), `.${path.basename(versionDir)}-`));
   try {
     const go = await which("go", env);
     if (go) {
-      await goInstall(go, pin, staging, env, log);
+      await goInstall(go, pin, staging, env, repoRoot, log);
+    } else if (pin.goSource) {
+      throw new ToolError(
+        pin.name,
+        pin.version,
+        `${pin.name} is built from ${pin.goSource} with Go, and no \`go\` is on PATH: install Go 1.26+, or ${installHint(pin)}`,
+      );
     } else {
       await downloadInstall(pin, staging, log);
     }
@@ -192,6 +271,7 @@ async function goInstall(
   pin: ToolPin,
   gobin: string,
   env: NodeJS.ProcessEnv,
+  repoRoot: string,
   log: (l: string) => void,
 ) {
   const goEnv: NodeJS.ProcessEnv = { ...env, GOBIN: gobin, GOFLAGS: "-buildvcs=false" };
@@ -211,7 +291,21 @@ async function goInstall(
   const $ = await zx();
   const go$ = (cwd?: string) => $({ quiet: true, env: goEnv, timeout: "30m", ...(cwd ? { cwd } : {}) });
   try {
-    if (pin.goReplace?.length) {
+    const sourceDir = goSourceDir(pin, repoRoot);
+    if (sourceDir) {
+      // A copy, so the build cannot write into the repository (go.sum stays as committed: the
+      // default -mod=readonly fails on a missing entry instead of fetching one).
+      const copy = await mkdtemp(path.join(os.tmpdir(), `${pin.name}-src-`));
+      try {
+        await cp(sourceDir, copy, { recursive: true });
+        log(
+          `building ${pin.name} ${pin.version}${expected} from ${pin.goSource}: go build -trimpath -o ${pin.name} ${pin.goPackage}`,
+        );
+        await go$(copy)`${go} build -trimpath ${ldflags} -o ${path.join(gobin, pin.name)} ${pin.goPackage}`;
+      } finally {
+        await rm(copy, { recursive: true, force: true });
+      }
+    } else if (pin.goReplace?.length) {
       const wrapper = await mkdtemp(path.join(os.tmpdir(), `${pin.name}-build-`));
       try {
         await writeFile(
@@ -248,7 +342,7 @@ async function goInstall(
     throw new ToolError(
       pin.name,
       pin.version,
-      `could not build ${pin.name} ${pin.version} with go install:\n${stderr}${proxyNote}\nFix: ${installHint(pin)}`,
+      `could not build ${pin.name} ${pin.version} with ${pin.goSource ? `go build in ${pin.goSource}` : "go install"}:\n${stderr}${proxyNote}\nFix: ${pin.goSource && /go mod tidy|missing go\.sum/.test(stderr) ? `run \`go mod tidy\` in ${pin.goSource} and commit go.mod and go.sum; then ` : ""}${installHint(pin)}`,
     );
   }
   if (!existsSync(path.join(gobin, pin.name))) {

@@ -32,6 +32,7 @@ import type { RepoFacts, RuleMeta } from "./rule.ts";
 import { allRuleMetas, SEMANTIC_RULES } from "./rules/index.ts";
 import { applySuppressions, type Suppressible } from "./suppress.ts";
 import { NO_PROGRESS, type Progress } from "../cli/progress.ts";
+import { runServerLayer, type ServerLayerOptions } from "./server-layer.ts";
 
 export interface FileInput {
   /** Path shown in findings. */
@@ -55,6 +56,10 @@ export interface Scope {
   pinNote?: string;
   /** Scopes with the same key see each other's services and workloads (clusters of one mesh at one chapter). */
   peerGroup?: string;
+  /** Repo mode: the cluster, and the chapter's place in the chapter order (the server layer walks them). */
+  cluster?: string;
+  chapterOrder?: number;
+  chapter?: string;
 }
 
 export interface ValidationFinding extends Finding {
@@ -103,6 +108,7 @@ interface Draft extends Suppressible {
   scope?: Scope;
 }
 
+const SERVER_RULES = ["server/rejected", "server/warning", "server/not-served", "server/pruned"];
 const META = new Map(allRuleMetas().map((m) => [m.code, m] as const));
 const REGISTRY_KINDS = new Set(["Service", "ServiceEntry", "ServiceAccount", "Namespace", ...WORKLOAD_KINDS]);
 
@@ -143,6 +149,8 @@ export interface EngineOptions {
   cacheRoot?: string;
   /** Reports the kubeconform run (N files) when it is long. */
   progress?: Progress;
+  /** The server layer: a real API server's verdict (server-layer.ts); off unless given. */
+  server?: ServerLayerOptions;
 }
 
 interface SchemaLayer {
@@ -449,6 +457,59 @@ export async function validateScopes(
             scope,
           });
         }
+      }
+    }
+
+    // The server layer: every scope's objects, applied to a real API server.
+    if (options.server && SERVER_RULES.some((c) => ruleSelected(c, filter))) {
+      const { reports, pruned } = await runServerLayer(
+        scopes.map((scope, i) => ({
+          resources: scopeResources.get(scope) ?? [],
+          ...(scope.cluster ? { cluster: scope.cluster } : {}),
+          order: scope.chapterOrder ?? i,
+          ...(scope.chapter ? { label: `chapter ${scope.chapter}` } : {}),
+        })),
+        {
+          crdDirs: config.crdDirs,
+          ...options.server,
+          ...(options.progress ? { progress: options.progress } : {}),
+        },
+      );
+      for (const rep of reports) {
+        const scope = scopes[rep.scope]!;
+        drafts.push({
+          finding: {
+            ...layerFinding(rep.rule, rep.resource, rep.path, rep.message),
+            severity: rep.severity,
+            ...ctx(scope),
+          },
+          resource: rep.resource,
+          scope,
+        });
+      }
+      for (const p of pruned) {
+        const scope = scopes[p.scope]!;
+        const m = meta("server/pruned");
+        drafts.push({
+          finding: {
+            file: p.file,
+            line: 1,
+            column: 1,
+            rule: m.code,
+            severity: m.severity,
+            anchors: [],
+            message: p.message,
+            hint: m.hint,
+            resource: {
+              apiVersion: p.apiVersion,
+              kind: p.kind,
+              name: p.name,
+              ...(p.ns ? { namespace: p.ns } : {}),
+            },
+            ...ctx(scope),
+          },
+          scope,
+        });
       }
     }
 

@@ -342,6 +342,9 @@ export async function collectRepo(
           context: `cluster ${cluster.name} at chapter ${chapter.dir}`,
           ...(pinNote ? { pinNote } : {}),
           peerGroup: `${cluster.istio.meshID}|${chapter.dir}`,
+          cluster: cluster.name,
+          chapterOrder: chapter.id,
+          chapter: chapter.dir,
         });
         if (pinned) findings.push(...(await freshness(root, cluster, chapter.dir, files)));
       }

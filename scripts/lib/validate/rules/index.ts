@@ -229,6 +229,46 @@ export const LAYER_RULES: readonly RuleMeta[] = [
     hint: "bound what the rule walks with maxItems / maxLength / maxProperties, or simplify the rule",
   }),
   meta({
+    code: "server/rejected",
+    layer: "server",
+    severity: "error",
+    anchors: [],
+    title: "The real API server accepts every object (server-side apply, strict)",
+    description:
+      "With `--server` (on in CI), a private etcd + kube-apiserver v1.36 on 127.0.0.1 gets every cluster's chapters in order, each server-side applied as Argo CD's ServerSideApply sync does (field manager argocd-controller, fieldValidation=Strict) on top of the previous chapter's state: namespaces, then the render's CRDs, then ValidatingAdmissionPolicies, then the rest, and what the chapter dropped is pruned. A refusal is reported at the field the server names: what only the real server checks (a selector that does not match the template's labels, RFC 1123 names, immutable fields a promotion changes such as a Job's template or a Deployment's selector, admission policies shipped with CRDs, unknown fields kubeconform's schemas let through).",
+    hint: "fix the field the server names; for an immutable field a promotion changes, rename the object (or delete it in an earlier chapter) so Argo CD creates it anew",
+  }),
+  meta({
+    code: "server/warning",
+    layer: "server",
+    severity: "info",
+    anchors: [],
+    title: "API server warnings on apply",
+    description:
+      "Warnings the API server returns with an accepted apply (deprecated APIs, fields it ignores), as infos at the field they name.",
+    hint: "follow the server's advice (usually a newer API version or field)",
+  }),
+  meta({
+    code: "server/pruned",
+    layer: "server",
+    severity: "info",
+    anchors: [],
+    title: "What a promotion deletes",
+    description:
+      "`pnpm promote` (server layer on): objects the cluster's current chapter has and the target chapter does not, which Argo CD deletes when it syncs the promotion (where the Application prunes). Reported at the object's file in the current render, so a reviewer sees the deletions before the pull request.",
+    hint: "nothing to do if the chapter drops it on purpose; otherwise keep the object in the target chapter",
+  }),
+  meta({
+    code: "server/not-served",
+    layer: "server",
+    severity: "warning",
+    anchors: [],
+    title: "Every kind is served by the API server",
+    description:
+      "A kind the API server does not serve after the render's CRDs (and those of VALIDATE_CRD_DIR for kinds the render has no CRD of) are applied: Argo CD would fail the sync with 'the server could not find the requested resource'.",
+    hint: "add the chart or CRD that defines the kind in an earlier sync wave, or fix apiVersion/kind",
+  }),
+  meta({
     code: "charts/lock",
     layer: "repo",
     severity: "error",
