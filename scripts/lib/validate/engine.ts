@@ -238,7 +238,7 @@ export async function validateScopes(
   scopes: Scope[],
   config: ValidateConfig,
   filter: RuleFilter,
-  extraFindings: Finding[] = [],
+  extraFindings: ValidationFinding[] = [],
   options: EngineOptions = {},
 ): Promise<ValidationResult> {
   const started = performance.now();
@@ -523,7 +523,8 @@ export async function validateScopes(
     ...kept.filter((d) => ruleSelected(d.finding.rule, filter)).map((d) => d.finding),
     ...internal,
   ]);
-  findings.sort(compareFindings);
+  // Root causes first: a file that does not parse or a model that does not load explains the rest.
+  findings.sort((a, b) => rootRank(a) - rootRank(b) || compareFindings(a, b));
   const count = (s: Severity) => findings.filter((f) => f.severity === s).length;
   let resources = 0;
   for (const list of scopeResources.values()) resources += list.length;
@@ -540,6 +541,11 @@ export async function validateScopes(
     },
     suppressed: suppressed.filter((d) => ruleSelected(d.finding.rule, filter)).map((d) => d.finding),
   };
+}
+
+/** 0 for findings that make others follow (syntax, the repository model), 1 for the rest. */
+export function rootRank(f: Finding): number {
+  return /^(yaml\/|model\/|repo\/chapter-graph$|repo\/model$)/.test(f.rule) ? 0 : 1;
 }
 
 /** The code of a rule that threw (a validator bug): not suppressible; the CLI exits 2. */
@@ -639,22 +645,25 @@ export function summarizeContexts(contexts: readonly string[]): string {
  * the message gets the source file and, when it is not found at the pinned chapter, the chapters.
  */
 function dedupe(findings: ValidationFinding[]): ValidationFinding[] {
-  const byKey = new Map<string, { f: ValidationFinding; contexts: string[] }>();
+  // `everywhere`: one occurrence had no context (a repository file checked on its own), so the
+  // finding is not about particular chapters and the message needs no list of them.
+  const byKey = new Map<string, { f: ValidationFinding; contexts: string[]; everywhere: boolean }>();
   for (const f of findings) {
     const key = `${f.file}|${f.line}|${f.column}|${f.rule}|${f.message}`;
     const e = byKey.get(key);
     if (e) {
       if (f.context && !e.contexts.includes(f.context)) e.contexts.push(f.context);
+      if (!f.context) e.everywhere = true;
       continue;
     }
-    byKey.set(key, { f, contexts: f.context ? [f.context] : [] });
+    byKey.set(key, { f, contexts: f.context ? [f.context] : [], everywhere: !f.context });
   }
-  return [...byKey.values()].map(({ f, contexts }) => {
+  return [...byKey.values()].map(({ f, contexts, everywhere }) => {
     const out: ValidationFinding = { ...f };
     if (contexts.length) out.context = summarizeContexts(contexts);
     const notes: string[] = [];
     if (f.sources?.length) notes.push(`source: ${f.sources.join(", ")}`);
-    const pinned = contexts.some((c) => !c.endsWith(" pin)"));
+    const pinned = everywhere || contexts.some((c) => !c.endsWith(" pin)"));
     if (contexts.length && !pinned) notes.push(out.context!);
     if (notes.length) out.message = `${f.message} [${notes.join("; ")}]`;
     return out;

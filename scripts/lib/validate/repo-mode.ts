@@ -21,7 +21,8 @@ import { renderedRoot, RENDERED_DIRS } from "../render/layout.ts";
 import { composeCluster, selectClusters } from "../render/pipeline.ts";
 import { renderCluster, type RenderDeps, type RenderedTree } from "../render/render.ts";
 import type { ValidateConfig } from "./config.ts";
-import type { FileInput, Scope } from "./engine.ts";
+import type { FileInput, Scope, ValidationFinding } from "./engine.ts";
+import { parseYaml } from "../yaml-source.ts";
 import { IMAGES_WORKFLOW, publishedImages, type PublishedImages } from "./images-workflow.ts";
 import { asObj, asStringMap, isObj } from "./resource.ts";
 import type { Platform, PlatformGateway } from "./resource-index.ts";
@@ -195,9 +196,22 @@ async function repoYamlFiles(root: string): Promise<FileInput[]> {
   );
 }
 
+/**
+ * Findings of one composition that only follow from another of its mistakes: a patch whose target
+ * a file that does not parse would have defined, a `needs` a misspelt release would have met.
+ * The root cause is reported instead; what it hid shows up once it is fixed.
+ */
+export function withoutCascades(findings: readonly Finding[], brokenFiles: ReadonlySet<string>): Finding[] {
+  const broken = brokenFiles.size > 0 || findings.some((f) => f.rule === "yaml/syntax");
+  const misspelt = findings.some((f) => f.rule === "compose/unknown-release");
+  return findings.filter(
+    (f) => !(broken && f.rule === "compose/patch-target") && !(misspelt && f.rule === "compose/missing-need"),
+  );
+}
+
 export interface RepoCollection {
   scopes: Scope[];
-  findings: Finding[];
+  findings: ValidationFinding[];
   /** The CRDs each rendered platform chart contains, by chart digest (chart-crd-schemas.ts). */
   chartCrds: ChartCrds[];
 }
@@ -211,12 +225,18 @@ export async function collectRepo(
   loaded?: Awaited<ReturnType<typeof loadRepo>>,
   platformInput?: PlatformInput,
 ): Promise<RepoCollection> {
-  const findings: Finding[] = [];
+  const findings: ValidationFinding[] = [];
   const { model, findings: modelFindings } = loaded ?? (await loadRepo(root));
   findings.push(...modelFindings);
+  const yamlFiles = await repoYamlFiles(root);
+  const brokenFiles = new Set(
+    yamlFiles
+      .filter((f) => parseYaml(f.text, f.file).findings.some((x) => x.rule === "yaml/syntax"))
+      .map((f) => f.file),
+  );
   const scopes: Scope[] = [
     {
-      files: await repoYamlFiles(root),
+      files: yamlFiles,
       platform: platformOf({ releases: [] } as unknown as Composition, config),
       complete: false,
     },
@@ -251,6 +271,7 @@ export async function collectRepo(
       for (const chapter of ordered) {
         step.tick(rendered++);
         const pinned = chapter.dir === cluster.chapter;
+        const pinNote = pinned ? undefined : chapter.id > pinId ? "ahead of its pin" : "behind its pin";
         let composition: Composition;
         let files: RenderedTree;
         let platform: PlatformRender | undefined;
@@ -265,17 +286,19 @@ export async function collectRepo(
               platformInput.cache,
             );
         } catch (e) {
+          // Where it happened is structured data (context), not part of the message, so the
+          // same mistake seen from every cluster and chapter merges into one finding.
+          const where = {
+            context: `cluster ${cluster.name} at chapter ${chapter.dir}${pinNote ? ` (${pinNote})` : ""}`,
+          };
           if (e instanceof FindingsError) {
-            findings.push(
-              ...e.findings.map((f) =>
-                pinned
-                  ? f
-                  : { ...f, message: `${f.message} [cluster ${cluster.name} at chapter ${chapter.dir}]` },
-              ),
-            );
+            findings.push(...withoutCascades(e.findings, brokenFiles).map((f) => ({ ...f, ...where })));
             continue;
           }
           if (e instanceof UsageError) throw e;
+          const message = (e as Error).message;
+          // A render that fails because a source file does not parse adds nothing to that file's finding.
+          if ([...brokenFiles].some((b) => message.includes(path.basename(b)))) continue;
           findings.push({
             file: chapter.file,
             line: 1,
@@ -283,18 +306,18 @@ export async function collectRepo(
             rule: "repo/model",
             severity: "error",
             anchors: [],
-            message: `rendering cluster ${cluster.name} at chapter ${chapter.dir} failed: ${(e as Error).message}`,
+            message: `rendering failed: ${message}`,
             hint:
               "run `pnpm render --cluster " +
               cluster.name +
               " --chapter " +
               chapter.dir +
-              "` to see the failure",
+              " --out /tmp/render` to see the failure",
+            ...where,
           });
           continue;
         }
         const base = renderedRoot(cluster.name);
-        const pinNote = pinned ? undefined : chapter.id > pinId ? "ahead of its pin" : "behind its pin";
         for (const r of platform?.rendered ?? []) {
           const texts = chartCrds.get(chartKey(r.locked)) ?? new Set<string>();
           for (const f of r.files) {
