@@ -37,10 +37,12 @@ describe("validateRepo (fixture repository)", () => {
     // The mesh Application's Gateway needs istio-base's CRDs and istio-ingress's namespace; the
     // rendered Applications retry a failed sync, so argocd/cross-app-order has nothing to say.
     expect(summary).toEqual([
-      "vs/subset-not-found clusters/primary/rendered/mesh/shop/virtualservice-shop.yaml:22 @ cluster primary at chapter 02-canary, ahead of its pin",
+      // Ahead of the pin the rendered file exists only in memory: the finding is at the patch that adds the route.
+      "vs/subset-not-found chapters/02-canary/chapter.yaml:22 @ cluster primary at chapter 02-canary, ahead of its pin",
     ]);
     const subset = r.findings.find((f) => f.rule === "vs/subset-not-found")!;
     expect(subset.message).toContain("subset 'v3'");
+    expect(subset.rendered?.file).toBe("clusters/primary/rendered/mesh/shop/virtualservice-shop.yaml");
     expect(subset.message).toContain(
       "source: mesh/routing/shop.yaml (added in 01-mesh), chapters/02-canary/chapter.yaml (patches)",
     );

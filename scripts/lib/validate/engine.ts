@@ -9,7 +9,7 @@ import { createHash } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import type { Finding, Severity } from "../findings.ts";
+import type { Finding, Severity, SourcePosition } from "../findings.ts";
 import { compareFindings } from "../findings.ts";
 import type { YamlLimits, YamlPath } from "../yaml-source.ts";
 import { fastLoader, fastLoaderId, loadAllCached, readSourceCached, type SourceFile } from "./source.ts";
@@ -32,6 +32,8 @@ import type { RepoFacts, RuleMeta } from "./rule.ts";
 import { allRuleMetas, SEMANTIC_RULES } from "./rules/index.ts";
 import { applySuppressions, type Suppressible } from "./suppress.ts";
 import { NO_PROGRESS, type Progress } from "../cli/progress.ts";
+import { readFileSync } from "node:fs";
+import { offPin, sourcePosition, type ReadSource } from "./relocate.ts";
 
 export interface FileInput {
   /** Path shown in findings. */
@@ -62,6 +64,11 @@ export interface ValidationFinding extends Finding {
   sources?: string[];
   /** Where it was found in repo mode: cluster and chapter(s). */
   context?: string;
+  /**
+   * Where it was found in the rendered output, when file/line point at the source instead (a
+   * chapter other than the pin: its rendered files exist only in memory).
+   */
+  rendered?: SourcePosition;
 }
 
 export interface ValidationSummary {
@@ -101,6 +108,8 @@ export function ruleSelected(code: string, filter: RuleFilter): boolean {
 interface Draft extends Suppressible {
   finding: ValidationFinding;
   scope?: Scope;
+  /** The YAML path of the finding inside its resource (to find the same node in the source). */
+  path?: YamlPath;
 }
 
 const META = new Map(allRuleMetas().map((m) => [m.code, m] as const));
@@ -143,6 +152,11 @@ export interface EngineOptions {
   cacheRoot?: string;
   /** Reports the kubeconform run (N files) when it is long. */
   progress?: Progress;
+  /**
+   * Repo mode: the repository root. Findings on chapters other than a cluster's pin are then
+   * located at the source file and line (relocate.ts), the rendered place kept as `rendered`.
+   */
+  sourceRoot?: string;
 }
 
 interface SchemaLayer {
@@ -386,6 +400,7 @@ export async function validateScopes(
                   `${p.message} (CEL rule \`${p.rule.replace(/\s+/g, " ")}\`)`,
                 ),
                 resource: target,
+                path: p.path,
               });
             }
           }
@@ -445,6 +460,7 @@ export async function validateScopes(
             },
             resource: rep.resource,
             scope,
+            path: rep.path ?? [],
           });
         }
       }
@@ -510,6 +526,7 @@ export async function validateScopes(
                   : problem.message,
               ),
               resource: target,
+              path: [...match.prefix, ...problem.path],
             });
           }
         }
@@ -519,8 +536,11 @@ export async function validateScopes(
   }
 
   const { kept, suppressed } = applySuppressions(drafts, config.suppressions);
+  const relocate = options.sourceRoot ? relocator(options.sourceRoot) : undefined;
   const findings = dedupe([
-    ...kept.filter((d) => ruleSelected(d.finding.rule, filter)).map((d) => d.finding),
+    ...kept
+      .filter((d) => ruleSelected(d.finding.rule, filter))
+      .map((d) => (relocate ? relocate(d) : d.finding)),
     ...internal,
   ]);
   // Root causes first: a file that does not parse or a model that does not load explains the rest.
@@ -540,6 +560,39 @@ export async function validateScopes(
       suppressed: suppressed.length,
     },
     suppressed: suppressed.filter((d) => ruleSelected(d.finding.rule, filter)).map((d) => d.finding),
+  };
+}
+
+/**
+ * Moves findings of chapters other than the pin from the in-memory rendered file to the source
+ * the object came from (relocate.ts); the rendered place stays as `rendered`. Sources are read
+ * once per run.
+ */
+function relocator(root: string): (d: Draft) => ValidationFinding {
+  const texts = new Map<string, string | undefined>();
+  const read: ReadSource = (rel) => {
+    const clean = rel.replace(/^\.\//, "");
+    if (!texts.has(clean)) {
+      let text: string | undefined;
+      try {
+        text = readFileSync(path.join(root, clean), "utf8");
+      } catch {
+        text = undefined;
+      }
+      texts.set(clean, text);
+    }
+    return texts.get(clean);
+  };
+  return (d) => {
+    const f = d.finding;
+    if (!d.resource || !offPin(f.context) || !f.file.startsWith("clusters/")) return f;
+    const pos = sourcePosition(d.resource, d.path ?? [], d.resource.sources, read);
+    if (!pos) return f;
+    return {
+      ...f,
+      ...pos,
+      rendered: { file: f.file, line: f.line, column: f.column },
+    };
   };
 }
 

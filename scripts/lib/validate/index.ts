@@ -157,7 +157,10 @@ export async function validateRepo(root: string, options: ValidateOptions = {}):
           ],
         }
       : effective;
-  return validateScopes(scopes, withCharts, filterOf(options), findings, engineOptionsOf(options));
+  return validateScopes(scopes, withCharts, filterOf(options), findings, {
+    ...engineOptionsOf(options),
+    sourceRoot: root,
+  });
 }
 
 export async function validatePaths(
