@@ -100,9 +100,10 @@ describe("validateRepo (fixture repository)", () => {
     await writeFile(path.join(dir, "mesh/routing/broken.yaml"), "a: [1, 2\n");
     const r = await validateRepo(dir, { env, clusters: ["primary"], chapter: "01-mesh", platform: false });
     await writeFile(vs, original);
+    // Root causes (a file that does not parse) first.
     expect(r.findings.map((f) => `${f.rule} ${f.file}`)).toEqual([
-      "repo/rendered-stale clusters/primary/rendered/mesh/shop/virtualservice-shop.yaml",
       "yaml/syntax mesh/routing/broken.yaml",
+      "repo/rendered-stale clusters/primary/rendered/mesh/shop/virtualservice-shop.yaml",
     ]);
     expect(r.findings.every((f) => !f.file.startsWith("clusters/remote"))).toBe(true);
   });
