@@ -91,10 +91,12 @@ describe(`the repository at ${OLD}, validated with the platform charts rendered`
 
   it("orders the remote's istio-system metadata after istiod's remote install (chapter 19)", () => {
     const f = hits("argocd/namespace-metadata-order", "controlPlaneClusters");
-    expect(f.map((x) => x.file).sort()).toEqual([
+    // Ahead of the pin: at the releases' entries in helmfile.yaml, the rendered Applications as detail.
+    expect(f.map((x) => x.rendered?.file).sort()).toEqual([
       "clusters/remote/rendered/argocd/istio-eastwest.yaml",
       "clusters/remote/rendered/argocd/istiod.yaml",
     ]);
+    expect(f.map((x) => x.file)).toEqual(["helmfile.yaml", "helmfile.yaml"]);
   });
 
   it("pulls app images nobody publishes", () => {

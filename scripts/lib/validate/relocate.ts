@@ -7,10 +7,29 @@
  */
 import { isDeepStrictEqual } from "node:util";
 import type { SourcePosition } from "../findings.ts";
-import { parseYaml, pointerToPath, type ParsedDocument, type YamlPath } from "../yaml-source.ts";
+import {
+  parseYaml,
+  pointerToPath,
+  type ParsedDocument,
+  type ParsedFile,
+  type YamlPath,
+} from "../yaml-source.ts";
 import { asArray, asObj, isObj, type Resource } from "./resource.ts";
 
 export type ReadSource = (rel: string) => string | undefined;
+
+/** Parsed sources by file and content: a run relocates many findings into the same few files. */
+const parsed = new Map<string, ParsedFile>();
+function parse(text: string, file: string): ParsedFile {
+  const key = `${file}\0${text}`;
+  let p = parsed.get(key);
+  if (!p) {
+    if (parsed.size > 256) parsed.clear();
+    p = parseYaml(text, file);
+    parsed.set(key, p);
+  }
+  return p;
+}
 
 /** Whether a repo-mode context is a chapter other than the cluster's pin (its rendered files are virtual). */
 export function offPin(context: string | undefined): boolean {
@@ -59,7 +78,7 @@ function patchPosition(
   r: Target,
   path: YamlPath,
 ): { pos: SourcePosition; exact: boolean } | undefined {
-  const doc = parseYaml(text, file).documents[0];
+  const doc = parse(text, file).documents[0];
   if (!doc) return undefined;
   let fallback: SourcePosition | undefined;
   const patches = asArray(asObj(doc.value).patches);
@@ -105,7 +124,7 @@ export function sourcePosition(
   const patchedBy = entries.filter((e) => e.how === "patches").reverse();
   if (added) {
     const text = read(added.file);
-    const doc = text === undefined ? undefined : documentOf(parseYaml(text, added.file).documents, r);
+    const doc = text === undefined ? undefined : documentOf(parse(text, added.file).documents, r);
     const inSource = doc ? valueAt(doc.value, path) : undefined;
     // Unpatched, or the patch left this node as the file has it: the mesh file is the place.
     if (
@@ -129,7 +148,7 @@ export function sourcePosition(
     if (text === undefined) continue;
     if (file === "helmfile.yaml") {
       // An Application named <cluster>-<release>: the release's entry.
-      const doc = parseYaml(text, file).documents[0];
+      const doc = parse(text, file).documents[0];
       const releases = asArray(asObj(doc?.value).releases);
       let best = -1;
       releases.forEach((rel, i) => {
