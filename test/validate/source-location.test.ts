@@ -8,7 +8,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { validateRepo, type ValidationResult } from "../../scripts/lib/validate/index.ts";
 import { format } from "../../scripts/lib/validate/format.ts";
-import { sourcePosition } from "../../scripts/lib/validate/relocate.ts";
+import { platformPosition, sourcePosition } from "../../scripts/lib/validate/relocate.ts";
 import { allRuleMetas } from "../../scripts/lib/validate/rules/index.ts";
 import { tempCopy } from "../helpers/temp-repo.ts";
 import { SCHEMA_ROOT } from "./helpers.ts";
@@ -100,6 +100,20 @@ describe("sourcePosition", () => {
       line: 6,
       column: 1,
     });
+  });
+
+  it("a platform chart's object: its release in a multi-document helmfile.yaml", () => {
+    const helmfile =
+      "environments:\n  primary: {}\n---\nreleases:\n  - name: jaegertracing\n  - name: jaeger\n";
+    const read = (rel: string) => (rel === "helmfile.yaml" ? helmfile : undefined);
+    expect(
+      platformPosition("clusters/primary/rendered/platform/jaeger/observability/svc.yaml", read),
+    ).toEqual({
+      file: "helmfile.yaml",
+      line: 6,
+      column: 5,
+    });
+    expect(platformPosition("clusters/primary/rendered/mesh/x.yaml", read)).toBeUndefined();
   });
 
   it("says nothing when the sources do not exist", () => {

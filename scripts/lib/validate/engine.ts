@@ -32,8 +32,8 @@ import type { RepoFacts, RuleMeta } from "./rule.ts";
 import { allRuleMetas, SEMANTIC_RULES } from "./rules/index.ts";
 import { applySuppressions, type Suppressible } from "./suppress.ts";
 import { NO_PROGRESS, type Progress } from "../cli/progress.ts";
-import { readFileSync } from "node:fs";
-import { offPin, sourcePosition, type ReadSource } from "./relocate.ts";
+import { existsSync, readFileSync } from "node:fs";
+import { offPin, platformPosition, sourcePosition, type ReadSource } from "./relocate.ts";
 
 export interface FileInput {
   /** Path shown in findings. */
@@ -564,9 +564,9 @@ export async function validateScopes(
 }
 
 /**
- * Moves findings of chapters other than the pin from the in-memory rendered file to the source
- * the object came from (relocate.ts); the rendered place stays as `rendered`. Sources are read
- * once per run.
+ * Moves findings in rendered files that exist only in memory (chapters other than the pin, the
+ * platform charts' objects) to the source the object came from (relocate.ts); the rendered place
+ * stays as `rendered`. Sources are read once per run.
  */
 function relocator(root: string): (d: Draft) => ValidationFinding {
   const texts = new Map<string, string | undefined>();
@@ -583,10 +583,17 @@ function relocator(root: string): (d: Draft) => ValidationFinding {
     }
     return texts.get(clean);
   };
+  const exists = new Map<string, boolean>();
+  const onDisk = (file: string) => {
+    if (!exists.has(file)) exists.set(file, existsSync(path.join(root, file)));
+    return exists.get(file)!;
+  };
   return (d) => {
     const f = d.finding;
-    if (!d.resource || !offPin(f.context) || !f.file.startsWith("clusters/")) return f;
-    const pos = sourcePosition(d.resource, d.path ?? [], d.resource.sources, read);
+    // Rendered files of other chapters, and platform charts' objects, exist only in memory.
+    if (!d.resource || !f.file.startsWith("clusters/") || (!offPin(f.context) && onDisk(f.file))) return f;
+    const pos =
+      sourcePosition(d.resource, d.path ?? [], d.resource.sources, read) ?? platformPosition(f.file, read);
     if (!pos) return f;
     return {
       ...f,

@@ -146,24 +146,38 @@ export function sourcePosition(
     const file = e.file.replace(/^\.\//, "");
     const text = read(file);
     if (text === undefined) continue;
-    if (file === "helmfile.yaml") {
-      // An Application named <cluster>-<release>: the release's entry.
-      const doc = parse(text, file).documents[0];
-      const releases = asArray(asObj(doc?.value).releases);
-      let best = -1;
-      releases.forEach((rel, i) => {
-        const name = asObj(rel).name;
-        if (typeof name !== "string") return;
-        if (r.name === name || r.name.endsWith(`-${name}`))
-          if (best < 0 || name.length > String(asObj(releases[best]).name).length) best = i;
-      });
-      if (doc && best >= 0) return doc.positionOf(["releases", best]);
-      return { file, line: 1, column: 1 };
-    }
+    // An Application named <cluster>-<release>: the release's entry.
+    if (file === "helmfile.yaml")
+      return releasePosition(text, (name) => r.name === name || r.name.endsWith(`-${name}`));
     // A chart template (not YAML until helm runs): the line that declares the kind.
     const lines = text.split("\n");
     const at = lines.findIndex((l) => new RegExp(`^kind:\\s*${r.kind}\\s*$`).test(l));
     return { file, line: at >= 0 ? at + 1 : 1, column: 1 };
   }
   return undefined;
+}
+
+/** The helmfile.yaml entry of the release `matches` accepts (the longest name wins), else line 1. */
+function releasePosition(text: string, matches: (name: string) => boolean): SourcePosition {
+  // helmfile.yaml may have several documents (environments first): the one with releases.
+  const doc = parse(text, "helmfile.yaml").documents.find((d) => Array.isArray(asObj(d.value).releases));
+  const releases = asArray(asObj(doc?.value).releases);
+  let best = -1;
+  releases.forEach((rel, i) => {
+    const name = asObj(rel).name;
+    if (typeof name !== "string" || !matches(name)) return;
+    if (best < 0 || name.length > String(asObj(releases[best]).name).length) best = i;
+  });
+  if (doc && best >= 0) return doc.positionOf(["releases", best]);
+  return { file: "helmfile.yaml", line: 1, column: 1 };
+}
+
+/**
+ * A platform chart's object (clusters/<c>/rendered/platform/<release>/...: rendered in memory from
+ * the upstream chart, never committed): what the user edits is the release in helmfile.yaml.
+ */
+export function platformPosition(renderedFile: string, read: ReadSource): SourcePosition | undefined {
+  const release = /^clusters\/[^/]+\/rendered\/platform\/([^/]+)\//.exec(renderedFile)?.[1];
+  const text = release ? read("helmfile.yaml") : undefined;
+  return text === undefined ? undefined : releasePosition(text, (name) => name === release);
 }
