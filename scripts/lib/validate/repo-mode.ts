@@ -261,6 +261,8 @@ export async function collectRepo(
     clusters.length * chapters.length,
   );
   let rendered = 0;
+  /** Mesh and chapter of compositions that failed: their peers would miss what that cluster shares. */
+  const failedGroups = new Set<string>();
   try {
     for (const cluster of clusters) {
       // The pin first: its findings point at committed files, and later chapters repeat them.
@@ -286,6 +288,7 @@ export async function collectRepo(
               platformInput.cache,
             );
         } catch (e) {
+          failedGroups.add(`${cluster.istio.meshID}|${chapter.dir}`);
           // Where it happened is structured data (context), not part of the message, so the
           // same mistake seen from every cluster and chapter merges into one finding.
           const where = {
@@ -361,7 +364,14 @@ export async function collectRepo(
     step.tick(rendered);
     step.end();
   }
-  return { scopes, findings, chartCrds: [...chartCrds].map(([key, texts]) => ({ key, texts: [...texts] })) };
+  // A cluster whose composition failed at a chapter leaves its peers there without its services and
+  // Argo CD settings: what they would report is a cascade of that failure, so they wait for its fix.
+  const kept = scopes.filter((s) => !s.peerGroup || !failedGroups.has(s.peerGroup));
+  return {
+    scopes: kept,
+    findings,
+    chartCrds: [...chartCrds].map(([key, texts]) => ({ key, texts: [...texts] })),
+  };
 }
 
 /**
