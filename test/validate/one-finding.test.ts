@@ -3,12 +3,16 @@
  * chapter.yaml of the wrong shape and a misspelt release each give one root-cause finding, with
  * the cascades they cause suppressed and the clusters and chapters as structured context.
  */
-import { readFile, writeFile } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { validateRepo } from "../../scripts/lib/validate/index.ts";
 import { tempCopy } from "../helpers/temp-repo.ts";
-import { SCHEMA_ROOT } from "./helpers.ts";
+import { CHART_MIRROR, REPO_ROOT, SCHEMA_ROOT } from "./helpers.ts";
+
+const CHARTS_DIR = path.join(os.tmpdir(), "istio-gitops-charts-test");
 
 // The schema layer (kubeconform) sees none of these mistakes' cascades; the model and compose do.
 const options = {
@@ -70,4 +74,66 @@ describe("one mistake, one finding", () => {
     expect(lines(r)[0]).toBe("yaml/syntax mesh/routing/shop.yaml:2");
     expect(lines(r)).toContain("compose/unknown-release chapters/00-app/chapter.yaml:5");
   });
+});
+
+/** The issue's three mistakes on this repository itself (platform charts from the mirror). */
+describe("one mistake, one finding, on the workshop repository", () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), "one-finding-real-"));
+    const archive = execFileSync("git", ["-C", REPO_ROOT, "archive", "--format=tar", "HEAD"], {
+      maxBuffer: 256 * 1024 * 1024,
+    });
+    execFileSync("tar", ["-x", "-C", dir], { input: archive });
+  }, 120_000);
+  afterAll(async () => rm(dir, { recursive: true, force: true }));
+  const errorsAfter = async (rel: string, from: RegExp, to: string) => {
+    const file = path.join(dir, rel);
+    const text = await readFile(file, "utf8");
+    expect(text).toMatch(from);
+    await writeFile(file, text.replace(from, to));
+    try {
+      const r = await validateRepo(dir, {
+        env: { VALIDATE_SCHEMA_ROOT: SCHEMA_ROOT, CHART_MIRROR, ISTIO_GITOPS_CHARTS_DIR: CHARTS_DIR },
+        cacheRoot: process.env.VALIDATE_CACHE_DIR!,
+      });
+      return r.findings.filter((f) => f.severity === "error");
+    } finally {
+      await writeFile(file, text);
+    }
+  };
+
+  it("a syntax error in a mesh file: that error alone (no patch or peer cascades)", async () => {
+    const errors = await errorsAfter(
+      "mesh/routing/content-generator-routes.yaml",
+      /kind: VirtualService/,
+      "kind: VirtualService\n  bad: [unclosed",
+    );
+    expect(errors.map((f) => `${f.rule} ${f.file}`)).toEqual([
+      "yaml/syntax mesh/routing/content-generator-routes.yaml",
+    ]);
+  }, 300_000);
+
+  it("a wrong type in chapter 09: that error alone (no 'chapter NN is missing')", async () => {
+    const errors = await errorsAfter(
+      "chapters/09-traffic-splitting-basic/chapter.yaml",
+      /^title: .*$/m,
+      "title: [1, 2]",
+    );
+    expect(errors.map((f) => `${f.rule} ${f.file}:${f.line}`)).toEqual([
+      "model/chapter chapters/09-traffic-splitting-basic/chapter.yaml:3",
+    ]);
+  }, 300_000);
+
+  it("an unknown release name: one finding listing the chapters it breaks", async () => {
+    const errors = await errorsAfter(
+      "chapters/09-traffic-splitting-basic/chapter.yaml",
+      /- name: workshop-app$/m,
+      "- name: workshop-ap",
+    );
+    expect(errors.map((f) => f.rule)).toEqual(["compose/unknown-release"]);
+    expect(errors[0]!.context).toBe(
+      "cluster primary at chapters 09-traffic-splitting-basic .. 19-multicluster (11), ahead of its pin",
+    );
+  }, 300_000);
 });
