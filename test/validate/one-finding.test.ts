@@ -114,6 +114,11 @@ describe("one mistake, one finding, on the workshop repository", () => {
     ]);
   }, 300_000);
 
+  it("a syntax error in the app chart's values.yaml: that error alone (not helm's failure at every chapter)", async () => {
+    const errors = await errorsAfter("apps/chart/values.yaml", /$/, "broken: [unclosed\n");
+    expect(errors.map((f) => `${f.rule} ${f.file}`)).toEqual(["yaml/syntax apps/chart/values.yaml"]);
+  }, 300_000);
+
   it("a wrong type in chapter 09: that error alone (no 'chapter NN is missing')", async () => {
     const errors = await errorsAfter(
       "chapters/09-traffic-splitting-basic/chapter.yaml",
