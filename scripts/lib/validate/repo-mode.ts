@@ -198,11 +198,13 @@ async function repoYamlFiles(root: string): Promise<FileInput[]> {
 
 /**
  * Findings of one composition that only follow from another of its mistakes: a patch whose target
- * a file that does not parse would have defined, a `needs` a misspelt release would have met, a
- * `helm template` that failed on a values file that does not parse. The root cause is reported instead; what it hid shows up once it is fixed.
+ * a mesh file that does not parse would have defined (the composition reports that file's syntax
+ * error), a `needs` a misspelt release would have met, a `helm template` that failed on a values
+ * file that does not parse (one of `brokenFiles`). The root cause is reported instead; what it hid
+ * shows up once it is fixed.
  */
 export function withoutCascades(findings: readonly Finding[], brokenFiles: ReadonlySet<string>): Finding[] {
-  const broken = brokenFiles.size > 0 || findings.some((f) => f.rule === "yaml/syntax");
+  const broken = findings.some((f) => f.rule === "yaml/syntax");
   const misspelt = findings.some((f) => f.rule === "compose/unknown-release");
   // helm names the file it could not read (`cannot load values.yaml`): that file's syntax error says it.
   const names = [...brokenFiles].map((b) => path.basename(b));
