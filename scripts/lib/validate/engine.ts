@@ -6,6 +6,7 @@
  * rules once per scope over an index built once.
  */
 import { createHash } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -32,7 +33,6 @@ import type { RepoFacts, RuleMeta } from "./rule.ts";
 import { allRuleMetas, SEMANTIC_RULES } from "./rules/index.ts";
 import { applySuppressions, type Suppressible } from "./suppress.ts";
 import { NO_PROGRESS, type Progress } from "../cli/progress.ts";
-import { existsSync, readFileSync } from "node:fs";
 import { offPin, platformPosition, sourcePosition, type ReadSource } from "./relocate.ts";
 
 export interface FileInput {
@@ -66,7 +66,7 @@ export interface ValidationFinding extends Finding {
   context?: string;
   /**
    * Where it was found in the rendered output, when file/line point at the source instead (a
-   * chapter other than the pin: its rendered files exist only in memory).
+   * chapter other than the pin, or a platform chart's object: rendered in memory only).
    */
   rendered?: SourcePosition;
 }
@@ -153,8 +153,9 @@ export interface EngineOptions {
   /** Reports the kubeconform run (N files) when it is long. */
   progress?: Progress;
   /**
-   * Repo mode: the repository root. Findings on chapters other than a cluster's pin are then
-   * located at the source file and line (relocate.ts), the rendered place kept as `rendered`.
+   * Repo mode: the repository root. Findings in rendered files that are not in the repository
+   * (chapters other than a cluster's pin, platform charts) are then located at the source file and
+   * line (relocate.ts), the rendered place kept as `rendered`.
    */
   sourceRoot?: string;
 }
