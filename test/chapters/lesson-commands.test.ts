@@ -6,6 +6,8 @@
  */
 import { execFile } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
@@ -155,6 +157,26 @@ describe("the README's and lessons' pnpm commands", () => {
         if (!new RegExp(`${flag}(?![a-z-])`).test(help.stdout)) wrong.push(`pnpm ${script} ${flag}`);
     }
     expect(wrong, "documented options the script does not know").toEqual([]);
+  });
+
+  it("render another chapter only with --out (the committed render stays the pin's), and chapter 01's runs", async () => {
+    const renders = commands.filter((c) => c.script === "render" && c.command.includes("--chapter"));
+    expect(renders.length).toBeGreaterThan(0);
+    for (const c of renders) expect(c.command, c.file).toMatch(/--out |--force/);
+    // Chapter 01's command, offline (real helm), into a temp folder instead of /tmp/r1.
+    const lesson = renders.find((c) => c.file.startsWith("chapters/01-"))!;
+    expect(lesson.command).toMatch(/^pnpm render --chapter 1 --out \S+/);
+    const out = await mkdtemp(path.join(os.tmpdir(), "lesson-render-"));
+    try {
+      const r = await cli("render", ["--chapter", "1", "--out", out]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(existsSync(path.join(out, "primary/helmfile-environment.yaml"))).toBe(true);
+      expect(readFileSync(path.join(out, "primary/helmfile-environment.yaml"), "utf8")).toContain(
+        "chapter: 01-application-architecture",
+      );
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
   });
 
   // The usage mistakes a newcomer makes with the commands above: one line saying what is wrong
