@@ -119,6 +119,23 @@ describe("one mistake, one finding, on the workshop repository", () => {
     expect(errors.map((f) => `${f.rule} ${f.file}`)).toEqual(["yaml/syntax apps/chart/values.yaml"]);
   }, 300_000);
 
+  it("a wrong subset in a mesh file later chapters patch: one finding at its line, every chapter listed", async () => {
+    const errors = await errorsAfter(
+      "mesh/routing/content-generator-routes.yaml",
+      /subset: v1/,
+      "subset: v9",
+    );
+    expect(errors.map((f) => `${f.rule} ${f.file}:${f.line}`)).toEqual([
+      "vs/subset-not-found mesh/routing/content-generator-routes.yaml:18",
+    ]);
+    expect(errors[0]!.context).toBe(
+      "cluster primary at chapters 09-traffic-splitting-basic .. 19-multicluster (11), ahead of its pin",
+    );
+    expect(errors[0]!.rendered?.file).toBe(
+      "clusters/primary/rendered/mesh/workshop/virtualservice-content-generator.yaml",
+    );
+  }, 300_000);
+
   it("a wrong type in chapter 09: that error alone (no 'chapter NN is missing')", async () => {
     const errors = await errorsAfter(
       "chapters/09-traffic-splitting-basic/chapter.yaml",

@@ -8,7 +8,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { validateRepo, type ValidationResult } from "../../scripts/lib/validate/index.ts";
 import { format } from "../../scripts/lib/validate/format.ts";
-import { platformPosition, sourcePosition } from "../../scripts/lib/validate/relocate.ts";
+import { platformPosition, sameShapePath, sourcePosition } from "../../scripts/lib/validate/relocate.ts";
 import { allRuleMetas } from "../../scripts/lib/validate/rules/index.ts";
 import { tempCopy } from "../helpers/temp-repo.ts";
 import { SCHEMA_ROOT } from "./helpers.ts";
@@ -114,6 +114,30 @@ describe("sourcePosition", () => {
       column: 5,
     });
     expect(platformPosition("clusters/primary/rendered/mesh/x.yaml", read)).toBeUndefined();
+  });
+
+  it("a node a patch moved (a route inserted above it): found by its keys and value, if only one fits", () => {
+    const source = {
+      spec: {
+        http: [
+          { route: [{ destination: { subset: "v9" } }] },
+          { route: [{ destination: { subset: "v2" } }] },
+        ],
+      },
+    };
+    const path = ["spec", "http", 2, "route", 0, "destination", "subset"];
+    expect(sameShapePath(source, path, "v9")).toEqual([
+      "spec",
+      "http",
+      0,
+      "route",
+      0,
+      "destination",
+      "subset",
+    ]);
+    expect(sameShapePath(source, path, "v7")).toBeUndefined();
+    const twice = { spec: { http: [source.spec.http[0], source.spec.http[0]] } };
+    expect(sameShapePath(twice, path, "v9")).toBeUndefined();
   });
 
   it("says nothing when the sources do not exist", () => {

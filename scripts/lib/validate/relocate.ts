@@ -46,6 +46,28 @@ function valueAt(v: unknown, path: YamlPath): unknown {
   return cur;
 }
 
+/**
+ * A path in `root` with the keys of `path` (list indices free) whose value is `wanted`, or
+ * undefined when there is none or more than one (then it is not known which).
+ */
+export function sameShapePath(root: unknown, path: YamlPath, wanted: unknown): YamlPath | undefined {
+  if (wanted === undefined) return undefined;
+  const found: YamlPath[] = [];
+  const walk = (v: unknown, i: number, at: Array<string | number>) => {
+    if (found.length > 1) return;
+    if (i === path.length) {
+      if (isDeepStrictEqual(v, wanted)) found.push([...at]);
+      return;
+    }
+    const seg = path[i]!;
+    if (typeof seg === "number") {
+      if (Array.isArray(v)) v.forEach((item, k) => walk(item, i + 1, [...at, k]));
+    } else if (isObj(v) && seg in v) walk(v[seg], i + 1, [...at, seg]);
+  };
+  walk(root, 0, []);
+  return found.length === 1 ? found[0] : undefined;
+}
+
 function prefixOf(a: YamlPath, b: YamlPath): boolean {
   return a.length <= b.length && a.every((s, i) => String(s) === String(b[i]));
 }
@@ -139,6 +161,10 @@ export function sourcePosition(
       if (hit?.exact) return hit.pos;
       loose ??= hit?.pos;
     }
+    // No patch wrote this node: it is the file's, at another list index when patches inserted
+    // items before it (a route added at the top). The same keys with the same value find it.
+    const moved = doc ? sameShapePath(doc.value, path, valueAt(r.object, path)) : undefined;
+    if (moved) return doc!.positionOf(moved, "key");
     return loose ?? doc?.positionOf(path, "key");
   }
   for (const e of entries) {
