@@ -140,6 +140,31 @@ describe("sourcePosition", () => {
     expect(sameShapePath(twice, path, "v9")).toBeUndefined();
   });
 
+  it("a patched object: the operation that wrote the node, else (an ancestor, an untouched node) the mesh file", () => {
+    const files2: Record<string, string> = {
+      "mesh/vs.yaml":
+        "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: web\n  namespace: demo\nspec:\n  hosts: [web]\n  http:\n    - route:\n        - destination: { host: web }\n          weight: 100\n",
+      "chapters/02-x/chapter.yaml":
+        "id: 2\npatches:\n  - target: { apiVersion: networking.istio.io/v1, kind: VirtualService, namespace: demo, name: web }\n    patch:\n      - { op: test, path: /spec/http/0/route/0/weight, value: 100 }\n      - { op: replace, path: /spec/http/0/route/0/weight, value: 90 }\n",
+    };
+    const vs = {
+      apiVersion: "networking.istio.io/v1",
+      kind: "VirtualService",
+      name: "web",
+      namespace: "demo",
+      object: { spec: { hosts: ["web"], http: [{ route: [{ destination: { host: "web" }, weight: 90 }] }] } },
+    };
+    const sources = ["mesh/vs.yaml (added in 01-x)", "chapters/02-x/chapter.yaml (patches)"];
+    const at = (p: Array<string | number>) => sourcePosition(vs, p, sources, (rel) => files2[rel]);
+    expect(at(["spec", "http", 0, "route", 0, "weight"])).toEqual({
+      file: "chapters/02-x/chapter.yaml",
+      line: 6,
+      column: 59, // its `value:`
+    });
+    expect(at(["spec", "hosts"])).toEqual({ file: "mesh/vs.yaml", line: 7, column: 3 });
+    expect(at([])?.file).toBe("mesh/vs.yaml");
+  });
+
   it("says nothing when the sources do not exist", () => {
     expect(sourcePosition(svc, [], ["mesh/gone.yaml (added in 01-x)"], read)).toBeUndefined();
   });

@@ -120,8 +120,9 @@ function patchPosition(
           pos: doc.positionOf(["patches", i, "patch", j, "value", ...path.slice(norm.length)]),
           exact: true,
         };
-      if (prefixOf(norm, path) || prefixOf(path, norm))
-        return { pos: doc.positionOf(["patches", i, "patch", j]), exact: true };
+      // An operation at the finding's node or above it wrote it; one below it (the finding is on
+      // an ancestor, the whole object say) only changed part of it: not the place.
+      if (prefixOf(norm, path)) return { pos: doc.positionOf(["patches", i, "patch", j]), exact: true };
     }
     fallback ??= doc.positionOf(["patches", i]);
   }
@@ -165,7 +166,8 @@ export function sourcePosition(
     // items before it (a route added at the top). The same keys with the same value find it.
     const moved = doc ? sameShapePath(doc.value, path, valueAt(r.object, path)) : undefined;
     if (moved) return doc!.positionOf(moved, "key");
-    return loose ?? doc?.positionOf(path, "key");
+    // Otherwise the object's own file, where it is defined, before a patch that touched other parts.
+    return doc?.positionOf(path, "key") ?? loose;
   }
   for (const e of entries) {
     if (e.file.endsWith("/")) continue;
