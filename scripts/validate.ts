@@ -64,15 +64,10 @@ runMain(async () => {
       "remote-schemas": { type: "boolean", default: false },
       progress: { type: "boolean", default: false },
       server: { type: "boolean", default: false },
-      help: { type: "boolean", short: "h", default: false },
     },
     HELP,
   );
   const { values, positionals } = parsed;
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
   const rules = allRuleMetas();
   if (values["list-rules"]) {
     process.stdout.write(listRules(rules));

@@ -162,14 +162,22 @@ export function parseYaml(text: string, file: string, limits: YamlLimits = DEFAU
       });
       return;
     }
+    // The parser's errors after the first syntax error of a document mostly follow from it (one
+    // unclosed bracket gives three); one mistake, one finding: the first, with a count of the rest.
+    const syntax = doc.errors.filter((e) => e.code !== "DUPLICATE_KEY");
+    const more =
+      syntax.length > 1
+        ? ` (${syntax.length - 1} more error(s) after it in this document, most likely caused by it)`
+        : "";
     for (const err of doc.errors) {
-      const pos = lineCounter.linePos(err.pos[0]);
       const duplicate = err.code === "DUPLICATE_KEY";
+      if (!duplicate && err !== syntax[0]) continue;
+      const pos = lineCounter.linePos(err.pos[0]);
       findings.push({
         ...yamlFinding(
           file,
           pos,
-          duplicate ? firstLine(err.message) : `YAML syntax error: ${firstLine(err.message)}`,
+          duplicate ? firstLine(err.message) : `YAML syntax error: ${firstLine(err.message)}${more}`,
           duplicate
             ? "remove one of the two keys; YAML keeps only the last and silently drops the other"
             : "fix the YAML syntax at this position",

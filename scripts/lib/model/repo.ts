@@ -41,6 +41,11 @@ export async function loadRepo(root: string): Promise<{ model?: RepoModel; findi
   const findings: Finding[] = [];
   const clusters: Cluster[] = [];
   const chapters: Chapter[] = [];
+  /**
+   * Chapters whose chapter.yaml exists but does not load: their own findings are the root cause,
+   * so the sequence and the pins count them as present instead of adding "missing" cascades.
+   */
+  const broken: BrokenChapter[] = [];
 
   for (const dir of await subdirs(path.join(root, "clusters"))) {
     const file = `clusters/${dir}/cluster.yaml`;
@@ -78,6 +83,7 @@ export async function loadRepo(root: string): Promise<{ model?: RepoModel; findi
     const loaded = parseChapter(text, file, dir);
     findings.push(...loaded.findings);
     if (loaded.value) chapters.push(loaded.value);
+    else broken.push({ id: Number(CHAPTER_DIR_PATTERN.exec(dir)![1]), dir, file });
   }
   const helmfilePath = path.join(root, "helmfile.yaml");
   const hf = existsSync(helmfilePath)
@@ -86,7 +92,7 @@ export async function loadRepo(root: string): Promise<{ model?: RepoModel; findi
   findings.push(...hf.findings);
 
   chapters.sort((a, b) => a.id - b.id);
-  findings.push(...checkChapterSequence(chapters), ...checkPins(clusters, chapters));
+  findings.push(...checkChapterSequence(chapters, broken), ...checkPins(clusters, chapters, broken));
   if (findings.some((f) => f.severity === "error") || !hf.value) return { findings };
   return { model: { root, clusters, chapters, helmfile: hf.value }, findings };
 }
@@ -102,12 +108,29 @@ function problem(file: string, message: string, hint: string, line = 1, column =
   return { file, line, column, rule: "repo/chapter-graph", severity: "error", anchors: [], message, hint };
 }
 
-/** Chapters are numbered 00, 01, 02 ... with no gaps and no repeats: chapter N overlays N-1. */
-export function checkChapterSequence(chapters: readonly Chapter[]): Finding[] {
+/** A chapter folder whose chapter.yaml has errors of its own (its id is the folder's NN). */
+export interface BrokenChapter {
+  id: number;
+  dir: string;
+  file: string;
+}
+
+/**
+ * Chapters are numbered 00, 01, 02 ... with no gaps and no repeats: chapter N overlays N-1.
+ * Broken chapters fill their place in the sequence and are not reported again.
+ */
+export function checkChapterSequence(
+  chapters: readonly Chapter[],
+  broken: readonly BrokenChapter[] = [],
+): Finding[] {
   const findings: Finding[] = [];
-  chapters.forEach((c, i) => {
-    if (c.id !== i) {
-      const prev = chapters[i - 1];
+  const all = [
+    ...chapters.map((c) => ({ id: c.id, dir: c.dir, file: c.file, broken: false })),
+    ...broken.map((b) => ({ ...b, broken: true })),
+  ].sort((a, b) => a.id - b.id || a.dir.localeCompare(b.dir));
+  all.forEach((c, i) => {
+    if (c.id !== i && !c.broken) {
+      const prev = all[i - 1];
       findings.push(
         problem(
           c.file,
@@ -122,13 +145,18 @@ export function checkChapterSequence(chapters: readonly Chapter[]): Finding[] {
   return findings;
 }
 
-export function checkPins(clusters: readonly Cluster[], chapters: readonly Chapter[]): Finding[] {
+export function checkPins(
+  clusters: readonly Cluster[],
+  chapters: readonly Chapter[],
+  broken: readonly BrokenChapter[] = [],
+): Finding[] {
   const findings: Finding[] = [];
   const byDir = new Map(chapters.map((c) => [c.dir, c]));
   const byName = new Map(clusters.map((c) => [c.name, c]));
+  const brokenDirs = new Set(broken.map((b) => b.dir));
   for (const c of clusters) {
     const pos = c.chapterPosition;
-    if (!byDir.has(c.chapter)) {
+    if (!byDir.has(c.chapter) && !brokenDirs.has(c.chapter)) {
       findings.push({
         ...pos,
         rule: "repo/chapter-pin",

@@ -177,6 +177,7 @@ export async function validateRepo(root: string, options: ValidateOptions = {}):
   return validateScopes(scopes, withCharts, filterOf(options), findings, {
     ...engineOptionsOf(options),
     ...(serverOptions ? { server: serverOptions } : {}),
+    sourceRoot: root,
   });
 }
 

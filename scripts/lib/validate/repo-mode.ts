@@ -22,7 +22,8 @@ import { renderedRoot, RENDERED_DIRS } from "../render/layout.ts";
 import { composeCluster, selectClusters } from "../render/pipeline.ts";
 import { renderCluster, type RenderDeps, type RenderedTree } from "../render/render.ts";
 import type { ValidateConfig } from "./config.ts";
-import type { FileInput, Scope } from "./engine.ts";
+import type { FileInput, Scope, ValidationFinding } from "./engine.ts";
+import { parseYaml } from "../yaml-source.ts";
 import { IMAGES_WORKFLOW, publishedImages, type PublishedImages } from "./images-workflow.ts";
 import { asObj, asStringMap, isObj } from "./resource.ts";
 import type { Platform, PlatformGateway } from "./resource-index.ts";
@@ -205,9 +206,31 @@ async function repoYamlFiles(
   return { files, findings };
 }
 
+/**
+ * Findings of one composition that only follow from another of its mistakes: a patch whose target
+ * a mesh file that does not parse would have defined (the composition reports that file's syntax
+ * error), a `needs` a misspelt release would have met, a `helm template` that failed on a values
+ * file that does not parse (one of `brokenFiles`). The root cause is reported instead; what it hid
+ * shows up once it is fixed.
+ */
+export function withoutCascades(findings: readonly Finding[], brokenFiles: ReadonlySet<string>): Finding[] {
+  const broken = findings.some((f) => f.rule === "yaml/syntax");
+  const misspelt = findings.some((f) => f.rule === "compose/unknown-release");
+  // helm names the file it could not read (`cannot load values.yaml`): that file's syntax error says it.
+  const names = [...brokenFiles].map((b) => path.basename(b));
+  const failedOnBroken = (f: Finding) =>
+    f.rule.startsWith("render/") && names.some((n) => f.message.includes(n));
+  return findings.filter(
+    (f) =>
+      !(broken && f.rule === "compose/patch-target") &&
+      !(misspelt && f.rule === "compose/missing-need") &&
+      !failedOnBroken(f),
+  );
+}
+
 export interface RepoCollection {
   scopes: Scope[];
-  findings: Finding[];
+  findings: ValidationFinding[];
   /** The CRDs each rendered platform chart contains, by chart digest (chart-crd-schemas.ts). */
   chartCrds: ChartCrds[];
 }
@@ -221,14 +244,20 @@ export async function collectRepo(
   loaded?: Awaited<ReturnType<typeof loadRepo>>,
   platformInput?: PlatformInput,
 ): Promise<RepoCollection> {
-  const findings: Finding[] = [];
+  const findings: ValidationFinding[] = [];
   const { model, findings: modelFindings } = loaded ?? (await loadRepo(root));
   findings.push(...modelFindings);
   const yaml = await repoYamlFiles(root, config.limits.maxBytes);
   findings.push(...yaml.findings);
+  const yamlFiles = yaml.files;
+  const brokenFiles = new Set(
+    yamlFiles
+      .filter((f) => parseYaml(f.text, f.file).findings.some((x) => x.rule === "yaml/syntax"))
+      .map((f) => f.file),
+  );
   const scopes: Scope[] = [
     {
-      files: yaml.files,
+      files: yamlFiles,
       platform: platformOf({ releases: [] } as unknown as Composition, config),
       complete: false,
     },
@@ -253,6 +282,8 @@ export async function collectRepo(
     clusters.length * chapters.length,
   );
   let rendered = 0;
+  /** Mesh and chapter of compositions that failed: their peers would miss what that cluster shares. */
+  const failedGroups = new Set<string>();
   try {
     for (const cluster of clusters) {
       // The pin first: its findings point at committed files, and later chapters repeat them.
@@ -263,6 +294,7 @@ export async function collectRepo(
       for (const chapter of ordered) {
         step.tick(rendered++);
         const pinned = chapter.dir === cluster.chapter;
+        const pinNote = pinned ? undefined : chapter.id > pinId ? "ahead of its pin" : "behind its pin";
         let composition: Composition;
         let files: RenderedTree;
         let platform: PlatformRender | undefined;
@@ -277,17 +309,20 @@ export async function collectRepo(
               platformInput.cache,
             );
         } catch (e) {
+          failedGroups.add(`${cluster.istio.meshID}|${chapter.dir}`);
+          // Where it happened is structured data (context), not part of the message, so the
+          // same mistake seen from every cluster and chapter merges into one finding.
+          const where = {
+            context: `cluster ${cluster.name} at chapter ${chapter.dir}${pinNote ? ` (${pinNote})` : ""}`,
+          };
           if (e instanceof FindingsError) {
-            findings.push(
-              ...e.findings.map((f) =>
-                pinned
-                  ? f
-                  : { ...f, message: `${f.message} [cluster ${cluster.name} at chapter ${chapter.dir}]` },
-              ),
-            );
+            findings.push(...withoutCascades(e.findings, brokenFiles).map((f) => ({ ...f, ...where })));
             continue;
           }
           if (e instanceof UsageError) throw e;
+          const message = (e as Error).message;
+          // A render that fails because a source file does not parse adds nothing to that file's finding.
+          if ([...brokenFiles].some((b) => message.includes(path.basename(b)))) continue;
           findings.push({
             file: chapter.file,
             line: 1,
@@ -295,18 +330,18 @@ export async function collectRepo(
             rule: "repo/model",
             severity: "error",
             anchors: [],
-            message: `rendering cluster ${cluster.name} at chapter ${chapter.dir} failed: ${(e as Error).message}`,
+            message: `rendering failed: ${message}`,
             hint:
               "run `pnpm render --cluster " +
               cluster.name +
               " --chapter " +
               chapter.dir +
-              "` to see the failure",
+              " --out /tmp/render` to see the failure",
+            ...where,
           });
           continue;
         }
         const base = renderedRoot(cluster.name);
-        const pinNote = pinned ? undefined : chapter.id > pinId ? "ahead of its pin" : "behind its pin";
         for (const r of platform?.rendered ?? []) {
           const texts = chartCrds.get(chartKey(r.locked)) ?? new Set<string>();
           for (const f of r.files) {
@@ -353,7 +388,14 @@ export async function collectRepo(
     step.tick(rendered);
     step.end();
   }
-  return { scopes, findings, chartCrds: [...chartCrds].map(([key, texts]) => ({ key, texts: [...texts] })) };
+  // A cluster whose composition failed at a chapter leaves its peers there without its services and
+  // Argo CD settings: what they would report is a cascade of that failure, so they wait for its fix.
+  const kept = scopes.filter((s) => !s.peerGroup || !failedGroups.has(s.peerGroup));
+  return {
+    scopes: kept,
+    findings,
+    chartCrds: [...chartCrds].map(([key, texts]) => ({ key, texts: [...texts] })),
+  };
 }
 
 /**
