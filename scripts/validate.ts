@@ -22,7 +22,7 @@ import {
 
 const HELP = `usage: pnpm validate [PATH...|-] [--format ${FORMATS.join("|")}] [--cluster NAME]... [--chapter N]
                      [--rule RULE]... [--disable RULE]... [--max-warnings N] [--list-rules] [--no-cache]
-                     [--no-platform] [--remote-schemas] [--progress]
+                     [--no-platform] [--remote-schemas] [--progress] [--server]
 
   no PATH      validate the repository: every cluster at every chapter, plus its own YAML files,
                the platform charts included (rendered from charts.lock.yaml's packages)
@@ -35,6 +35,9 @@ const HELP = `usage: pnpm validate [PATH...|-] [--format ${FORMATS.join("|")}] [
                upstreams (kubeconform's default, the CRDs catalog); their hosts are probed first
   --progress   report long steps on stderr even when it is not a terminal
   --no-platform  repo mode without the platform charts (only the demo app, the mesh, the Applications)
+  --server     also apply everything to a private etcd + kube-apiserver on 127.0.0.1 (each cluster's
+               chapters in order, server-side apply, strict field validation): what only the real
+               API server refuses (server/*). Needs \`pnpm tools kube-apiserver etcd\` (built on first use)
   schemas: the pinned bundle scripts/schemas/bundle.json.gz (pnpm schemas), unless
   environment: VALIDATE_SCHEMA_ROOT=../shared/schemas (a schema mirror), VALIDATE_CRD_DIR (CRD YAML for CEL),
                VALIDATE_CACHE_DIR (verdict cache, default ~/.cache/istio-gitops/validate),
@@ -60,15 +63,11 @@ runMain(async () => {
       "no-platform": { type: "boolean", default: false },
       "remote-schemas": { type: "boolean", default: false },
       progress: { type: "boolean", default: false },
-      help: { type: "boolean", short: "h", default: false },
+      server: { type: "boolean", default: false },
     },
     HELP,
   );
   const { values, positionals } = parsed;
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
   const rules = allRuleMetas();
   if (values["list-rules"]) {
     process.stdout.write(listRules(rules));
@@ -105,6 +104,7 @@ runMain(async () => {
     ...(values.rule ? { rules: values.rule } : {}),
     ...(values.disable ? { disable: values.disable } : {}),
     ...(values["no-cache"] ? {} : { cacheRoot: validateCacheRoot() }),
+    ...(values.server ? { server: true } : {}),
   };
   let result;
   if (positionals.length) {
