@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the apps test suite, `pnpm dev` and `pnpm bench:app` need:
 # PostgreSQL and Redis (real stores for the tests), Chromium (the portal browser test) and wrk
-# (the benchmark's reference load generator). Idempotent: packages already present are skipped,
+# (the benchmark's reference load generator), and gnupg (the gitops suite signs and verifies a mesh
+# tag with a throwaway key). Idempotent: packages already present are skipped,
 # so CI pays for apt only on a fresh machine.
 set -euo pipefail
 
-packages=(postgresql redis-server chromium wrk)
+packages=(postgresql redis-server chromium wrk gnupg)
 
 have() {
   case "$1" in
@@ -13,6 +14,7 @@ have() {
     redis-server) command -v redis-server >/dev/null 2>&1 ;;
     chromium) [ -x /usr/bin/chromium ] ;;
     wrk) command -v wrk >/dev/null 2>&1 ;;
+    gnupg) command -v gpg >/dev/null 2>&1 ;;
     *) return 1 ;;
   esac
 }

@@ -175,8 +175,9 @@ function measure(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Prom
 const HELP = `usage: pnpm bench [--sizes 1000,10000] [--runs 1] [--no-repo] [--no-behaviour]
 
 Measures kubeconform alone against \`pnpm validate PATH\` (cold, warm, 1% edited) on synthetic
-meshes of each size, then repo mode with and without the platform charts (--no-repo skips it),
-then the behaviour layer per cluster x chapter, cold and warm (--no-behaviour skips it).
+meshes of each size, then repo mode with and without the platform charts, and with --server
+(--no-repo skips repo mode), then the behaviour layer per cluster x chapter, cold and warm
+(--no-behaviour skips it).
 Set VALIDATE_SCHEMA_ROOT=../shared/schemas when offline.`;
 
 runMain(async () => {
@@ -328,6 +329,8 @@ async function repoBench(launch: string[], runs: number): Promise<string> {
     const peerWarm = await run("`pnpm validate --no-platform`, warm", ["--no-platform"], false);
     const cold = await run("`pnpm validate` (platform charts too), cold", [], true);
     const warm = await run("`pnpm validate` (platform charts too), warm", [], false);
+    // The server layer: etcd + kube-apiserver started, every cluster's chapters applied (goal: < 60 s warm).
+    const server = await run("`pnpm validate --server` (real API server too), warm", ["--server"], false);
     const resources = (m: Measure) => {
       try {
         const s = m.stdout.slice(m.stdout.indexOf("{"));
@@ -345,6 +348,7 @@ async function repoBench(launch: string[], runs: number): Promise<string> {
       [peerWarm, peerWarm],
       [cold, peerCold],
       [warm, peerWarm],
+      [server, peerWarm],
     ] as const)
       rows.push([
         label,

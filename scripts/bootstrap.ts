@@ -32,15 +32,10 @@ runMain(async () => {
       cluster: { type: "string", multiple: true },
       context: { type: "string" },
       kubeconfig: { type: "string" },
-      help: { type: "boolean", short: "h", default: false },
     },
     HELP,
     { positionals: false },
   );
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
   const root = process.cwd();
   const model = await loadRepoOrThrow(root);
   const clusters = selectClusters(model, values.cluster ?? []);

@@ -39,15 +39,10 @@ runMain(async () => {
     {
       lock: { type: "boolean", default: false },
       offline: { type: "boolean", default: false },
-      help: { type: "boolean", short: "h", default: false },
     },
     HELP,
     { positionals: false },
   );
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
   const root = process.cwd();
   const config = loadConfig(root);
   const mirror = config.chartMirror;

@@ -35,15 +35,10 @@ runMain(async () => {
       kubeconfig: { type: "string" },
       insecure: { type: "boolean", default: false },
       "token-timeout": { type: "string", default: "60" },
-      help: { type: "boolean", short: "h", default: false },
     },
     HELP,
   );
   const { values, positionals } = parsed;
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
   if (positionals.length !== 1) throw new UsageError(HELP);
   const model = await loadRepoOrThrow(process.cwd());
   const [cluster] = selectClusters(model, positionals);

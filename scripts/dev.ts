@@ -9,7 +9,14 @@ import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { spawnApp, stopApp, waitForHttp, REPO_ROOT, type AppProcess } from "./lib/app/processes.ts";
+import {
+  DEV_SERVICE_DEFAULTS,
+  spawnApp,
+  stopApp,
+  waitForHttp,
+  REPO_ROOT,
+  type AppProcess,
+} from "./lib/app/processes.ts";
 import { startRoundRobinProxy, type RoundRobinProxy } from "./lib/app/round-robin-proxy.ts";
 import {
   findPostgresBin,
@@ -137,6 +144,7 @@ async function main(): Promise<void> {
         ? (name: string, line: string) => console.log(`[${name}] ${line}`)
         : undefined;
     const common = {
+      SHUTDOWN_DELAY_MS: env["SHUTDOWN_DELAY_MS"] ?? DEV_SERVICE_DEFAULTS["SHUTDOWN_DELAY_MS"]!,
       HOST: "127.0.0.1",
       LOG_LEVEL: env["LOG_LEVEL"] ?? "info",
       ISTIO_SVC_AUTH_SERVICE: local(ports.auth),

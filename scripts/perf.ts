@@ -1,6 +1,7 @@
 // pnpm perf: load-test a URL with autocannon and write a JSON report plus an HTML page of charts,
 // or compare two reports (baseline vs mesh). The same script runs in the cluster as the chart's
 // load-test Job. Usage: pnpm perf --help
+import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { compareReports, formatComparison } from "./lib/perf/compare.ts";
@@ -32,6 +33,14 @@ async function main(): Promise<number> {
   }
 
   if (command.kind === "compare") {
+    // A missing report is the usual slip (the run wrote it elsewhere): say so, in order, not ENOENT.
+    const missing = [command.baseline, command.candidate].filter((file) => !existsSync(file));
+    if (missing.length) {
+      console.error(
+        `perf: no report at ${missing.join(" or ")}; a run writes <prefix>.json with \`pnpm perf --url URL --out <prefix>\` (default reports/perf/<label>-<time>)`,
+      );
+      return 2;
+    }
     const [baseline, candidate] = await Promise.all(
       [command.baseline, command.candidate].map(async (file) =>
         parseReport(await readFile(file, "utf8"), file),

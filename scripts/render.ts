@@ -37,16 +37,11 @@ runMain(async () => {
       check: { type: "boolean", default: false },
       platform: { type: "string" },
       force: { type: "boolean", default: false },
-      help: { type: "boolean", short: "h", default: false },
     },
     HELP,
     { positionals: false },
   );
   const { values } = args;
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
   // clusters/<name>/rendered/ is what Argo CD syncs: it must stay the render of the pinned chapter.
   if (values.chapter !== undefined && !values.out && !values.check && !values.force)
     throw new RefusalError(

@@ -35,15 +35,10 @@ runMain(async () => {
       source: { type: "string", default: UPSTREAM_K8S_SCHEMAS },
       check: { type: "boolean", default: false },
       out: { type: "string" },
-      help: { type: "boolean", short: "h", default: false },
     },
     HELP,
     { positionals: false },
   );
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
   const root = process.cwd();
   const source = /^https?:\/\//.test(values.source) ? values.source : path.resolve(values.source);
   const loaded = await loadRepo(root);

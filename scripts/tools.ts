@@ -15,11 +15,7 @@ Installs the pinned tools (${TOOL_NAMES.join(", ")}) into ~/.cache/istio-gitops/
 missing (a Go build for some: minutes), then prints where each is and its version.`;
 
 runMain(async () => {
-  const { values, positionals } = parseCli({ help: { type: "boolean", short: "h", default: false } }, HELP);
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
+  const { positionals } = parseCli({}, HELP);
   const unknown = positionals.filter((p) => !TOOL_NAMES.includes(p as ToolName));
   if (unknown.length)
     throw new UsageError(`unknown tool ${unknown.join(", ")}; known: ${TOOL_NAMES.join(", ")}`);

@@ -24,7 +24,7 @@ import { explain } from "./lib/behaviour/explain.ts";
 
 const HELP = `usage: pnpm validate [PATH...|-] [--format ${FORMATS.join("|")}] [--cluster NAME]... [--chapter N]
                      [--rule RULE]... [--disable RULE]... [--max-warnings N] [--list-rules] [--no-cache]
-                     [--no-platform] [--remote-schemas] [--progress] [--layer LAYER]...
+                     [--no-platform] [--remote-schemas] [--progress] [--server] [--layer LAYER]...
        pnpm validate --explain CLUSTER CHAPTER FROM URL [--method M] [--header 'name: value']...
 
   no PATH      validate the repository: every cluster at every chapter, plus its own YAML files,
@@ -43,6 +43,9 @@ const HELP = `usage: pnpm validate [PATH...|-] [--format ${FORMATS.join("|")}] [
                upstreams (kubeconform's default, the CRDs catalog); their hosts are probed first
   --progress   report long steps on stderr even when it is not a terminal
   --no-platform  repo mode without the platform charts (only the demo app, the mesh, the Applications)
+  --server     also apply everything to a private etcd + kube-apiserver on 127.0.0.1 (each cluster's
+               chapters in order, server-side apply, strict field validation): what only the real
+               API server refuses (server/*). Needs \`pnpm tools kube-apiserver etcd\` (built on first use)
   schemas: the pinned bundle scripts/schemas/bundle.json.gz (pnpm schemas), unless
   environment: VALIDATE_SCHEMA_ROOT=../shared/schemas (a schema mirror), VALIDATE_CRD_DIR (CRD YAML for CEL),
                VALIDATE_CACHE_DIR (verdict cache, default ~/.cache/istio-gitops/validate),
@@ -72,15 +75,11 @@ runMain(async () => {
       explain: { type: "boolean", default: false },
       method: { type: "string" },
       header: { type: "string", short: "H", multiple: true },
-      help: { type: "boolean", short: "h", default: false },
+      server: { type: "boolean", default: false },
     },
     HELP,
   );
   const { values, positionals } = parsed;
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
   const rules = allRuleMetas();
   if (values.explain) {
     const [cluster, chapter, from, url, ...extra] = positionals;
@@ -153,6 +152,7 @@ runMain(async () => {
     ...(selected.length ? { rules: selected } : {}),
     ...(values.disable ? { disable: values.disable } : {}),
     ...(values["no-cache"] ? {} : { cacheRoot: validateCacheRoot() }),
+    ...(values.server ? { server: true } : {}),
   };
   let result;
   if (positionals.length) {

@@ -5,6 +5,7 @@
  */
 import {
   LineCounter,
+  isAlias,
   isMap,
   isPair,
   isScalar,
@@ -22,9 +23,51 @@ export interface YamlLimits {
   maxBytes: number;
   /** Upper bound on alias dereferences per document (yaml's own guard against alias bombs). */
   maxAliasCount: number;
+  /**
+   * Upper bound on a document's size with every alias expanded, in bytes of scalar text: counting
+   * aliases is not enough (99 aliases to one 50 MB string are "99" to yaml, and gigabytes after).
+   */
+  maxExpandedBytes?: number;
+  /** Parse time per file, in ms: past it the remaining documents are not read (a finding says so). */
+  maxParseMs?: number;
 }
 
-export const DEFAULT_YAML_LIMITS: YamlLimits = { maxBytes: 8 * 1024 * 1024, maxAliasCount: 100 };
+export const DEFAULT_YAML_LIMITS: YamlLimits = {
+  maxBytes: 8 * 1024 * 1024,
+  maxAliasCount: 100,
+  maxExpandedBytes: 32 * 1024 * 1024,
+  maxParseMs: 10_000,
+};
+
+/**
+ * The scalar text a node amounts to with aliases expanded, computed once per node (so the walk is
+ * linear in the document, whatever the expansion); Infinity for an alias cycle.
+ */
+export function expandedSize(root: unknown, doc: Document.Parsed, limit: number): number {
+  const memo = new Map<unknown, number>();
+  const active = new Set<unknown>();
+  const size = (node: unknown): number => {
+    if (node === null || node === undefined) return 0;
+    const known = memo.get(node);
+    if (known !== undefined) return known;
+    if (active.has(node)) return Infinity;
+    active.add(node);
+    let n = 0;
+    if (isAlias(node)) n = size(node.resolve(doc));
+    else if (isScalar(node)) n = String(node.value ?? "").length;
+    else if (isMap(node) || isSeq(node)) {
+      for (const item of node.items as unknown[]) {
+        n += isPair(item) ? size(item.key) + size(item.value) + 1 : size(item) + 1;
+        // Stop early: the exact size of a bomb does not matter, only that it is over.
+        if (n > limit) break;
+      }
+    }
+    active.delete(node);
+    memo.set(node, n);
+    return n;
+  };
+  return size(root);
+}
 
 export interface ParsedDocument {
   file: string;
@@ -60,6 +103,14 @@ function yamlFinding(
   };
 }
 
+/** A file that was not read at all (not a regular file, a symlink loop, over the size limit). */
+export function unreadableFinding(file: string, reason: string, hint: string): Finding {
+  return {
+    ...yamlFinding(file, { line: 1, col: 1 }, `${file} ${reason}`, hint),
+    rule: /bytes/.test(reason) ? "yaml/too-large" : "yaml/unreadable",
+  };
+}
+
 export function parseYaml(text: string, file: string, limits: YamlLimits = DEFAULT_YAML_LIMITS): ParsedFile {
   const size = Buffer.byteLength(text, "utf8");
   if (size > limits.maxBytes) {
@@ -80,6 +131,7 @@ export function parseYaml(text: string, file: string, limits: YamlLimits = DEFAU
       ],
     };
   }
+  const started = performance.now();
   const lineCounter = new LineCounter();
   const docs = parseAllDocuments(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
   const findings: Finding[] = [];
@@ -89,15 +141,43 @@ export function parseYaml(text: string, file: string, limits: YamlLimits = DEFAU
     // An EmptyStream: nothing but comments or whitespace.
     return { file, documents, findings };
   }
+  const maxMs = limits.maxParseMs ?? DEFAULT_YAML_LIMITS.maxParseMs!;
+  const maxExpanded = limits.maxExpandedBytes ?? DEFAULT_YAML_LIMITS.maxExpandedBytes!;
+  let overTime = false;
   list.forEach((doc, index) => {
-    for (const err of doc.errors) {
-      const pos = lineCounter.linePos(err.pos[0]);
-      const duplicate = err.code === "DUPLICATE_KEY";
+    if (overTime) return;
+    const elapsed = performance.now() - started;
+    if (elapsed > maxMs) {
+      overTime = true;
+      const pos = lineCounter.linePos(doc.range[0]);
       findings.push({
         ...yamlFinding(
           file,
           pos,
-          duplicate ? firstLine(err.message) : `YAML syntax error: ${firstLine(err.message)}`,
+          `parsing took ${Math.round(elapsed)} ms, over the limit of ${maxMs} ms; documents from here on were not read`,
+          "",
+        ),
+        rule: "yaml/too-slow",
+        hint: "split the file, or simplify it (deep nesting, many aliases); the limit is limits.maxParseMs in the validation config",
+      });
+      return;
+    }
+    // The parser's errors after the first syntax error of a document mostly follow from it (one
+    // unclosed bracket gives three); one mistake, one finding: the first, with a count of the rest.
+    const syntax = doc.errors.filter((e) => e.code !== "DUPLICATE_KEY");
+    const more =
+      syntax.length > 1
+        ? ` (${syntax.length - 1} more error(s) after it in this document, most likely caused by it)`
+        : "";
+    for (const err of doc.errors) {
+      const duplicate = err.code === "DUPLICATE_KEY";
+      if (!duplicate && err !== syntax[0]) continue;
+      const pos = lineCounter.linePos(err.pos[0]);
+      findings.push({
+        ...yamlFinding(
+          file,
+          pos,
+          duplicate ? firstLine(err.message) : `YAML syntax error: ${firstLine(err.message)}${more}`,
           duplicate
             ? "remove one of the two keys; YAML keeps only the last and silently drops the other"
             : "fix the YAML syntax at this position",
@@ -106,6 +186,23 @@ export function parseYaml(text: string, file: string, limits: YamlLimits = DEFAU
       });
     }
     if (doc.errors.length > 0) return;
+    const expanded = expandedSize(doc.contents, doc, maxExpanded);
+    if (expanded > maxExpanded) {
+      const pos = lineCounter.linePos(doc.range[0]);
+      findings.push({
+        ...yamlFinding(
+          file,
+          pos,
+          Number.isFinite(expanded)
+            ? `with its aliases expanded this document is over ${maxExpanded} bytes`
+            : "this document has an alias that refers to itself",
+          "",
+        ),
+        rule: "yaml/alias-limit",
+        hint: "this document expands aliases excessively (a YAML bomb?); write the values out or reduce the aliases",
+      });
+      return;
+    }
     let value: unknown;
     try {
       value = doc.toJS({ maxAliasCount: limits.maxAliasCount });

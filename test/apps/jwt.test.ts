@@ -90,7 +90,38 @@ async function badTokens(): Promise<Record<string, { token: string; reason: RegE
         .sign(new TextEncoder().encode(JSON.stringify(keys.publicJwk))),
       reason: /algorithm/,
     },
+    // Signed with the right key, but with claims no issuer's clock or TTL could have produced.
+    "iat an hour in the future": {
+      token: await signed(keys, { iat: now + 3600, exp: now + 3900 }),
+      reason: /iat/,
+    },
+    "nbf an hour in the future": {
+      token: await signed(keys, { iat: now, nbf: now + 3600, exp: now + 3900 }),
+      reason: /nbf/,
+    },
+    "a lifetime of ten days": {
+      token: await signed(keys, { iat: now - 10, exp: now + 10 * 86_400 }),
+      reason: /lifetime/,
+    },
+    "typ of an ID token": {
+      token: await signed(keys, { iat: now, exp: now + 300 }, "id_token+jwt"),
+      reason: /typ/,
+    },
   };
+}
+
+/** A token signed with the issuer's own key, with the given time claims and header `typ`. */
+function signed(
+  keys: SigningKeys,
+  times: { iat: number; exp: number; nbf?: number },
+  typ = "JWT",
+): Promise<string> {
+  return new SignJWT({ group: "admins", ...times })
+    .setProtectedHeader({ alg: keys.alg, kid: keys.kid, typ })
+    .setIssuer(DEFAULT_ISSUER)
+    .setAudience(DEFAULT_AUDIENCE)
+    .setSubject("alice")
+    .sign(keys.privateKey);
 }
 
 describe("auth-service", () => {
@@ -143,7 +174,7 @@ describe("auth-service", () => {
     expect(body).toMatchObject({ valid: true, sub: "alice", group: "admins" });
   });
 
-  it("rejects expired, wrong-key, wrong-audience, wrong-issuer, alg none and HS256 tokens", async () => {
+  it("rejects expired, wrong-key, wrong-audience, wrong-issuer, alg none, HS256, future-dated, overlong and wrongly typed tokens", async () => {
     for (const [name, { token, reason }] of Object.entries(await badTokens())) {
       const { status, body } = await json<{ valid: boolean; reason: string }>(
         `${authUrl}/verify-session-token`,
@@ -162,6 +193,25 @@ describe("auth-service", () => {
       { username: "d", password: "e", group: "f" },
     ]);
     expect(() => parseDemoUsers("a:b")).toThrow(/user:password:group/);
+  });
+
+  it("accepts a token whose iat is a little ahead (clock skew within a minute) and one without typ", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const ahead = await signed(keys, { iat: now + 30, exp: now + 330 });
+    const noTyp = await new SignJWT({ group: "users" })
+      .setProtectedHeader({ alg: keys.alg, kid: keys.kid })
+      .setIssuer(DEFAULT_ISSUER)
+      .setAudience(DEFAULT_AUDIENCE)
+      .setSubject("bob")
+      .setIssuedAt(now)
+      .setExpirationTime(now + 300)
+      .sign(keys.privateKey);
+    for (const token of [ahead, noTyp]) {
+      const { status } = await json(`${authUrl}/verify-session-token`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      expect(status).toBe(200);
+    }
   });
 });
 

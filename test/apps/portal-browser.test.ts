@@ -1,6 +1,6 @@
 // The portal in headless Chromium: log in, see generated content and which version served it, submit
 // the image and message forms, and keep a screenshot for a human to look at.
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
@@ -91,6 +91,14 @@ describe("frontend-portal in a browser", () => {
     const flash = page.getByTestId("flash");
     expect(await flash.textContent()).toMatch(/Image saved as "[a-z0-9-]+"/);
     expect(await flash.getByTestId("served").getAttribute("data-service")).toBe("image-processor");
+    // The part was called by the form's POST, not by the page's GET after the redirect: compared
+    // with the POST's trace, propagation that works shows as the same trace (no red warning).
+    const formTrace = await flash.getByTestId("flash-trace-id").textContent();
+    expect(formTrace).toMatch(/^[0-9a-f]{32}$/);
+    expect(formTrace).not.toBe(await page.getByTestId("trace-id").textContent());
+    expect(await flash.getByTestId("served").getAttribute("data-trace")).toBe("same");
+    expect(await flash.getByTestId("served").textContent()).toContain(formTrace!.slice(0, 16));
+    expect(await flash.locator(".broken").count()).toBe(0);
     expect(await page.getByTestId("images").textContent()).toContain("Browser test image");
 
     await page.fill('[data-testid="message-form"] input[name="to"]', "bob@example.com");
@@ -115,5 +123,46 @@ describe("frontend-portal in a browser", () => {
 
     mkdirSync(join(ROOT, "test-results"), { recursive: true });
     await page.screenshot({ path: join(ROOT, "test-results", "portal.png"), fullPage: true });
+  });
+
+  it("fits a phone: no horizontal overflow, tables scroll inside their box, every trace the same", async () => {
+    // Logged in (same context) with images and messages from the test before: the widest page.
+    const phone = await browser.newPage();
+    const shots = mkdtempSync(join(tmpdir(), "portal-phone-"));
+    try {
+      await phone.setViewportSize({ width: 390, height: 844 });
+      await phone.goto(`${stack.urls.portal}/`);
+      await phone.fill('[data-testid="message-form"] input[name="to"]', "carol@example.com");
+      await phone.fill('[data-testid="message-form"] input[name="subject"]', "From a phone");
+      await phone.fill('[data-testid="message-form"] textarea[name="body"]', "Small screen.");
+      await phone.click('[data-testid="message-form"] button');
+      await phone.waitForSelector('[data-testid="flash"]');
+      await expect.poll(() => phone.getByTestId("content-card").count()).toBe(3);
+      expect(await phone.getByTestId("images").textContent()).toContain("Browser test image");
+      // A string: the test's TypeScript has no DOM types; this runs in the page.
+      const widths = await phone.evaluate<{ scroll: number; body: number; viewport: number }>(
+        "({ scroll: document.documentElement.scrollWidth, body: document.body.scrollWidth, viewport: window.innerWidth })",
+      );
+      expect(widths.viewport).toBe(390);
+      expect(widths.scroll).toBeLessThanOrEqual(widths.viewport);
+      expect(widths.body).toBeLessThanOrEqual(widths.viewport);
+      // Every chip on the page, the flash's included, shows a working trace.
+      const states = await phone
+        .getByTestId("served")
+        .evaluateAll((els) => els.map((e) => e.getAttribute("data-trace")));
+      expect(states.length).toBeGreaterThanOrEqual(6);
+      expect(new Set(states)).toEqual(new Set(["same"]));
+      expect(await phone.locator(".broken").count()).toBe(0);
+      const shot = join(shots, "portal-phone.png");
+      await phone.screenshot({ path: shot, fullPage: true });
+      const png = readFileSync(shot);
+      expect(png.subarray(1, 4).toString()).toBe("PNG");
+      expect(png.length).toBeGreaterThan(20_000);
+      // A full-page shot of a page that does not overflow is exactly the viewport wide.
+      expect(png.readUInt32BE(16)).toBe(390);
+    } finally {
+      await phone.close();
+      rmSync(shots, { recursive: true, force: true });
+    }
   });
 });

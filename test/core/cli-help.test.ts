@@ -25,6 +25,8 @@ const SENTINELS = [
   "kubeconform",
   "istioctl",
   "actionlint",
+  "kube-apiserver",
+  "etcd",
   "kubectl",
   "go",
   "wrk",
@@ -94,6 +96,7 @@ describe("--help on every pnpm script", () => {
         "tag",
         "tools",
         "validate",
+        "verify",
       ].sort(),
     );
   });

@@ -3,8 +3,8 @@ import { readFile, writeFile, rm } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parse } from "yaml";
-import { readTree } from "../../scripts/lib/fs/tree.ts";
+import { parse, parseAllDocuments } from "yaml";
+import { diffTrees, readTree } from "../../scripts/lib/fs/tree.ts";
 import type { FindingsError } from "../../scripts/lib/findings.ts";
 import { renderClusters } from "../../scripts/lib/render/pipeline.ts";
 import { FIXTURES, REPO_ROOT, tempCopy } from "../helpers/temp-repo.ts";
@@ -89,6 +89,22 @@ describe("render (real helm, fixture repository)", () => {
       expect([...files.keys()]).toEqual([...golden.keys()].sort());
       for (const [file, content] of files) expect(content, file).toBe(golden.get(file));
     }
+  });
+
+  it("a promotion changes only files whose objects change; the chapter is stated once", async () => {
+    const [at1] = await renderClusters(dir, { clusters: ["primary"], chapter: "01-mesh" });
+    const [at2] = await renderClusters(dir, { clusters: ["primary"], chapter: "02-split" });
+    const diff = diffTrees(at1!.files, at2!.files);
+    expect(diff.changed.length).toBeGreaterThan(0);
+    // Comment-only changes (a per-file chapter header) would show up here as equal objects.
+    for (const file of diff.changed)
+      expect(
+        parseAllDocuments(at1!.files.get(file)!).map((d) => d.toJS()),
+        file,
+      ).not.toEqual(parseAllDocuments(at2!.files.get(file)!).map((d) => d.toJS()));
+    expect(diff.changed).toContain("helmfile-environment.yaml");
+    expect(diff.changed).toContain("mesh/demo/virtualservice-hello.yaml");
+    for (const [file, text] of at2!.files) expect(text, file).not.toMatch(/at chapter/);
   });
 
   it("renders what the chapters promise", async () => {

@@ -236,13 +236,19 @@ describe("plans, resources, validation fallback", () => {
       new Map([
         ["old.yaml", "kind: Old\nmetadata: {name: o}\n"],
         ["same.yaml", "s"],
+        ["comment.yaml", "# source: (cluster p at chapter 05)\nkind: C\nmetadata: {name: c}\n"],
+        ["edited.yaml", "# a\nkind: E\nmetadata: {name: e}\nspec: {x: 1}\n"],
       ]),
       new Map([
         ["new.yaml", "kind: New\nmetadata: {name: n}\n"],
         ["same.yaml", "s"],
+        ["comment.yaml", "# source: (cluster p at chapter 06)\nkind: C\nmetadata: {name: c}\n"],
+        ["edited.yaml", "# a\nkind: E\nmetadata: {name: e}\nspec: {x: 2}\n"],
       ]),
     );
+    // A comment-only change (a header naming the chapter) is not a change of the cluster.
     expect(changes).toEqual([
+      { change: "changed", file: "edited.yaml", resource: "E e" },
       { change: "added", file: "new.yaml", resource: "New n" },
       { change: "removed", file: "old.yaml", resource: "Old o" },
     ]);

@@ -37,10 +37,12 @@ describe("validateRepo (fixture repository)", () => {
     // The mesh Application's Gateway needs istio-base's CRDs and istio-ingress's namespace; the
     // rendered Applications retry a failed sync, so argocd/cross-app-order has nothing to say.
     expect(summary).toEqual([
-      "vs/subset-not-found clusters/primary/rendered/mesh/shop/virtualservice-shop.yaml:22 @ cluster primary at chapter 02-canary, ahead of its pin",
+      // Ahead of the pin the rendered file exists only in memory: the finding is at the patch that adds the route.
+      "vs/subset-not-found chapters/02-canary/chapter.yaml:22 @ cluster primary at chapter 02-canary, ahead of its pin",
     ]);
     const subset = r.findings.find((f) => f.rule === "vs/subset-not-found")!;
     expect(subset.message).toContain("subset 'v3'");
+    expect(subset.rendered?.file).toBe("clusters/primary/rendered/mesh/shop/virtualservice-shop.yaml");
     expect(subset.message).toContain(
       "source: mesh/routing/shop.yaml (added in 01-mesh), chapters/02-canary/chapter.yaml (patches)",
     );
@@ -98,9 +100,10 @@ describe("validateRepo (fixture repository)", () => {
     await writeFile(path.join(dir, "mesh/routing/broken.yaml"), "a: [1, 2\n");
     const r = await validateRepo(dir, { env, clusters: ["primary"], chapter: "01-mesh", platform: false });
     await writeFile(vs, original);
+    // Root causes (a file that does not parse) first.
     expect(r.findings.map((f) => `${f.rule} ${f.file}`)).toEqual([
-      "repo/rendered-stale clusters/primary/rendered/mesh/shop/virtualservice-shop.yaml",
       "yaml/syntax mesh/routing/broken.yaml",
+      "repo/rendered-stale clusters/primary/rendered/mesh/shop/virtualservice-shop.yaml",
     ]);
     expect(r.findings.every((f) => !f.file.startsWith("clusters/remote"))).toBe(true);
   });

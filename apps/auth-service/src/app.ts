@@ -76,7 +76,11 @@ export function createAuthService(
       });
     }
     try {
-      const principal = await verifyAccessToken(token, keys.publicKey, expected);
+      // The auth service knows its own TTL: nothing longer-lived can be one of its tokens.
+      const principal = await verifyAccessToken(token, keys.publicKey, {
+        ...expected,
+        maxLifetimeSeconds: config.tokenTtlSeconds,
+      });
       return { valid: true, ...principal, served: service.served(request) };
     } catch (error) {
       return reply

@@ -98,15 +98,19 @@ export function createPortal(config: PortalConfig, identity: ServiceIdentity): S
     return reply.code(303).header("location", "/").send();
   }
 
-  const partFlash = (part: Part, success: string, failure: string): Flash =>
-    part.ok
-      ? { kind: "success", title: success, details: [], part }
+  /** The part's outcome, with the trace of the form request that called it (compared on the next page). */
+  const partFlash = (request: FastifyRequest, part: Part, success: string, failure: string): Flash => {
+    const traceId = service.served(request).traceId;
+    return part.ok
+      ? { kind: "success", title: success, details: [], part, traceId }
       : {
           kind: "error",
           title: failure,
           details: [`${part.peer}: ${part.status || "no answer"} ${part.error ?? ""}`],
           part,
+          traceId,
         };
+  };
 
   const loginRequired: Flash = {
     kind: "error",
@@ -131,7 +135,8 @@ export function createPortal(config: PortalConfig, identity: ServiceIdentity): S
       json: form.value,
       timeoutMs,
     });
-    if (!part.ok || !part.body?.token) return redirectWithFlash(reply, partFlash(part, "", "Login failed"));
+    if (!part.ok || !part.body?.token)
+      return redirectWithFlash(reply, partFlash(request, part, "", "Login failed"));
     reply.header(
       "set-cookie",
       sessionCookie(config.sessionCookie, part.body.token, part.body.expiresIn ?? 900, config.secureCookie),
@@ -158,6 +163,7 @@ export function createPortal(config: PortalConfig, identity: ServiceIdentity): S
       timeoutMs,
     });
     const flash = partFlash(
+      request,
       part,
       `Image saved as "${String((part.body?.["image"] as { name?: string })?.name ?? "")}"`,
       "Image not saved",
@@ -178,7 +184,7 @@ export function createPortal(config: PortalConfig, identity: ServiceIdentity): S
       verifiedUser: await verifiedUserOf(request),
       timeoutMs,
     });
-    return redirectWithFlash(reply, partFlash(part, "Message queued", "Message not sent"));
+    return redirectWithFlash(reply, partFlash(request, part, "Message queued", "Message not sent"));
   });
 
   // ---- JSON API (backend-for-frontend), used by scripts, tests and load tests ----

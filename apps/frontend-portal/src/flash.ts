@@ -9,6 +9,7 @@ export function flashCookie(flash: Flash): string {
     kind: flash.kind,
     title: flash.title.slice(0, 200),
     details: flash.details.slice(0, 5).map((detail) => detail.slice(0, 300)),
+    ...(flash.traceId ? { traceId: flash.traceId.slice(0, 64) } : {}),
     ...(flash.part
       ? {
           part: {
@@ -40,6 +41,7 @@ export function readFlash(cookieHeader: string | undefined): Flash | undefined {
       title: parsed.title,
       details: Array.isArray(parsed.details) ? parsed.details.map(String) : [],
       part: parsed.part,
+      ...(typeof parsed.traceId === "string" ? { traceId: parsed.traceId } : {}),
     };
   } catch {
     return undefined;

@@ -37,6 +37,11 @@ export interface Flash {
   readonly title: string;
   readonly details: readonly string[];
   readonly part?: Part;
+  /**
+   * Trace of the form request that called the part. The page showing the flash comes from the
+   * redirect's GET, a trace of its own: the part must be compared with the request that made it.
+   */
+  readonly traceId?: string;
 }
 
 export interface PageModel {
@@ -68,7 +73,7 @@ export function servedChip(served: Served | undefined, pageTraceId: string): str
   if (!served) return `<span class="chip chip-unknown" data-testid="served">served by: unknown</span>`;
   const color = VERSION_COLORS[served.version] ?? "#4a5568";
   const sameTrace = served.traceId === pageTraceId;
-  return `<span class="chip" data-testid="served" data-service="${escapeHtml(served.service)}" data-version="${escapeHtml(served.version)}">
+  return `<span class="chip" data-testid="served" data-service="${escapeHtml(served.service)}" data-version="${escapeHtml(served.version)}" data-trace="${sameTrace ? "same" : "different"}">
 <b>${escapeHtml(served.service)}</b> <span class="version" style="background:${color}">${escapeHtml(served.version)}</span>
 pod <code>${escapeHtml(served.pod)}</code> trace <code>${escapeHtml(served.traceId.slice(0, 16))}</code>${
     sameTrace
@@ -107,9 +112,9 @@ function imagesTable(part: Part<ImagesBody>, pageTraceId: string): string {
     )
     .join("");
   return `${servedChip(part.served, pageTraceId)}
-<table data-testid="images"><thead><tr><th>Title</th><th>Name</th><th>Format</th><th>Owner</th><th>Named by</th></tr></thead><tbody>${
+<div class="table-scroll"><table data-testid="images"><thead><tr><th>Title</th><th>Name</th><th>Format</th><th>Owner</th><th>Named by</th></tr></thead><tbody>${
     rows || `<tr><td colspan="5">no images yet</td></tr>`
-  }</tbody></table>`;
+  }</tbody></table></div>`;
 }
 
 function messagesTable(part: Part<MessagesBody>, pageTraceId: string): string {
@@ -121,16 +126,20 @@ function messagesTable(part: Part<MessagesBody>, pageTraceId: string): string {
     )
     .join("");
   return `${servedChip(part.served, pageTraceId)}
-<table data-testid="messages"><thead><tr><th>To</th><th>Subject</th><th>Sent at</th><th>Trace</th></tr></thead><tbody>${
+<div class="table-scroll"><table data-testid="messages"><thead><tr><th>To</th><th>Subject</th><th>Sent at</th><th>Trace</th></tr></thead><tbody>${
     rows || `<tr><td colspan="4">no messages yet</td></tr>`
-  }</tbody></table>`;
+  }</tbody></table></div>`;
 }
 
 function flashBox(flash: Flash, pageTraceId: string): string {
   const details = flash.details.map((detail) => `<li>${escapeHtml(detail)}</li>`).join("");
+  const formTrace = flash.traceId ?? pageTraceId;
+  const traceNote = flash.traceId
+    ? `<p class="hint">form request trace <code data-testid="flash-trace-id">${escapeHtml(flash.traceId)}</code></p>`
+    : "";
   return `<section class="flash flash-${flash.kind}" data-testid="flash" role="status">
 <h2>${escapeHtml(flash.title)}</h2>${details ? `<ul>${details}</ul>` : ""}
-${flash.part ? servedChip(flash.part.served, pageTraceId) : ""}</section>`;
+${flash.part ? servedChip(flash.part.served, formTrace) : ""}${traceNote}</section>`;
 }
 
 function userBox(user: SessionUser | undefined): string {
@@ -170,9 +179,9 @@ function actionSections(user: SessionUser | undefined): string {
 const STYLE = `body{font-family:system-ui,sans-serif;margin:0;background:#f7fafc;color:#1a202c}
 header{background:#1a365d;color:#fff;padding:.8rem 1.5rem;display:flex;flex-wrap:wrap;gap:1rem;align-items:center}
 header h1{font-size:1.2rem;margin:0 1rem 0 0}header .chip{background:#2c5282;color:#fff}
-main{display:grid;grid-template-columns:repeat(auto-fit,minmax(340px,1fr));gap:1rem;padding:1rem 1.5rem}
+main{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(340px,100%),1fr));gap:1rem;padding:1rem 1.5rem}
 section{background:#fff;border-radius:8px;padding:1rem;box-shadow:0 1px 3px #0002}
-section.wide{grid-column:1/-1}.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(260px,1fr));gap:.8rem}
+section.wide{grid-column:1/-1}.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(260px,100%),1fr));gap:.8rem}
 .card{border-left:6px solid #4a5568;padding:.5rem .8rem;background:#f7fafc;border-radius:4px}
 .bs{font-size:1.1rem;font-weight:600}.chip{display:inline-block;font-size:.8rem;background:#edf2f7;border-radius:12px;padding:.2rem .6rem;margin:.2rem 0}
 .version{color:#fff;border-radius:8px;padding:0 .4rem}.broken{color:#c53030;font-weight:700}
@@ -180,7 +189,9 @@ section.wide{grid-column:1/-1}.cards{display:grid;grid-template-columns:repeat(a
 .flash-success{border-left:6px solid #38a169}.flash-error{border-left:6px solid #e53e3e}
 label{display:block;margin:.3rem 0}input,select,textarea{width:100%;box-sizing:border-box;padding:.3rem}
 fieldset{border:0;padding:0;margin:0}form.inline{display:inline}table{width:100%;border-collapse:collapse;font-size:.85rem}
-td,th{border-bottom:1px solid #e2e8f0;padding:.25rem;text-align:left}.hint{color:#718096;font-size:.85rem}`;
+td,th{border-bottom:1px solid #e2e8f0;padding:.25rem;text-align:left}.hint{color:#718096;font-size:.85rem}
+section{min-width:0}.table-scroll{overflow-x:auto;max-width:100%}code{overflow-wrap:anywhere}.chip{max-width:100%;box-sizing:border-box;overflow-wrap:anywhere}
+@media (max-width:600px){main{padding:.5rem}header{padding:.6rem .8rem}}`;
 
 export function renderPage(model: PageModel): string {
   const trace = model.portal.traceId;

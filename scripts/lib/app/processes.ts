@@ -35,6 +35,14 @@ export function compactLogLine(name: string, line: string): string {
   }
 }
 
+/**
+ * What `pnpm dev` gives every service unless the environment sets it: drain like the chart does.
+ * After SIGTERM a service fails /readyz and keeps serving this long, the round-robin proxy (which
+ * probes /readyz every 200 ms) stops sending it requests, and only then does the listener close,
+ * so nothing in flight or on its way gets a 502. Shorter than the chart's 5 s: Ctrl-C waits for it.
+ */
+export const DEV_SERVICE_DEFAULTS: Readonly<Record<string, string>> = { SHUTDOWN_DELAY_MS: "1500" };
+
 export function spawnApp(options: AppProcessOptions): AppProcess {
   const child = spawn(process.execPath, ["--import", "tsx", `apps/${options.service}/src/main.ts`], {
     cwd: REPO_ROOT,

@@ -10,6 +10,17 @@ export class UsageError extends Error {
   override name = "UsageError";
 }
 
+/**
+ * `--help` or `-h` (parseCli throws it before any other work): runMain prints the usage on stdout
+ * and exits 0, so no CLI needs its own help branch.
+ */
+export class HelpRequested extends Error {
+  override name = "HelpRequested";
+  constructor(readonly usage: string) {
+    super("help requested");
+  }
+}
+
 /** A refusal the user can fix (dirty tree, unknown tag, ...): exit 1 with the message alone. */
 export class RefusalError extends Error {
   override name = "RefusalError";
@@ -21,7 +32,10 @@ export function runMain(main: () => Promise<number | void>): void {
       process.exitCode = code ?? 0;
     },
     (e: unknown) => {
-      if (e instanceof FindingsError) {
+      if (e instanceof HelpRequested) {
+        console.log(e.usage);
+        process.exitCode = 0;
+      } else if (e instanceof FindingsError) {
         for (const f of e.findings) console.error(formatFindingLine(f));
         process.exitCode = 1;
       } else if (e instanceof RefusalError) {

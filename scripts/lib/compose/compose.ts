@@ -278,7 +278,7 @@ export function compose(input: ComposeInput): { composition?: Composition; findi
         err(
           r.position,
           "compose/missing-need",
-          `release '${r.name}' needs '${need}', which is not enabled for cluster '${cluster.name}' at chapter ${target.dir}`,
+          `release '${r.name}' needs '${need}', which is not enabled for a ${cluster.role} cluster at this point`,
           `enable '${need}' in the same or an earlier chapter`,
         );
       }

@@ -4,22 +4,16 @@ import { parseCli } from "../cli/parse-cli.ts";
 import { UsageError } from "../cli/run-main.ts";
 import { Git } from "./git.ts";
 
-const HELP_FLAG = { help: { type: "boolean", short: "h", default: false } } as const;
-
 /**
- * The common shape of promote, rollback, tag and history: `<cluster>` plus flags, and --help.
- * Returns undefined after printing the usage for --help.
+ * The common shape of promote, rollback, tag and history: `<cluster>` plus flags. --help is
+ * parseCli's (runMain prints the usage).
  */
 export function parseClusterCli<T extends NonNullable<ParseArgsConfig["options"]>>(
   options: T,
   help: string,
   argv = process.argv.slice(2),
 ) {
-  const { values, positionals } = parseCli({ ...options, ...HELP_FLAG }, help, { argv });
-  if ((values as { help?: boolean }).help) {
-    console.log(help);
-    return undefined;
-  }
+  const { values, positionals } = parseCli(options, help, { argv });
   if (positionals.length !== 1) throw new UsageError(`name one cluster\n${help}`);
   return { cluster: positionals[0]!, values };
 }

@@ -24,14 +24,30 @@ export interface GitRunOptions {
   env?: NodeJS.ProcessEnv;
 }
 
+/** Something that runs writes to completion, or holds them back (interrupt.ts's ChangeGuard). */
+export interface WriteGate {
+  write<T>(fn: () => Promise<T>): Promise<T>;
+}
+
 export class Git {
   constructor(
     readonly cwd: string,
     private readonly env: NodeJS.ProcessEnv = process.env,
+    /** With a gate, every git command is a write it waits for before an interrupt's undo runs. */
+    private readonly gate?: WriteGate,
   ) {}
+
+  /** The same repository without the gate: for the undo itself, which must not wait for itself. */
+  ungated(): Git {
+    return new Git(this.cwd, this.env);
+  }
 
   /** Runs git and returns its stdout; throws a GitError on a non-zero exit. */
   run(args: readonly string[], options: GitRunOptions = {}): Promise<string> {
+    return this.gate ? this.gate.write(() => this.spawn(args, options)) : this.spawn(args, options);
+  }
+
+  private spawn(args: readonly string[], options: GitRunOptions): Promise<string> {
     return new Promise((resolve, reject) => {
       const child = execFile(
         "git",
@@ -163,23 +179,25 @@ export class Git {
 
   /** Reads many blobs with one `git cat-file --batch`. */
   private async catBlobs(oids: readonly string[]): Promise<string[]> {
-    const raw = await new Promise<Buffer>((resolve, reject) => {
-      const child = execFile(
-        "git",
-        ["cat-file", "--batch"],
-        {
-          cwd: this.cwd,
-          env: { ...this.env, LC_ALL: "C" },
-          maxBuffer: 512 * 1024 * 1024,
-          encoding: "buffer",
-        },
-        (error, stdout, stderr) =>
-          error
-            ? reject(new GitError(["cat-file", "--batch"], undefined, stderr.toString()))
-            : resolve(stdout),
-      );
-      child.stdin?.end(oids.join("\n") + "\n");
-    });
+    const read = () =>
+      new Promise<Buffer>((resolve, reject) => {
+        const child = execFile(
+          "git",
+          ["cat-file", "--batch"],
+          {
+            cwd: this.cwd,
+            env: { ...this.env, LC_ALL: "C" },
+            maxBuffer: 512 * 1024 * 1024,
+            encoding: "buffer",
+          },
+          (error, stdout, stderr) =>
+            error
+              ? reject(new GitError(["cat-file", "--batch"], undefined, stderr.toString()))
+              : resolve(stdout),
+        );
+        child.stdin?.end(oids.join("\n") + "\n");
+      });
+    const raw = await (this.gate ? this.gate.write(read) : read());
     const out: string[] = [];
     let pos = 0;
     for (let i = 0; i < oids.length; i++) {

@@ -10,7 +10,8 @@
  * atomic push that requires that ref not to exist (so no two runs get the same number; the loser
  * retries with the next one), and only then given its local ref, created with "must not exist
  * yet": a tag is never moved or deleted, and a failed push leaves no local tag. Tagging a commit
- * that already carries a tag of the cluster is a no-op that returns that tag (pushing it first when
+ * that already carries a tag of the cluster is a no-op (and so is a run that loses the race for
+ * `refs/mesh-commit/<cluster>/<commit>` to another run tagging the same commit) that returns that tag (pushing it first when
  * it exists only in this clone).
  */
 import { execFile } from "node:child_process";
@@ -39,7 +40,6 @@ import {
 import { fetchMeshTags, type Log } from "./workspace.ts";
 
 const run = promisify(execFile);
-const ZERO_OID = "0".repeat(40);
 
 export interface MeshTag {
   name: string;
@@ -52,6 +52,10 @@ export interface MeshTag {
   date: string;
   renderedSha256?: string;
   subject?: string;
+  /** An annotated tag (a tag object); lightweight tags carry no record and are never trusted. */
+  annotated?: boolean;
+  /** The `commit:` field of the tag's record, which must be the tagged commit. */
+  recordedCommit?: string;
 }
 
 /** The cluster's tags, newest (highest seq) first. */
@@ -86,6 +90,8 @@ export async function listClusterTags(git: Git, cluster: string): Promise<MeshTa
       date: fields.date ?? created ?? "",
       ...(fields.renderedSha256 ? { renderedSha256: fields.renderedSha256 } : {}),
       ...(fields.subject ? { subject: fields.subject } : {}),
+      annotated: type === "tag",
+      ...(fields.commit ? { recordedCommit: fields.commit } : {}),
     });
   }
   return tags.sort((a, b) => b.seq - a.seq);
@@ -110,6 +116,15 @@ export interface TagResult {
 
 /** How many sequence numbers `pnpm tag` tries before giving up when other runs keep taking them. */
 const SEQ_ATTEMPTS = 5;
+
+/**
+ * The ref that says "this commit is tagged for this cluster", created (must not exist yet) in the
+ * same atomic push as the tag, and locally in the same ref transaction: two runs tagging one
+ * commit at the same time cannot both succeed, whatever numbers they picked.
+ */
+export function commitRef(cluster: string, commit: string): string {
+  return `refs/mesh-commit/${cluster}/${commit}`;
+}
 
 /** The ref that reserves a cluster's sequence number on origin, pushed atomically with the tag. */
 export function seqRef(cluster: string, seq: number): string {
@@ -164,12 +179,11 @@ export async function createMeshTag(git: Git, o: TagOptions): Promise<TagResult>
       files: files.size,
       subject,
     };
-    const object = await git.out(["mktag"], {
-      input: `object ${commit}\ntype commit\ntag ${name}\ntagger ${ident}\n\n${formatTagMessage(record)}`,
-    });
+    const payload = `object ${commit}\ntype commit\ntag ${name}\ntagger ${ident}\n\n${formatTagMessage(record)}`;
+    const object = await git.out(["mktag"], { input: await maybeSigned(git, payload) });
     if (push) {
       log(`pushing ${name} ...`);
-      const refused = await pushTagWithSeq(git, o.cluster, seq, name, object);
+      const refused = await pushTagWithSeq(git, o.cluster, seq, name, object, commit);
       if (refused !== undefined) {
         if (attempt >= SEQ_ATTEMPTS) {
           throw new RefusalError(
@@ -186,10 +200,17 @@ export async function createMeshTag(git: Git, o: TagOptions): Promise<TagResult>
       }
     }
     try {
-      await git.run(["update-ref", `refs/tags/${name}`, object, ZERO_OID]);
+      // One transaction: the tag and the commit's marker both, or neither (another run was first).
+      await git.run(["update-ref", "--stdin"], {
+        input: `start\ncreate refs/tags/${name} ${object}\ncreate ${commitRef(o.cluster, commit)} ${object}\ncommit\n`,
+      });
     } catch (e) {
       if (!(e instanceof GitError)) throw e;
-      throw new RefusalError(`tag '${name}' already exists locally and is never moved: ${e.stderr.trim()}`);
+      const tagged = (await listClusterTags(git, o.cluster)).find((t) => t.commit === commit);
+      if (tagged) return { created: false, tag: tagged, pushed: false };
+      throw new RefusalError(
+        `tag '${name}' (or ${commitRef(o.cluster, commit)}) already exists locally and is never moved: ${e.stderr.trim()}`,
+      );
     }
     const tag: MeshTag = {
       name,
@@ -200,9 +221,46 @@ export async function createMeshTag(git: Git, o: TagOptions): Promise<TagResult>
       date,
       renderedSha256: record.renderedSha256,
       subject,
+      annotated: true,
+      recordedCommit: commit,
     };
     return { created: true, tag, pushed: push };
   }
+}
+
+/**
+ * The tag object's text, signed the way `git tag -s` signs it (an armored detached OpenPGP
+ * signature over the text, appended) when the repository asks for signed tags:
+ * `git config gitops.signTags true` (or GITOPS_SIGN_TAGS=1). The key is `user.signingKey`, else the
+ * committer's e-mail; the program `gpg.program`, else gpg. `git tag -v <tag>` verifies it.
+ */
+async function maybeSigned(git: Git, payload: string): Promise<string> {
+  const wanted =
+    process.env.GITOPS_SIGN_TAGS === "1" ||
+    (await git.try(["config", "--bool", "gitops.signTags"])) === "true";
+  if (!wanted) return payload;
+  const key =
+    (await git.try(["config", "user.signingKey"])) ||
+    /<([^>]*)>/.exec(await git.out(["var", "GIT_COMMITTER_IDENT"]))?.[1] ||
+    "";
+  const program = (await git.try(["config", "gpg.program"])) || "gpg";
+  const signature = await new Promise<string>((resolve, reject) => {
+    const child = execFile(
+      program,
+      ["--batch", "--no-tty", "-bsau", key],
+      { cwd: git.cwd, encoding: "utf8" },
+      (error, stdout, stderr) =>
+        error
+          ? reject(
+              new RefusalError(
+                `signing the tag with ${program} (key '${key}') failed: ${stderr.trim() || error.message}`,
+              ),
+            )
+          : resolve(stdout),
+    );
+    child.stdin?.end(payload);
+  });
+  return payload + signature;
 }
 
 /**
@@ -216,8 +274,10 @@ async function pushTagWithSeq(
   seq: number,
   name: string,
   object: string,
+  commit: string,
 ): Promise<string | undefined> {
   const ref = seqRef(cluster, seq);
+  const marker = commitRef(cluster, commit);
   try {
     await git.run([
       "push",
@@ -225,9 +285,11 @@ async function pushTagWithSeq(
       "--porcelain",
       "--atomic",
       `--force-with-lease=${ref}:`,
+      `--force-with-lease=${marker}:`,
       "origin",
       `${object}:refs/tags/${name}`,
       `${object}:${ref}`,
+      `${object}:${marker}`,
     ]);
     return undefined;
   } catch (e) {
@@ -264,7 +326,7 @@ async function pushLocalOnly(git: Git, tag: MeshTag, log: Log): Promise<boolean>
   if (remote) return false;
   log(`${tag.name} exists only in this clone; pushing it ...`);
   const object = await git.out(["rev-parse", `refs/tags/${tag.name}`]);
-  const refused = await pushTagWithSeq(git, tag.cluster, tag.seq, tag.name, object);
+  const refused = await pushTagWithSeq(git, tag.cluster, tag.seq, tag.name, object, tag.commit);
   if (refused !== undefined) {
     throw new RefusalError(
       `the local tag '${tag.name}' was never pushed, and origin refused it now (number ${tag.seq} of ${tag.cluster} is taken there?). ` +

@@ -18,11 +18,13 @@ import { validateCacheRoot } from "../validate/schema-cache.ts";
 import { helmTemplateDeps } from "../render/helm-template.ts";
 import { setClusterChapter } from "./cluster-yaml.ts";
 import { Git } from "./git.ts";
+import { ChangeGuard } from "./interrupt.ts";
 import { promotionBody, promotionCommitMessage, promotionTitle, type PromotionText } from "./messages.ts";
 import { pairedClusters, planPromotion, withChapter, type PromotionPlan } from "./plan.ts";
 import { publishBranch, type PublishResult } from "./publish.ts";
 import { resourceChanges, type ResourceChange } from "./resources.ts";
 import { validateStep, validatorModule, writeAndValidate, type ValidationOutcome } from "./validate-step.ts";
+import { promotionServerOptions } from "../validate/server-step.ts";
 import { commitChange, preflight, type ChangeCommandOptions } from "./workspace.ts";
 
 export interface PromoteOptions extends ChangeCommandOptions {
@@ -81,7 +83,22 @@ export function promotionBranch(cluster: string, chapter: string): string {
 
 export async function promote(root: string, o: PromoteOptions): Promise<PromoteResult> {
   const log = o.log ?? (() => {});
-  const git = new Git(root, o.env ?? process.env);
+  // From here until the result, a signal undoes everything (interrupt.ts); a dry run writes nothing.
+  const guard = o.dryRun ? undefined : new ChangeGuard(log);
+  try {
+    return await promoteGuarded(root, o, log, guard);
+  } finally {
+    guard?.finish();
+  }
+}
+
+async function promoteGuarded(
+  root: string,
+  o: PromoteOptions,
+  log: (line: string) => void,
+  guard: ChangeGuard | undefined,
+): Promise<PromoteResult> {
+  const git = new Git(root, o.env ?? process.env, guard);
   const deps = o.renderDeps ?? helmTemplateDeps(root);
   const model = await loadRepoOrThrow(root);
   const plan = planPromotion(model, o.cluster, o.to);
@@ -91,6 +108,7 @@ export async function promote(root: string, o: PromoteOptions): Promise<PromoteR
     : await preflight(git, {
         guardClusters: [plan.cluster.name, ...pairedClusters(model, plan.cluster.name)],
         newBranch: branch,
+        replacedDirs: [renderedRoot(plan.cluster.name)],
         log,
       });
 
@@ -112,6 +130,7 @@ export async function promote(root: string, o: PromoteOptions): Promise<PromoteR
     renderDeps: deps,
     ...(o.env ? { env: o.env } : {}),
     ...validatorModule(o),
+    ...(await promotionServerOptions(plan.from.dir, o.env)),
   };
 
   const platform = await platformDiff(root, model, plan, rendered!.composition, o.env, log);
@@ -144,6 +163,7 @@ export async function promote(root: string, o: PromoteOptions): Promise<PromoteR
     branch,
     paths: [`clusters/${plan.cluster.name}`],
     log,
+    ...(guard ? { guard } : {}),
     apply: async () => {
       validation = await writeAndValidate(
         root,
@@ -151,6 +171,7 @@ export async function promote(root: string, o: PromoteOptions): Promise<PromoteR
         validatorOptions,
         "promotion",
         log,
+        guard,
       );
       return promotionCommitMessage(text(validation));
     },
@@ -168,6 +189,8 @@ export async function promote(root: string, o: PromoteOptions): Promise<PromoteR
     env: o.env,
     fetchImpl: o.fetchImpl,
     log,
+    commit,
+    ...(guard ? { guard } : {}),
   });
   return { plan, branch, changes, validation: validation!, title, body, dryRun: false, commit, publish };
 }

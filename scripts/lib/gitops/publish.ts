@@ -4,6 +4,7 @@
  */
 import { RefusalError } from "../cli/run-main.ts";
 import type { Git } from "./git.ts";
+import type { ChangeGuard } from "./interrupt.ts";
 import { compareUrl, createPullRequest, gitHubTarget, GitHubError, type PullRequest } from "./github.ts";
 import { openChanges, pushBranch, type Log, type Preflight } from "./workspace.ts";
 
@@ -19,6 +20,9 @@ export interface PublishOptions {
   env?: NodeJS.ProcessEnv;
   fetchImpl?: typeof fetch;
   log?: Log;
+  /** The commit being pushed: an interrupt's undo deletes the branch on origin only while it is still this. */
+  commit?: string;
+  guard?: ChangeGuard;
 }
 
 export interface PublishResult {
@@ -36,6 +40,13 @@ export async function publishBranch(git: Git, o: PublishOptions): Promise<Publis
       pushed: false,
       next: `no 'origin' remote: the commit is on local branch '${o.branch}'; push it and open a pull request into '${o.pre.base}'`,
     };
+  }
+  if (o.guard && o.commit) {
+    const lease = `--force-with-lease=refs/heads/${o.branch}:${o.commit}`;
+    // Fails quietly when the push never happened (or someone else's commit is there now).
+    o.guard.onUndo(`delete '${o.branch}' on origin`, async () => {
+      await git.ungated().try(["push", "--quiet", lease, "origin", `:refs/heads/${o.branch}`]);
+    });
   }
   log(`pushing ${o.branch} to origin ...`);
   const pushed = await pushBranch(git, o.branch);

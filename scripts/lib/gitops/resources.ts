@@ -2,6 +2,7 @@
  * The rendered tree's diff read as resources: `mesh/workshop/virtualservice-reviews.yaml` becomes
  * "VirtualService workshop/reviews". Pure: trees in, a sorted list of changes out.
  */
+import { isDeepStrictEqual } from "node:util";
 import { parseAllDocuments } from "yaml";
 import { diffTrees, type FileTree } from "../fs/tree.ts";
 
@@ -40,6 +41,23 @@ export function describeRenderedFile(file: string, content: string | undefined):
   return file;
 }
 
+/**
+ * Whether two versions of a file hold the same objects: a change of comments only (a rendered
+ * file's `# source:` header) is no change for the cluster, and the PR body does not list it.
+ */
+export function sameObjects(a: string, b: string): boolean {
+  try {
+    const load = (text: string) =>
+      parseAllDocuments(text).map((doc) => {
+        if (!("toJS" in doc) || doc.errors.length) throw new Error("not YAML");
+        return doc.toJS({ maxAliasCount: 100 }) as unknown;
+      });
+    return isDeepStrictEqual(load(a), load(b));
+  } catch {
+    return false;
+  }
+}
+
 export function resourceChanges(before: FileTree, after: FileTree): ResourceChange[] {
   const d = diffTrees(before, after);
   return [
@@ -48,11 +66,13 @@ export function resourceChanges(before: FileTree, after: FileTree): ResourceChan
       file,
       resource: describeRenderedFile(file, after.get(file)),
     })),
-    ...d.changed.map((file) => ({
-      change: "changed" as const,
-      file,
-      resource: describeRenderedFile(file, after.get(file)),
-    })),
+    ...d.changed
+      .filter((file) => !sameObjects(before.get(file)!, after.get(file)!))
+      .map((file) => ({
+        change: "changed" as const,
+        file,
+        resource: describeRenderedFile(file, after.get(file)),
+      })),
     ...d.removed.map((file) => ({
       change: "removed" as const,
       file,

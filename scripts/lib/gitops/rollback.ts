@@ -17,6 +17,7 @@ import { renderClusters } from "../render/pipeline.ts";
 import type { RenderDeps } from "../render/render.ts";
 import { readClusterChapter, setClusterChapter } from "./cluster-yaml.ts";
 import { Git } from "./git.ts";
+import { ChangeGuard } from "./interrupt.ts";
 import { listClusterTags, type MeshTag } from "./mesh-tags.ts";
 import { rollbackBody, rollbackCommitMessage, rollbackTitle, type RollbackText } from "./messages.ts";
 import { assertPinsAfterMove, chapterOf, findCluster, pairedClusters, withChapter } from "./plan.ts";
@@ -65,12 +66,30 @@ export async function rollback(root: string, o: RollbackOptions): Promise<Rollba
   const log = o.log ?? (() => {});
   if ((o.to === undefined) === (o.steps === undefined))
     throw new UsageError("give exactly one of --to <tag> and --steps K");
-  const git = new Git(root, o.env ?? process.env);
+  // From here until the result, a signal undoes everything (interrupt.ts); a dry run writes nothing.
+  const guard = o.dryRun ? undefined : new ChangeGuard(log);
+  try {
+    return await rollbackGuarded(root, o, log, guard);
+  } finally {
+    guard?.finish();
+  }
+}
+
+async function rollbackGuarded(
+  root: string,
+  o: RollbackOptions,
+  log: (line: string) => void,
+  guard: ChangeGuard | undefined,
+): Promise<RollbackResult> {
+  const git = new Git(root, o.env ?? process.env, guard);
   const deps = o.renderDeps ?? helmTemplateDeps(root);
   const model = await loadRepoOrThrow(root);
   const cluster = findCluster(model, o.cluster);
   const guardClusters = [cluster.name, ...pairedClusters(model, cluster.name)];
-  const pre = o.dryRun ? undefined : await preflight(git, { fetchTags: true, guardClusters, log });
+  const renderedRel = renderedRoot(cluster.name);
+  const pre = o.dryRun
+    ? undefined
+    : await preflight(git, { fetchTags: true, guardClusters, replacedDirs: [renderedRel], log });
   const renderedDir = path.join(root, renderedRoot(cluster.name));
   const current = await readTree(renderedDir);
   const tags = await listClusterTags(git, cluster.name);
@@ -79,11 +98,12 @@ export async function rollback(root: string, o: RollbackOptions): Promise<Rollba
       ? await tagByName(git, cluster.name, o.to, tags)
       : tagBySteps(cluster.name, o.steps!, tags, current);
 
+  await assertTrustedTag(git, tag, o.env ?? process.env);
   const tagClusterYaml = await git.showFile(tag.commit, cluster.file);
   if (tagClusterYaml === undefined) throw new RefusalError(`${tag.name} has no ${cluster.file}`);
   const chapterDir = readClusterChapter(tagClusterYaml);
   const restored = await git.treeAt(tag.commit, renderedRoot(cluster.name));
-  if (tag.renderedSha256 && renderedHash(restored) !== tag.renderedSha256) {
+  if (renderedHash(restored) !== tag.renderedSha256) {
     throw new RefusalError(
       `the rendered output at ${tag.name} does not match the hash recorded in the tag; refusing to restore it`,
     );
@@ -145,6 +165,7 @@ export async function rollback(root: string, o: RollbackOptions): Promise<Rollba
     ...(branch ? { branch } : {}),
     paths: [`clusters/${cluster.name}`],
     log,
+    ...(guard ? { guard } : {}),
     apply: async () => {
       validation = await writeAndValidate(
         root,
@@ -152,6 +173,7 @@ export async function rollback(root: string, o: RollbackOptions): Promise<Rollba
         validatorOptions,
         "rollback",
         log,
+        guard,
       );
       return rollbackCommitMessage(text(validation));
     },
@@ -177,11 +199,26 @@ export async function rollback(root: string, o: RollbackOptions): Promise<Rollba
       env: o.env,
       fetchImpl: o.fetchImpl,
       log,
+      commit,
+      ...(guard ? { guard } : {}),
     });
     return result;
   }
   log(`committed ${commit.slice(0, 12)} on ${pre.branch}`);
   if (!pre.hasOrigin) return { ...result, publish: { pushed: false } };
+  // Interrupted while (or right after) pushing, before the command reported anything: origin's
+  // branch goes back to where it was, but only while it still holds this commit.
+  guard?.onUndo(`put '${pre.base}' on origin back`, async () => {
+    await git
+      .ungated()
+      .try([
+        "push",
+        "--quiet",
+        `--force-with-lease=refs/heads/${pre.base}:${commit}`,
+        "origin",
+        `${pre.head}:refs/heads/${pre.base}`,
+      ]);
+  });
   const pushed = await pushBranch(git, pre.branch, pre.base);
   if (!pushed.pushed) {
     throw new RefusalError(
@@ -268,6 +305,49 @@ async function sourceDrift(
       ];
     throw e;
   }
+}
+
+/**
+ * A tag is restored only when it is what `pnpm tag` made and the team merged: an annotated tag
+ * (a lightweight one carries no record and can be pointed anywhere by anyone with push rights),
+ * whose record names the tagged commit and a rendered hash, on a commit reachable from main (a
+ * tag moved to a commit that never went through review is refused, whatever hash it records).
+ * With `GITOPS_VERIFY_TAGS=1` (or `git config gitops.verifyTags true`) its signature must verify
+ * (`git tag -v`), for teams that sign their tags.
+ */
+export async function assertTrustedTag(git: Git, tag: MeshTag, env: NodeJS.ProcessEnv): Promise<void> {
+  if (!tag.annotated) {
+    throw new RefusalError(
+      `${tag.name} is a lightweight tag, not one made by \`pnpm tag\` (an annotated tag with the rendered hash); refusing to restore it. ` +
+        `Check who replaced it (\`git ls-remote --tags origin ${tag.name}\`) and delete or re-create it`,
+    );
+  }
+  if (!tag.renderedSha256 || tag.recordedCommit !== tag.commit) {
+    throw new RefusalError(
+      `${tag.name} ${!tag.renderedSha256 ? "records no rendered hash" : `records commit ${tag.recordedCommit?.slice(0, 12) ?? "(none)"} but points at ${tag.commit.slice(0, 12)}`}; ` +
+        `refusing to restore it (was the tag moved?)`,
+    );
+  }
+  const main = await mainRef(git);
+  if (!(await git.ok(["merge-base", "--is-ancestor", tag.commit, main]))) {
+    throw new RefusalError(
+      `${tag.name} points at ${tag.commit.slice(0, 12)}, which is not on ${main.replace(/^refs\/(remotes|heads)\//, "")}: ` +
+        `only reviewed, merged states are restored; refusing it (was the tag moved?)`,
+    );
+  }
+  const verify =
+    env.GITOPS_VERIFY_TAGS === "1" || (await git.try(["config", "--bool", "gitops.verifyTags"])) === "true";
+  if (verify && !(await git.ok(["tag", "-v", tag.name]))) {
+    throw new RefusalError(
+      `${tag.name} has no valid signature (\`git tag -v ${tag.name}\`), and this repository requires signed tags (gitops.verifyTags)`,
+    );
+  }
+}
+
+/** origin's main when this clone has it, else the local main, else HEAD. */
+async function mainRef(git: Git): Promise<string> {
+  for (const ref of ["refs/remotes/origin/main", "refs/heads/main"]) if (await git.revParse(ref)) return ref;
+  return "HEAD";
 }
 
 async function assertBranchFree(git: Git, pre: Preflight, branch: string): Promise<void> {

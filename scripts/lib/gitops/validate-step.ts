@@ -11,6 +11,7 @@ import { FindingsError, formatFindingLine, type Finding } from "../findings.ts";
 import { writeFileAtomically, writeTreeAtomically, type FileTree } from "../fs/tree.ts";
 import { renderClusters } from "../render/pipeline.ts";
 import type { RenderDeps } from "../render/render.ts";
+import type { WriteGate } from "./git.ts";
 
 export interface ValidationOutcome {
   mode: "validate" | "render-only";
@@ -36,6 +37,8 @@ export interface ValidateStepOptions {
   restoredClusters?: string[];
   /** Path of the validator module; defaults to scripts/lib/validate/index.ts. Tests point it elsewhere. */
   modulePath?: string;
+  /** The server layer's options (validate/server-step.ts: a promotion's starting chapter). */
+  server?: { promotionFrom?: string; env?: NodeJS.ProcessEnv };
 }
 
 interface ValidatorModule {
@@ -47,6 +50,7 @@ interface ValidatorModule {
       env?: NodeJS.ProcessEnv;
       renderDeps?: RenderDeps;
       cacheRoot?: string;
+      server?: { promotionFrom?: string; env?: NodeJS.ProcessEnv };
     },
   ): Promise<{ findings: Finding[]; summary: { errors: number; warnings: number } }>;
 }
@@ -67,9 +71,15 @@ export function defaultValidatorPath(): string {
 }
 
 export async function validateStep(root: string, options: ValidateStepOptions): Promise<ValidationOutcome> {
-  const modulePath = options.modulePath ?? defaultValidatorPath();
-  if (!existsSync(modulePath)) return renderOnly(root, options);
-  const mod = (await import(pathToFileURL(modulePath).href)) as Partial<ValidatorModule> & {
+  const modulePath = options.modulePath;
+  if (modulePath !== undefined && !existsSync(modulePath)) return renderOnly(root, options);
+  // The project's own validator by a literal specifier: under `node scripts/launch.mjs` the CLI
+  // is one esbuild bundle, where a path computed from import.meta.url would point nowhere.
+  const mod = (
+    modulePath === undefined
+      ? await import("../validate/index.ts")
+      : await import(pathToFileURL(modulePath).href)
+  ) as Partial<ValidatorModule> & {
     validateCacheRoot?: (env?: NodeJS.ProcessEnv) => string;
   };
   if (typeof mod.validateRepo !== "function") {
@@ -83,8 +93,13 @@ export async function validateStep(root: string, options: ValidateStepOptions): 
     ...(options.chapter !== undefined ? { chapter: options.chapter } : {}),
     ...(options.env ? { env: options.env } : {}),
     ...(options.renderDeps ? { renderDeps: options.renderDeps } : {}),
+    ...(options.server ? { server: options.server } : {}),
   });
   const notes: string[] = [];
+  if (options.server?.promotionFrom)
+    notes.push(
+      `server layer: chapter ${options.server.promotionFrom} applied to a private kube-apiserver, then this chapter dry-run on top (server/* findings)`,
+    );
   const findings = result.findings.map((f) => {
     if (f.severity === "error" && isRestoredStaleness(f, options.restoredClusters ?? [])) {
       notes.push(`demoted to a warning (output restored from a tag): ${formatFindingLine(f)}`);
@@ -166,9 +181,12 @@ export async function writeAndValidate(
   options: ValidateStepOptions,
   what: string,
   log: (line: string) => void,
+  /** Interrupt guard: each write finishes before an undo runs (validation, a read, does not). */
+  gate?: WriteGate,
 ): Promise<ValidationOutcome> {
-  await writeFileAtomically(state.clusterFile, state.clusterText);
-  await writeTreeAtomically(state.renderedDir, state.files);
+  const write = <T>(fn: () => Promise<T>) => (gate ? gate.write(fn) : fn());
+  await write(() => writeFileAtomically(state.clusterFile, state.clusterText));
+  await write(() => writeTreeAtomically(state.renderedDir, state.files));
   log("validating ...");
   const validation = await validateStep(root, options);
   assertValid(validation, what);

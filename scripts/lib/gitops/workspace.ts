@@ -11,6 +11,7 @@
 import { RefusalError } from "../cli/run-main.ts";
 import type { RenderDeps } from "../render/render.ts";
 import { GitError, type Git } from "./git.ts";
+import type { ChangeGuard } from "./interrupt.ts";
 
 export type Log = (line: string) => void;
 
@@ -36,6 +37,12 @@ export interface PreflightOptions {
   newBranch?: string;
   /** Also fetch the mesh tags (rollback needs them). */
   fetchTags?: boolean;
+  /**
+   * Folders the change replaces wholesale (clusters/<c>/rendered): git status does not show
+   * ignored files, so they are looked for separately and the change refused while there are any,
+   * instead of deleting them with the old tree.
+   */
+  replacedDirs?: string[];
   log?: Log;
 }
 
@@ -56,6 +63,28 @@ export async function preflight(git: Git, options: PreflightOptions = {}): Promi
     throw new RefusalError(
       `the working tree has uncommitted changes; commit or stash them first:\n${shown.join("\n")}`,
     );
+  }
+  if (options.replacedDirs?.length) {
+    const ignored = (
+      await git.out([
+        "ls-files",
+        "--others",
+        "--ignored",
+        "--exclude-standard",
+        "--",
+        ...options.replacedDirs,
+      ])
+    )
+      .split("\n")
+      .filter(Boolean);
+    if (ignored.length) {
+      const shown = ignored.slice(0, 10).map((l) => `  ${l}`);
+      if (ignored.length > 10) shown.push(`  ... and ${ignored.length - 10} more`);
+      throw new RefusalError(
+        `${options.replacedDirs.join(", ")} ${options.replacedDirs.length === 1 ? "holds" : "hold"} ignored files, which the change would delete ` +
+          `(the folder is replaced as a whole); move them out of the way first:\n${shown.join("\n")}`,
+      );
+    }
   }
   const branch = await git.currentBranch();
   if (!branch)
@@ -159,6 +188,11 @@ export interface CommitChangeOptions {
   paths: string[];
   /** Writes the files and validates them, and returns the commit message; throwing aborts and restores. */
   apply: () => Promise<string>;
+  /**
+   * The command's interrupt guard: the undo of this change is registered with it before the first
+   * write, so a signal at any point puts everything back (see interrupt.ts).
+   */
+  guard?: ChangeGuard;
   log?: Log;
 }
 
@@ -168,39 +202,32 @@ export interface CommitChangeOptions {
  * restored to the original commit, as if nothing had run.
  */
 export async function commitChange(git: Git, o: CommitChangeOptions): Promise<string> {
-  // Ctrl-C or SIGTERM while the change is in progress runs the same undo, then exits 130 / 143.
-  let interrupted = false;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (interrupted) return;
-    interrupted = true;
-    (o.log ?? console.error)(`${signal}: undoing the change in progress ...`);
-    void restore(git, o).finally(() => process.exit(signal === "SIGINT" ? 130 : 143));
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  // The undo of a signal runs with its own, ungated git: it must not wait for itself.
+  o.guard?.onUndo("restore the tree and the branches", () => restore(git.ungated(), o));
+  if (o.branch) await git.run(["switch", "--quiet", "-c", o.branch]);
+  let commit: string;
   try {
-    if (o.branch) await git.run(["switch", "--quiet", "-c", o.branch]);
-    let commit: string;
-    try {
-      const message = await o.apply();
-      await git.run(["add", "-A", "--", ...o.paths]);
-      const staged = await git.out(["diff", "--cached", "--name-only"]);
-      if (!staged) throw new RefusalError("nothing to commit: the change leaves every file as it is");
-      await git.run(["commit", "--quiet", "--no-verify", "-F", "-"], { input: message });
-      commit = await git.head();
-    } catch (e) {
-      if (!interrupted) await restore(git, o);
-      throw e;
-    }
-    if (o.branch) await git.run(["switch", "--quiet", o.pre.branch]);
-    return commit;
-  } finally {
-    if (interrupted) await new Promise<never>(() => {}); // the signal handler exits the process
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    const message = await o.apply();
+    await git.run(["add", "-A", "--", ...o.paths]);
+    const staged = await git.out(["diff", "--cached", "--name-only"]);
+    if (!staged) throw new RefusalError("nothing to commit: the change leaves every file as it is");
+    await git.run(["commit", "--quiet", "--no-verify", "-F", "-"], { input: message });
+    commit = await git.head();
+  } catch (e) {
+    // Through the guard: a signal meanwhile lets this restore finish before its own undo runs.
+    const undo = () => restore(git.ungated(), o);
+    await (o.guard ? o.guard.write(undo) : undo());
+    throw e;
   }
+  if (o.branch) await git.run(["switch", "--quiet", o.pre.branch]);
+  return commit;
 }
 
+/**
+ * Puts the paths, the branch and the branch list back as they were at preflight, from whatever
+ * point the change reached: every step is a no-op when there is nothing to undo. Ignored files
+ * are never touched (no `clean -x`).
+ */
 async function restore(git: Git, o: CommitChangeOptions): Promise<void> {
   const steps: Array<[string, string[]]> = [
     ["unstage", ["reset", "--quiet", o.pre.head, "--", ...o.paths]],
@@ -212,10 +239,22 @@ async function restore(git: Git, o: CommitChangeOptions): Promise<void> {
     steps.push(["delete the new branch", ["branch", "--quiet", "-D", o.branch]]);
   }
   for (const [what, args] of steps) {
+    if (what === "delete the new branch" && !(await git.localBranchExists(o.branch!))) continue;
     try {
       await git.run(args);
     } catch (e) {
       (o.log ?? console.error)(`warning: could not ${what} while undoing: ${(e as Error).message}`);
+    }
+  }
+  // --direct: a commit already made on the original branch is taken back (the index and the
+  // files of the paths are the original commit's already, so only the ref moves).
+  if (!o.branch && (await git.currentBranch()) === o.pre.branch && (await git.head()) !== o.pre.head) {
+    try {
+      await git.run(["reset", "--quiet", "--soft", o.pre.head]);
+    } catch (e) {
+      (o.log ?? console.error)(
+        `warning: could not take back the commit while undoing: ${(e as Error).message}`,
+      );
     }
   }
 }

@@ -3,10 +3,11 @@
  * what only makes sense across files (the chapter sequence, the pins, remote vs primary).
  */
 import { readdir, readFile } from "node:fs/promises";
-import { existsSync } from "node:fs";
+import { existsSync, lstatSync } from "node:fs";
 import path from "node:path";
 import { FindingsError, type Finding } from "../findings.ts";
-import { parseYaml, type ParsedFile } from "../yaml-source.ts";
+import { readRegularFile } from "../fs/safe-read.ts";
+import { DEFAULT_YAML_LIMITS, parseYaml, unreadableFinding, type ParsedFile } from "../yaml-source.ts";
 import { parseCluster } from "./cluster.ts";
 import { CHAPTER_DIR_PATTERN, parseChapter } from "./chapter.ts";
 import { parseHelmfile, type Helmfile } from "./helmfile.ts";
@@ -29,15 +30,30 @@ async function subdirs(dir: string): Promise<string[]> {
     .sort();
 }
 
+/** A regular file's text, or undefined with a finding (a FIFO, a device, a link loop, too large). */
+async function readOrRefuse(root: string, file: string, findings: Finding[]): Promise<string | undefined> {
+  const read = await readRegularFile(path.join(root, file), DEFAULT_YAML_LIMITS.maxBytes);
+  if (read.ok) return read.text;
+  findings.push(unreadableFinding(file, read.reason, read.hint));
+  return undefined;
+}
+
 export async function loadRepo(root: string): Promise<{ model?: RepoModel; findings: Finding[] }> {
   const findings: Finding[] = [];
   const clusters: Cluster[] = [];
   const chapters: Chapter[] = [];
+  /**
+   * Chapters whose chapter.yaml exists but does not load: their own findings are the root cause,
+   * so the sequence and the pins count them as present instead of adding "missing" cascades.
+   */
+  const broken: BrokenChapter[] = [];
 
   for (const dir of await subdirs(path.join(root, "clusters"))) {
     const file = `clusters/${dir}/cluster.yaml`;
     if (!existsSync(path.join(root, file))) continue;
-    const loaded = parseCluster(await readFile(path.join(root, file), "utf8"), file, dir);
+    const text = await readOrRefuse(root, file, findings);
+    if (text === undefined) continue;
+    const loaded = parseCluster(text, file, dir);
     findings.push(...loaded.findings);
     if (loaded.value) clusters.push(loaded.value);
   }
@@ -63,9 +79,12 @@ export async function loadRepo(root: string): Promise<{ model?: RepoModel; findi
       );
       continue;
     }
-    const loaded = parseChapter(await readFile(path.join(root, file), "utf8"), file, dir);
+    const text = await readOrRefuse(root, file, findings);
+    if (text === undefined) continue;
+    const loaded = parseChapter(text, file, dir);
     findings.push(...loaded.findings);
     if (loaded.value) chapters.push(loaded.value);
+    else broken.push({ id: Number(CHAPTER_DIR_PATTERN.exec(dir)![1]), dir, file });
   }
   const helmfilePath = path.join(root, "helmfile.yaml");
   const hf = existsSync(helmfilePath)
@@ -75,8 +94,8 @@ export async function loadRepo(root: string): Promise<{ model?: RepoModel; findi
 
   chapters.sort((a, b) => a.id - b.id);
   findings.push(
-    ...checkChapterSequence(chapters),
-    ...checkPins(clusters, chapters),
+    ...checkChapterSequence(chapters, broken),
+    ...checkPins(clusters, chapters, broken),
     ...checkExpectationHistory(chapters),
   );
   if (findings.some((f) => f.severity === "error") || !hf.value) return { findings };
@@ -94,12 +113,29 @@ function problem(file: string, message: string, hint: string, line = 1, column =
   return { file, line, column, rule: "repo/chapter-graph", severity: "error", anchors: [], message, hint };
 }
 
-/** Chapters are numbered 00, 01, 02 ... with no gaps and no repeats: chapter N overlays N-1. */
-export function checkChapterSequence(chapters: readonly Chapter[]): Finding[] {
+/** A chapter folder whose chapter.yaml has errors of its own (its id is the folder's NN). */
+export interface BrokenChapter {
+  id: number;
+  dir: string;
+  file: string;
+}
+
+/**
+ * Chapters are numbered 00, 01, 02 ... with no gaps and no repeats: chapter N overlays N-1.
+ * Broken chapters fill their place in the sequence and are not reported again.
+ */
+export function checkChapterSequence(
+  chapters: readonly Chapter[],
+  broken: readonly BrokenChapter[] = [],
+): Finding[] {
   const findings: Finding[] = [];
-  chapters.forEach((c, i) => {
-    if (c.id !== i) {
-      const prev = chapters[i - 1];
+  const all = [
+    ...chapters.map((c) => ({ id: c.id, dir: c.dir, file: c.file, broken: false })),
+    ...broken.map((b) => ({ ...b, broken: true })),
+  ].sort((a, b) => a.id - b.id || a.dir.localeCompare(b.dir));
+  all.forEach((c, i) => {
+    if (c.id !== i && !c.broken) {
+      const prev = all[i - 1];
       findings.push(
         problem(
           c.file,
@@ -114,13 +150,18 @@ export function checkChapterSequence(chapters: readonly Chapter[]): Finding[] {
   return findings;
 }
 
-export function checkPins(clusters: readonly Cluster[], chapters: readonly Chapter[]): Finding[] {
+export function checkPins(
+  clusters: readonly Cluster[],
+  chapters: readonly Chapter[],
+  broken: readonly BrokenChapter[] = [],
+): Finding[] {
   const findings: Finding[] = [];
   const byDir = new Map(chapters.map((c) => [c.dir, c]));
   const byName = new Map(clusters.map((c) => [c.name, c]));
+  const brokenDirs = new Set(broken.map((b) => b.dir));
   for (const c of clusters) {
     const pos = c.chapterPosition;
-    if (!byDir.has(c.chapter)) {
+    if (!byDir.has(c.chapter) && !brokenDirs.has(c.chapter)) {
       findings.push({
         ...pos,
         rule: "repo/chapter-pin",
@@ -164,6 +205,16 @@ export function checkPins(clusters: readonly Cluster[], chapters: readonly Chapt
 }
 
 /** Reads and parses the mesh files the chapters refer to, keyed by their path under mesh/. */
+/** Whether a directory entry exists at all (a dangling or looping symlink too). */
+function lexists(p: string): boolean {
+  try {
+    lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export async function readMeshFiles(
   root: string,
   chapters: readonly Chapter[],
@@ -173,8 +224,17 @@ export async function readMeshFiles(
     for (const add of ch.mesh.add) {
       if (files.has(add.path)) continue;
       const full = path.join(root, "mesh", add.path);
-      if (!existsSync(full)) continue; // compose reports the missing file at the chapter's line
-      files.set(add.path, parseYaml(await readFile(full, "utf8"), `mesh/${add.path}`));
+      const file = `mesh/${add.path}`;
+      if (!lexists(full)) continue; // compose reports the missing file at the chapter's line
+      // Only regular files within the size limit: a link to /dev/zero, a FIFO or a link loop is
+      // a finding at the file, not a hang or a crash.
+      const read = await readRegularFile(full, DEFAULT_YAML_LIMITS.maxBytes);
+      files.set(
+        add.path,
+        read.ok
+          ? parseYaml(read.text, file)
+          : { file, documents: [], findings: [unreadableFinding(file, read.reason, read.hint)] },
+      );
     }
   }
   return files;

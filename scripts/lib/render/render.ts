@@ -28,7 +28,8 @@ export async function renderCluster(c: Composition, deps: RenderDeps): Promise<R
   const { cluster } = c;
   const files: RenderedTree = new Map();
   const root = renderedRoot(cluster.name);
-  const chapterNote = `cluster ${cluster.name} at chapter ${c.chapter.dir}`;
+  // The chapter is stated once, in helmfile-environment.yaml: a header line naming it in every
+  // file would make most files of a promotion comment-only changes (issue 16).
   const enabled = c.releases.map((r) => r.release);
   const waves = syncWaves(enabled);
   const platformWaveEnd = Math.max(-1, ...waves.values());
@@ -37,11 +38,7 @@ export async function renderCluster(c: Composition, deps: RenderDeps): Promise<R
 
   // Values files: read by the Argo CD Applications and by `helmfile -e <cluster>`.
   for (const r of c.releases) {
-    const sources = [
-      "helmfile.yaml",
-      ...r.chapters.map((ch) => `chapters/${ch}/chapter.yaml`),
-      `(${chapterNote})`,
-    ];
+    const sources = ["helmfile.yaml", ...r.chapters.map((ch) => `chapters/${ch}/chapter.yaml`)];
     files.set(
       `${RENDERED_DIRS.values}/${r.release.name}.yaml`,
       generatedHeader(sources) + toYaml(sortKeysDeep(r.values)),
@@ -50,7 +47,7 @@ export async function renderCluster(c: Composition, deps: RenderDeps): Promise<R
   }
   files.set(
     "helmfile-environment.yaml",
-    generatedHeader([`clusters/${cluster.name}/cluster.yaml`, `(${chapterNote})`]) +
+    generatedHeader([`clusters/${cluster.name}/cluster.yaml`]) +
       toYaml({
         cluster: { name: cluster.name, role: cluster.role, chapter: c.chapter.dir, istio: cluster.istio },
         releases: Object.fromEntries(enabled.map((r) => [r.name, { installed: true }]).sort()),
@@ -63,10 +60,7 @@ export async function renderCluster(c: Composition, deps: RenderDeps): Promise<R
     if (release.repoURL) sourceRepos.add(release.repoURL);
     for (const ns of chartSyncPolicy(release.chart).extraNamespaces) namespaces.add(ns);
     const app = platformApplication(cluster, release, waves.get(release.name) ?? 0, r.namespaceMetadata);
-    files.set(
-      `${RENDERED_DIRS.argocd}/${release.name}.yaml`,
-      renderDocument(app, ["helmfile.yaml", `(${chapterNote})`]),
-    );
+    files.set(`${RENDERED_DIRS.argocd}/${release.name}.yaml`, renderDocument(app, ["helmfile.yaml"]));
   }
 
   const meshWave = platformWaveEnd + 1;
@@ -87,7 +81,7 @@ export async function renderCluster(c: Composition, deps: RenderDeps): Promise<R
       "SkipDryRunOnMissingResource=true",
     ]);
     namespaces.add(MESH_APP_NAMESPACE);
-    files.set(`${RENDERED_DIRS.argocd}/mesh.yaml`, renderDocument(app, ["mesh/", `(${chapterNote})`]));
+    files.set(`${RENDERED_DIRS.argocd}/mesh.yaml`, renderDocument(app, ["mesh/"]));
   }
 
   for (const r of c.releases) {
@@ -109,10 +103,7 @@ export async function renderCluster(c: Composition, deps: RenderDeps): Promise<R
           },
         ]);
       }
-      files.set(
-        file,
-        renderDocument(object, [`${r.release.chart.replace(/\/$/, "")}/${source}`, `(${chapterNote})`]),
-      );
+      files.set(file, renderDocument(object, [`${r.release.chart.replace(/\/$/, "")}/${source}`]));
       if (object.metadata.namespace) namespaces.add(object.metadata.namespace);
     }
     const app = directoryApplication(
@@ -122,10 +113,7 @@ export async function renderCluster(c: Composition, deps: RenderDeps): Promise<R
       r.release.namespace,
       appWave,
     );
-    files.set(
-      `${RENDERED_DIRS.argocd}/${r.release.name}.yaml`,
-      renderDocument(app, ["helmfile.yaml", `(${chapterNote})`]),
-    );
+    files.set(`${RENDERED_DIRS.argocd}/${r.release.name}.yaml`, renderDocument(app, ["helmfile.yaml"]));
     namespaces.add(r.release.namespace);
   }
 

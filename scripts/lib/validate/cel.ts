@@ -7,7 +7,9 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { Environment } from "@marcbachmann/cel-js";
+import { RE2JS } from "re2js";
 import { parseAllDocuments } from "yaml";
+import { COST_LIMITS, elementRuns, estimateCost, times, type Shape } from "./cel-cost.ts";
 import type { YamlPath } from "../yaml-source.ts";
 import { asArray, asObj, isObj, type Obj, type Resource } from "./resource.ts";
 
@@ -33,8 +35,55 @@ function isIP(s: string): boolean {
   }
 }
 
+/**
+ * RE2, as Kubernetes evaluates `matches`: linear time, so `'^(a+)+$'` against a long string of
+ * a's cannot backtrack for minutes the way a JavaScript RegExp does. Patterns are compiled once.
+ */
+const re2Cache = new Map<string, RE2JS>();
+function re2Matches(s: string, pattern: string): boolean {
+  let re = re2Cache.get(pattern);
+  if (!re) {
+    re = RE2JS.compile(pattern);
+    if (re2Cache.size < 1000) re2Cache.set(pattern, re);
+  }
+  return re.matcher(s).find();
+}
+
+/**
+ * cel-js's own `matches` uses RegExp and cannot be replaced (its overload is built in), so rules
+ * call the RE2 one under another name: `.matches(` and `matches(` outside string literals.
+ */
+export function withRe2Matches(rule: string): string {
+  let out = "";
+  let i = 0;
+  while (i < rule.length) {
+    const c = rule[i]!;
+    if (c === '"' || c === "'") {
+      // A string literal (raw, triple-quoted or not): copied as it is.
+      const triple = rule.startsWith(c.repeat(3), i);
+      const quote = triple ? c.repeat(3) : c;
+      let j = i + quote.length;
+      while (j < rule.length && !rule.startsWith(quote, j)) j += rule[j] === "\\" ? 2 : 1;
+      out += rule.slice(i, j + quote.length);
+      i = j + quote.length;
+      continue;
+    }
+    const m = /^matches\s*\(/.exec(rule.slice(i, i + 20));
+    if (m && !/[\w]/.test(rule[i - 1] ?? "")) {
+      out += "re2Matches(";
+      i += m[0].length;
+      continue;
+    }
+    out += c;
+    i++;
+  }
+  return out;
+}
+
 function makeEnvironment(): Environment {
   return new Environment({ unlistedVariablesAreDyn: true, homogeneousAggregateLiterals: false })
+    .registerFunction("string.re2Matches(string): bool", (s: string, p: string) => re2Matches(s, p))
+    .registerFunction("re2Matches(string, string): bool", (s: string, p: string) => re2Matches(s, p))
     .registerType("URL", CelURL)
     .registerFunction("url(string): URL", (s: string) => new CelURL(parseUrl(s)))
     .registerFunction("isURL(string): bool", (s: string) => {
@@ -66,8 +115,12 @@ export interface CelRule {
   rule: string;
   message: string;
   fn: (ctx: Record<string, unknown>) => unknown;
+  /** The parsed expression, for the cost estimate. */
+  ast: unknown;
   /** Results for scalar `self` values: most rules check durations and ports that repeat a lot. */
   memo: Map<unknown, { ok: unknown } | { error: string }>;
+  /** The static estimate at the schema node the rule is on (set per node). */
+  staticCost?: number;
 }
 
 /** Schema nodes that lead to rules, pruned: only branches with rules are kept. */
@@ -84,7 +137,15 @@ export interface CelProblem {
   path: YamlPath;
   message: string;
   rule: string;
+  /** `cel/cost` for a rule over the cost limits; `cel/rule` otherwise. */
+  code?: "cel/rule" | "cel/cost";
 }
+
+/** Wall-clock budget of one object's rules, besides the cost limits: nothing runs for minutes. */
+export const OBJECT_TIME_BUDGET_MS = 5_000;
+
+const fmt = (n: number) =>
+  n >= Number.MAX_SAFE_INTEGER ? "unbounded" : Math.round(n).toLocaleString("en-US");
 
 export class CelValidator {
   private readonly env = makeEnvironment();
@@ -97,6 +158,8 @@ export class CelValidator {
   readonly skipped = new Set<string>();
   /** Rules that parse but do not type-check against `self: dyn` (unknown function, or dyn limits). */
   readonly unchecked = new Set<string>();
+  /** GVK -> the estimated total cost of the version's rules (each times how often it may run). */
+  private readonly totals = new Map<string, number>();
 
   /**
    * `loadAll` parses CRD files (the validator passes js-yaml's when it is installed: Istio's CRDs
@@ -117,12 +180,13 @@ export class CelValidator {
     let out: CelRule | null = null;
     if (!/\boldSelf\b/.test(rule)) {
       try {
-        const parsed = this.env.parse(rule);
+        const source = withRe2Matches(rule);
+        const parsed = this.env.parse(source);
         // Parsing alone accepts calls of functions the environment lacks; the type check notices
         // (and also trips on some dyn-heavy rules, which still evaluate: runtime overload errors
         // are never reported as findings).
-        if (!this.env.check(rule).valid) this.unchecked.add(rule);
-        out = { rule, message, fn: (ctx) => parsed(ctx), memo: new Map() };
+        if (!this.env.check(source).valid) this.unchecked.add(rule);
+        out = { rule, message, fn: (ctx) => parsed(ctx), ast: parsed.ast, memo: new Map() };
       } catch {
         this.skipped.add(rule);
       }
@@ -131,8 +195,11 @@ export class CelValidator {
     return out;
   }
 
-  /** Builds the pruned rule tree of an OpenAPI / JSON schema node. */
-  tree(schema: unknown): CelNode | undefined {
+  /**
+   * Builds the pruned rule tree of an OpenAPI / JSON schema node. `total` collects each rule's
+   * estimated cost times `runs`, how often it may run (the sizes of the lists and maps above it).
+   */
+  tree(schema: unknown, total: { cost: number } = { cost: 0 }, runs = 1): CelNode | undefined {
     if (!isObj(schema)) return undefined;
     const node: CelNode = { rules: [], props: new Map() };
     if (typeof schema.type === "string") node.type = schema.type;
@@ -142,19 +209,30 @@ export class CelValidator {
       const o = asObj(v);
       if (typeof o.rule !== "string") continue;
       const c = this.compile(o.rule, typeof o.message === "string" ? o.message : `failed rule: ${o.rule}`);
-      if (c) node.rules.push(c);
+      if (!c) continue;
+      const staticCost = ruleCost(c, schema);
+      total.cost = Math.min(Number.MAX_SAFE_INTEGER, total.cost + times(staticCost, runs));
+      node.rules.push({ ...c, staticCost });
     }
     for (const [k, v] of Object.entries(asObj(schema.properties))) {
-      const child = this.tree(v);
+      const child = this.tree(v, total, runs);
       if (child) node.props.set(k, child);
     }
-    const items = this.tree(Array.isArray(schema.items) ? undefined : schema.items);
+    const items = this.tree(
+      Array.isArray(schema.items) ? undefined : schema.items,
+      total,
+      elementRuns(runs, schema, schema.items),
+    );
     if (items) node.items = items;
-    const additional = this.tree(schema.additionalProperties);
+    const additional = this.tree(
+      schema.additionalProperties,
+      total,
+      elementRuns(runs, schema, schema.additionalProperties),
+    );
     if (additional) node.additional = additional;
     for (const key of ["allOf", "anyOf", "oneOf"]) {
       for (const sub of asArray(schema[key])) {
-        const t = this.tree(sub);
+        const t = this.tree(sub, total, runs);
         if (t) mergeInto(node, t);
       }
     }
@@ -201,7 +279,9 @@ export class CelValidator {
     if (this.trees.has(key)) return this.trees.get(key)!;
     let tree: CelNode | null = null;
     if (this.crdSchemas.has(key)) {
-      tree = this.tree(this.crdSchemas.get(key)) ?? null;
+      const total = { cost: 0 };
+      tree = this.tree(this.crdSchemas.get(key), total) ?? null;
+      this.totals.set(key, total.cost);
       this.trees.set(key, tree);
       return tree;
     }
@@ -211,7 +291,9 @@ export class CelValidator {
         const file = fillTemplate(loc, r, this.kubernetesVersion);
         if (!file || !existsSync(file)) continue;
         try {
-          tree = this.tree(JSON.parse(readFileSync(file, "utf8"))) ?? null;
+          const total = { cost: 0 };
+          tree = this.tree(JSON.parse(readFileSync(file, "utf8")), total) ?? null;
+          this.totals.set(key, total.cost);
         } catch {
           tree = null;
         }
@@ -226,9 +308,95 @@ export class CelValidator {
     const tree = this.treeFor(r);
     if (!tree) return [];
     const out: CelProblem[] = [];
-    walk(tree, r.object, [], out);
+    const version = r.apiVersion.split("/").pop() ?? "";
+    const total = this.totals.get(`${r.group}/${version}/${r.kind}`) ?? 0;
+    if (total > COST_LIMITS.perCrd) {
+      out.push({
+        path: [],
+        rule: "(all rules of the CRD)",
+        code: "cel/cost",
+        message: `the estimated cost of the CRD's rules is ${fmt(total)}, over the API server's limit of ${fmt(COST_LIMITS.perCrd)} for a CRD (StaticEstimatedCRDCostLimit): the API server refuses the CRD`,
+      });
+    }
+    walk(tree, r.object, [], out, {
+      spent: 0,
+      deadline: performance.now() + OBJECT_TIME_BUDGET_MS,
+      reported: new Set(),
+      stopped: false,
+    });
     return out;
   }
+
+  /**
+   * For a CRD among the validated files: its rules over the static limits, at the rule's own
+   * position (`x-kubernetes-validations[j].rule`), the way the API server refuses the CRD.
+   */
+  crdCostProblems(crd: unknown): CelProblem[] {
+    if (!isObj(crd) || crd.kind !== "CustomResourceDefinition") return [];
+    const out: CelProblem[] = [];
+    asArray(asObj(crd.spec).versions).forEach((v, i) => {
+      const base = ["spec", "versions", i, "schema", "openAPIV3Schema"];
+      let total = 0;
+      const visit = (schema: unknown, path: Array<string | number>, runs: number) => {
+        if (!isObj(schema)) return;
+        asArray(schema["x-kubernetes-validations"]).forEach((rv, j) => {
+          const o = asObj(rv);
+          if (typeof o.rule !== "string") return;
+          const c = this.compile(o.rule, "");
+          if (!c) return;
+          const cost = ruleCost(c, schema);
+          total = Math.min(Number.MAX_SAFE_INTEGER, total + times(cost, runs));
+          if (cost > COST_LIMITS.perExpression)
+            out.push({
+              path: [...path, "x-kubernetes-validations", j, "rule"],
+              rule: o.rule,
+              code: "cel/cost",
+              message: `the estimated cost of this rule is ${fmt(cost)}, over the API server's limit of ${fmt(COST_LIMITS.perExpression)} per rule (StaticEstimatedCostLimit): the API server refuses the CRD; bound the lists and strings it walks with maxItems / maxLength / maxProperties`,
+            });
+        });
+        for (const [k, child] of Object.entries(asObj(schema.properties)))
+          visit(child, [...path, "properties", k], runs);
+        if (isObj(schema.items))
+          visit(schema.items, [...path, "items"], elementRuns(runs, schema, schema.items));
+        if (isObj(schema.additionalProperties))
+          visit(
+            schema.additionalProperties,
+            [...path, "additionalProperties"],
+            elementRuns(runs, schema, schema.additionalProperties),
+          );
+        for (const key of ["allOf", "anyOf", "oneOf"])
+          asArray(schema[key]).forEach((sub, n) => visit(sub, [...path, key, n], runs));
+      };
+      visit(asObj(asObj(asObj(v).schema).openAPIV3Schema), base, 1);
+      if (total > COST_LIMITS.perCrd)
+        out.push({
+          path: base,
+          rule: "(all rules of this version)",
+          code: "cel/cost",
+          message: `the estimated total cost of this version's rules (each times how often it may run) is ${fmt(total)}, over the API server's limit of ${fmt(COST_LIMITS.perCrd)} (StaticEstimatedCRDCostLimit): the API server refuses the CRD; add maxItems / maxLength / maxProperties`,
+        });
+    });
+    return out;
+  }
+}
+
+/** A rule's static estimate with `self` of the schema node it is on. */
+function ruleCost(rule: CelRule, schema: Obj): number {
+  try {
+    return estimateCost(rule.ast, new Map([["self", { kind: "schema", schema } as Shape]]));
+  } catch {
+    return 0; // an AST shape the estimate does not know: no refusal on a guess
+  }
+}
+
+interface Budget {
+  /** Runtime cost spent on this object so far. */
+  spent: number;
+  deadline: number;
+  /** Rules already reported as over a limit for this object (once each, not once per list item). */
+  reported: Set<string>;
+  /** Set once the object's budget is gone: no further rule runs. */
+  stopped: boolean;
 }
 
 function mergeInto(a: CelNode, b: CelNode): void {
@@ -248,14 +416,59 @@ function mergeInto(a: CelNode, b: CelNode): void {
   }
 }
 
-function walk(node: CelNode, value: unknown, path: Array<string | number>, out: CelProblem[]): void {
-  if (value === null || value === undefined) return;
+function walk(
+  node: CelNode,
+  value: unknown,
+  path: Array<string | number>,
+  out: CelProblem[],
+  budget: Budget,
+): void {
+  if (value === null || value === undefined || budget.stopped) return;
   if (node.rules.length) {
     const self = toCel(value, node);
     const scalar = typeof self !== "object" || self === null;
     for (const rule of node.rules) {
+      if (budget.stopped) return;
+      const over = (message: string) => {
+        if (budget.reported.has(rule.rule)) return;
+        budget.reported.add(rule.rule);
+        out.push({ path: [...path], rule: rule.rule, code: "cel/cost", message });
+      };
+      if ((rule.staticCost ?? 0) > COST_LIMITS.perExpression) {
+        over(
+          `not evaluated: the rule's estimated cost is ${fmt(rule.staticCost!)}, over the API server's limit of ${fmt(COST_LIMITS.perExpression)} per rule (StaticEstimatedCostLimit), so the API server refuses its CRD`,
+        );
+        continue;
+      }
       let result = scalar ? rule.memo.get(self) : undefined;
       if (!result) {
+        // The cost of this evaluation, from the actual sizes, before running it.
+        let cost = 0;
+        try {
+          cost = estimateCost(rule.ast, new Map([["self", { kind: "value", value } as Shape]]));
+        } catch {
+          cost = 0;
+        }
+        if (cost > COST_LIMITS.perCall) {
+          over(
+            `not evaluated: on this value the rule costs ${fmt(cost)}, over the API server's limit of ${fmt(COST_LIMITS.perCall)} per evaluation (PerCallLimit); the API server would refuse the object`,
+          );
+          continue;
+        }
+        budget.spent += cost;
+        if (budget.spent > COST_LIMITS.perObject || performance.now() > budget.deadline) {
+          budget.stopped = true;
+          out.push({
+            path: [],
+            rule: rule.rule,
+            code: "cel/cost",
+            message:
+              budget.spent > COST_LIMITS.perObject
+                ? `the object's rules cost more than the API server's budget of ${fmt(COST_LIMITS.perObject)} per object (RuntimeCELCostBudget); the API server would refuse it; the remaining rules were not evaluated`
+                : `the object's rules took more than ${OBJECT_TIME_BUDGET_MS} ms; the remaining rules were not evaluated`,
+          });
+          return;
+        }
         try {
           result = { ok: rule.fn({ self }) };
         } catch (e) {
@@ -274,13 +487,13 @@ function walk(node: CelNode, value: unknown, path: Array<string | number>, out: 
     }
   }
   if (Array.isArray(value)) {
-    if (node.items) value.forEach((v, i) => walk(node.items!, v, [...path, i], out));
+    if (node.items) value.forEach((v, i) => walk(node.items!, v, [...path, i], out, budget));
     return;
   }
   if (!isObj(value)) return;
   for (const [k, v] of Object.entries(value)) {
     const child = node.props.get(k) ?? node.additional;
-    if (child) walk(child, v, [...path, k], out);
+    if (child) walk(child, v, [...path, k], out, budget);
   }
 }
 

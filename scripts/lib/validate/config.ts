@@ -183,6 +183,11 @@ export function resolveConfig(
       maxBytes: typeof limits.maxBytes === "number" ? limits.maxBytes : DEFAULT_YAML_LIMITS.maxBytes,
       maxAliasCount:
         typeof limits.maxAliasCount === "number" ? limits.maxAliasCount : DEFAULT_YAML_LIMITS.maxAliasCount,
+      maxExpandedBytes:
+        typeof limits.maxExpandedBytes === "number"
+          ? limits.maxExpandedBytes
+          : DEFAULT_YAML_LIMITS.maxExpandedBytes!,
+      maxParseMs: typeof limits.maxParseMs === "number" ? limits.maxParseMs : DEFAULT_YAML_LIMITS.maxParseMs!,
     },
     suppressions,
   };

@@ -6,10 +6,11 @@
  * rules once per scope over an index built once.
  */
 import { createHash } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import type { Finding, Severity } from "../findings.ts";
+import type { Finding, Severity, SourcePosition } from "../findings.ts";
 import { compareFindings } from "../findings.ts";
 import type { YamlLimits, YamlPath } from "../yaml-source.ts";
 import { fastLoader, fastLoaderId, loadAllCached, readSourceCached, type SourceFile } from "./source.ts";
@@ -33,6 +34,8 @@ import { allRuleMetas, SEMANTIC_RULES } from "./rules/index.ts";
 import { applySuppressions, type Suppressible } from "./suppress.ts";
 import { NO_PROGRESS, type Progress } from "../cli/progress.ts";
 import type { BehaviourScope } from "../behaviour/layer.ts";
+import { runServerLayer, type ServerLayerOptions } from "./server-layer.ts";
+import { offPin, platformPosition, sourcePosition, type ReadSource } from "./relocate.ts";
 
 export interface FileInput {
   /** Path shown in findings. */
@@ -58,6 +61,10 @@ export interface Scope {
   peerGroup?: string;
   /** Repo mode: what the behaviour layer needs of this cluster at this chapter. */
   behaviour?: BehaviourScope;
+  /** Repo mode: the cluster, and the chapter's place in the chapter order (the server layer walks them). */
+  cluster?: string;
+  chapterOrder?: number;
+  chapter?: string;
 }
 
 export interface ValidationFinding extends Finding {
@@ -67,6 +74,11 @@ export interface ValidationFinding extends Finding {
   context?: string;
   /** More than a line can say: the behaviour layer's hop trace. */
   detail?: string;
+  /**
+   * Where it was found in the rendered output, when file/line point at the source instead (a
+   * chapter other than the pin, or a platform chart's object: rendered in memory only).
+   */
+  rendered?: SourcePosition;
 }
 
 export interface ValidationSummary {
@@ -106,8 +118,11 @@ export function ruleSelected(code: string, filter: RuleFilter): boolean {
 interface Draft extends Suppressible {
   finding: ValidationFinding;
   scope?: Scope;
+  /** The YAML path of the finding inside its resource (to find the same node in the source). */
+  path?: YamlPath;
 }
 
+const SERVER_RULES = ["server/rejected", "server/warning", "server/not-served", "server/pruned"];
 const META = new Map(allRuleMetas().map((m) => [m.code, m] as const));
 const REGISTRY_KINDS = new Set(["Service", "ServiceEntry", "ServiceAccount", "Namespace", ...WORKLOAD_KINDS]);
 
@@ -148,6 +163,14 @@ export interface EngineOptions {
   cacheRoot?: string;
   /** Reports the kubeconform run (N files) when it is long. */
   progress?: Progress;
+  /** The server layer: a real API server's verdict (server-layer.ts); off unless given. */
+  server?: ServerLayerOptions;
+  /**
+   * Repo mode: the repository root. Findings in rendered files that are not in the repository
+   * (chapters other than a cluster's pin, platform charts) are then located at the source file and
+   * line (relocate.ts), the rendered place kept as `rendered`.
+   */
+  sourceRoot?: string;
 }
 
 interface SchemaLayer {
@@ -243,7 +266,7 @@ export async function validateScopes(
   scopes: Scope[],
   config: ValidateConfig,
   filter: RuleFilter,
-  extraFindings: Finding[] = [],
+  extraFindings: ValidationFinding[] = [],
   options: EngineOptions = {},
 ): Promise<ValidationResult> {
   const started = performance.now();
@@ -362,7 +385,7 @@ export async function validateScopes(
     }
 
     // Layer 3 (CEL): once per distinct document.
-    if (ruleSelected("cel/rule", filter)) {
+    if (ruleSelected("cel/rule", filter) || ruleSelected("cel/cost", filter)) {
       // Istio's CRD files are most of a megabyte of YAML, the same on every run: cached like manifests.
       const crdLoader = loader
         ? (text: string) => loadAllCached(text, `crd:${hash(text)}`, loader, parseCache)
@@ -379,18 +402,21 @@ export async function validateScopes(
         const first = m.occurrences[0]!;
         for (const [docIndex, r] of first) {
           const problems = cel.validate(r);
+          // A CRD among the validated files: rules the API server would refuse to install.
+          if (r.kind === "CustomResourceDefinition") problems.push(...cel.crdCostProblems(r.object));
           if (!problems.length) continue;
           for (const occ of m.occurrences) {
             const target = occ.get(docIndex)!;
             for (const p of problems) {
               drafts.push({
                 finding: layerFinding(
-                  "cel/rule",
+                  p.code ?? "cel/rule",
                   target,
                   p.path,
                   `${p.message} (CEL rule \`${p.rule.replace(/\s+/g, " ")}\`)`,
                 ),
                 resource: target,
+                path: p.path,
               });
             }
           }
@@ -450,8 +476,62 @@ export async function validateScopes(
             },
             resource: rep.resource,
             scope,
+            path: rep.path ?? [],
           });
         }
+      }
+    }
+
+    // The server layer: every scope's objects, applied to a real API server.
+    if (options.server && SERVER_RULES.some((c) => ruleSelected(c, filter))) {
+      const { reports, pruned } = await runServerLayer(
+        scopes.map((scope, i) => ({
+          resources: scopeResources.get(scope) ?? [],
+          ...(scope.cluster ? { cluster: scope.cluster } : {}),
+          order: scope.chapterOrder ?? i,
+          ...(scope.chapter ? { label: `chapter ${scope.chapter}` } : {}),
+        })),
+        {
+          crdDirs: config.crdDirs,
+          ...options.server,
+          ...(options.progress ? { progress: options.progress } : {}),
+        },
+      );
+      for (const rep of reports) {
+        const scope = scopes[rep.scope]!;
+        drafts.push({
+          finding: {
+            ...layerFinding(rep.rule, rep.resource, rep.path, rep.message),
+            severity: rep.severity,
+            ...ctx(scope),
+          },
+          resource: rep.resource,
+          scope,
+        });
+      }
+      for (const p of pruned) {
+        const scope = scopes[p.scope]!;
+        const m = meta("server/pruned");
+        drafts.push({
+          finding: {
+            file: p.file,
+            line: 1,
+            column: 1,
+            rule: m.code,
+            severity: m.severity,
+            anchors: [],
+            message: p.message,
+            hint: m.hint,
+            resource: {
+              apiVersion: p.apiVersion,
+              kind: p.kind,
+              name: p.name,
+              ...(p.ns ? { namespace: p.ns } : {}),
+            },
+            ...ctx(scope),
+          },
+          scope,
+        });
       }
     }
 
@@ -515,6 +595,7 @@ export async function validateScopes(
                   : problem.message,
               ),
               resource: target,
+              path: [...match.prefix, ...problem.path],
             });
           }
         }
@@ -524,11 +605,15 @@ export async function validateScopes(
   }
 
   const { kept, suppressed } = applySuppressions(drafts, config.suppressions);
+  const relocate = options.sourceRoot ? relocator(options.sourceRoot) : undefined;
   const findings = dedupe([
-    ...kept.filter((d) => ruleSelected(d.finding.rule, filter)).map((d) => d.finding),
+    ...kept
+      .filter((d) => ruleSelected(d.finding.rule, filter))
+      .map((d) => (relocate ? relocate(d) : d.finding)),
     ...internal,
   ]);
-  findings.sort(compareFindings);
+  // Root causes first: a file that does not parse or a model that does not load explains the rest.
+  findings.sort((a, b) => rootRank(a) - rootRank(b) || compareFindings(a, b));
   const count = (s: Severity) => findings.filter((f) => f.severity === s).length;
   let resources = 0;
   for (const list of scopeResources.values()) resources += list.length;
@@ -545,6 +630,51 @@ export async function validateScopes(
     },
     suppressed: suppressed.filter((d) => ruleSelected(d.finding.rule, filter)).map((d) => d.finding),
   };
+}
+
+/**
+ * Moves findings in rendered files that exist only in memory (chapters other than the pin, the
+ * platform charts' objects) to the source the object came from (relocate.ts); the rendered place
+ * stays as `rendered`. Sources are read once per run.
+ */
+function relocator(root: string): (d: Draft) => ValidationFinding {
+  const texts = new Map<string, string | undefined>();
+  const read: ReadSource = (rel) => {
+    const clean = rel.replace(/^\.\//, "");
+    if (!texts.has(clean)) {
+      let text: string | undefined;
+      try {
+        text = readFileSync(path.join(root, clean), "utf8");
+      } catch {
+        text = undefined;
+      }
+      texts.set(clean, text);
+    }
+    return texts.get(clean);
+  };
+  const exists = new Map<string, boolean>();
+  const onDisk = (file: string) => {
+    if (!exists.has(file)) exists.set(file, existsSync(path.join(root, file)));
+    return exists.get(file)!;
+  };
+  return (d) => {
+    const f = d.finding;
+    // Rendered files of other chapters, and platform charts' objects, exist only in memory.
+    if (!d.resource || !f.file.startsWith("clusters/") || (!offPin(f.context) && onDisk(f.file))) return f;
+    const pos =
+      sourcePosition(d.resource, d.path ?? [], d.resource.sources, read) ?? platformPosition(f.file, read);
+    if (!pos) return f;
+    return {
+      ...f,
+      ...pos,
+      rendered: { file: f.file, line: f.line, column: f.column },
+    };
+  };
+}
+
+/** 0 for findings that make others follow (syntax, the repository model), 1 for the rest. */
+export function rootRank(f: Finding): number {
+  return /^(yaml\/|model\/|repo\/chapter-graph$|repo\/model$)/.test(f.rule) ? 0 : 1;
 }
 
 /** The code of a rule that threw (a validator bug): not suppressible; the CLI exits 2. */
@@ -644,22 +774,25 @@ export function summarizeContexts(contexts: readonly string[]): string {
  * the message gets the source file and, when it is not found at the pinned chapter, the chapters.
  */
 function dedupe(findings: ValidationFinding[]): ValidationFinding[] {
-  const byKey = new Map<string, { f: ValidationFinding; contexts: string[] }>();
+  // `everywhere`: one occurrence had no context (a repository file checked on its own), so the
+  // finding is not about particular chapters and the message needs no list of them.
+  const byKey = new Map<string, { f: ValidationFinding; contexts: string[]; everywhere: boolean }>();
   for (const f of findings) {
     const key = `${f.file}|${f.line}|${f.column}|${f.rule}|${f.message}`;
     const e = byKey.get(key);
     if (e) {
       if (f.context && !e.contexts.includes(f.context)) e.contexts.push(f.context);
+      if (!f.context) e.everywhere = true;
       continue;
     }
-    byKey.set(key, { f, contexts: f.context ? [f.context] : [] });
+    byKey.set(key, { f, contexts: f.context ? [f.context] : [], everywhere: !f.context });
   }
-  return [...byKey.values()].map(({ f, contexts }) => {
+  return [...byKey.values()].map(({ f, contexts, everywhere }) => {
     const out: ValidationFinding = { ...f };
     if (contexts.length) out.context = summarizeContexts(contexts);
     const notes: string[] = [];
     if (f.sources?.length) notes.push(`source: ${f.sources.join(", ")}`);
-    const pinned = contexts.some((c) => !c.endsWith(" pin)"));
+    const pinned = everywhere || contexts.some((c) => !c.endsWith(" pin)"));
     if (contexts.length && !pinned) notes.push(out.context!);
     if (notes.length) out.message = `${f.message} [${notes.join("; ")}]`;
     return out;

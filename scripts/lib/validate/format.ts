@@ -65,6 +65,7 @@ function toPretty(result: ValidationResult, color: boolean): string {
     // The behaviour layer's hop trace: what each proxy did with the request.
     if (f.detail) for (const l of f.detail.split("\n")) lines.push(paint("2", `        ${l}`));
     if (f.context) lines.push(paint("2", `      in: ${f.context}`));
+    if (f.rendered) lines.push(paint("2", `      rendered: ${renderedAt(f)}`));
   }
   if (lines.length) lines.push("");
   lines.push(summaryLine(result));
@@ -141,6 +142,21 @@ export function toSarif(result: ValidationResult, rules: readonly RuleMeta[]): u
               },
             },
           ],
+          // The rendered file exists only in memory (a chapter ahead of the pin): a related location.
+          ...(f.rendered
+            ? {
+                relatedLocations: [
+                  {
+                    id: 1,
+                    message: { text: `rendered as ${renderedAt(f)}` },
+                    physicalLocation: {
+                      artifactLocation: artifactLocation(f.rendered.file),
+                      region: { startLine: f.rendered.line, startColumn: f.rendered.column },
+                    },
+                  },
+                ],
+              }
+            : {}),
           partialFingerprints: { primaryLocationLineHash: fingerprint(f) },
           ...(f.anchors.length || f.context
             ? { properties: { anchors: f.anchors, ...(f.context ? { context: f.context } : {}) } }
@@ -150,6 +166,10 @@ export function toSarif(result: ValidationResult, rules: readonly RuleMeta[]): u
       },
     ],
   };
+}
+
+function renderedAt(f: ValidationFinding): string {
+  return f.rendered ? `${f.rendered.file}:${f.rendered.line}:${f.rendered.column}` : "";
 }
 
 function sarifUri(file: string): string {
@@ -185,7 +205,7 @@ function toGithub(result: ValidationResult): string {
   const level = { error: "error", warning: "warning", info: "notice" } as const;
   const lines = result.findings.map(
     (f: ValidationFinding) =>
-      `::${level[f.severity]} file=${escapeProperty(f.file)},line=${f.line},col=${f.column},title=${escapeProperty(f.rule)}::${escapeData(`${f.message}${f.hint ? ` (fix: ${f.hint})` : ""}`)}`,
+      `::${level[f.severity]} file=${escapeProperty(f.file)},line=${f.line},col=${f.column},title=${escapeProperty(f.rule)}::${escapeData(`${f.message}${f.hint ? ` (fix: ${f.hint})` : ""}${f.rendered ? ` (rendered as ${renderedAt(f)})` : ""}`)}`,
   );
   lines.push(summaryLine(result));
   return lines.join("\n") + "\n";
@@ -219,7 +239,7 @@ function toJunit(result: ValidationResult): string {
         );
       } else {
         cases.push(
-          `    <testcase classname="${xml(file)}" name="${name}">\n      <failure type="${xml(f.rule)}" message="${xml(f.message)}">${xml(`${f.severity}: ${f.message}\nhint: ${f.hint}\nat ${file}:${f.line}:${f.column}`)}</failure>\n    </testcase>`,
+          `    <testcase classname="${xml(file)}" name="${name}">\n      <failure type="${xml(f.rule)}" message="${xml(f.message)}">${xml(`${f.severity}: ${f.message}\nhint: ${f.hint}\nat ${file}:${f.line}:${f.column}${f.rendered ? `\nrendered as ${renderedAt(f)}` : ""}`)}</failure>\n    </testcase>`,
         );
       }
     }

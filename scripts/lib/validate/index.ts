@@ -21,6 +21,8 @@ import type { Progress } from "../cli/progress.ts";
 import { chartCrdSchemaLocations } from "./chart-crd-schemas.ts";
 import { BEHAVIOUR_RULES, runBehaviour, type SimRunner } from "../behaviour/layer.ts";
 import { ruleSelected } from "./engine.ts";
+import type { ServerLayerOptions } from "./server-layer.ts";
+export type { ServerLayerOptions } from "./server-layer.ts";
 
 export type { ValidationFinding, ValidationResult, ValidationSummary } from "./engine.ts";
 export { exitCodeOf, INTERNAL_RULE } from "./engine.ts";
@@ -61,6 +63,11 @@ export interface ValidateOptions {
   progress?: Progress;
   /** Replaces the mesh simulation helper (tests of the wiring); the real helper otherwise. */
   simRunner?: SimRunner;
+  /**
+   * The server layer: apply everything to a real, private API server (server-layer.ts). `true` starts one
+   * (etcd + kube-apiserver, built by `pnpm tools kube-apiserver etcd`); options may pass one in.
+   */
+  server?: boolean | ServerLayerOptions;
 }
 
 /** The run's schema locations (schema-sources.ts), remote ones probed before any work starts. */
@@ -106,6 +113,7 @@ function engineOptionsOf(o: ValidateOptions) {
   return {
     ...(o.cacheRoot ? { cacheRoot: o.cacheRoot } : {}),
     ...(o.progress ? { progress: o.progress } : {}),
+    ...(o.server ? { server: o.server === true ? (o.env ? { env: o.env } : {}) : o.server } : {}),
   };
 }
 
@@ -161,6 +169,15 @@ export async function validateRepo(root: string, options: ValidateOptions = {}):
     );
     step?.end();
   }
+  // A promotion's starting chapter, for the server layer to apply first (its findings are not ours).
+  const serverOptions = await withPromotionBaseline(
+    root,
+    effective,
+    options,
+    renderDeps,
+    loaded,
+    platform.input,
+  );
   // A cache that cannot be written costs speed, not correctness.
   await cachedHelm?.save().catch(() => {});
   // The bundle's CRD schemas are a snapshot; the charts' own CRDs (by digest) come first.
@@ -177,7 +194,43 @@ export async function validateRepo(root: string, options: ValidateOptions = {}):
           ],
         }
       : effective;
-  return validateScopes(scopes, withCharts, filterOf(options), findings, engineOptionsOf(options));
+  return validateScopes(scopes, withCharts, filterOf(options), findings, {
+    ...engineOptionsOf(options),
+    ...(serverOptions ? { server: serverOptions } : {}),
+    sourceRoot: root,
+  });
+}
+
+async function withPromotionBaseline(
+  root: string,
+  config: ValidateConfig,
+  options: ValidateOptions,
+  renderDeps: RenderDeps,
+  loaded: Awaited<ReturnType<typeof loadRepo>>,
+  platform: PlatformInput | undefined,
+): Promise<ServerLayerOptions | undefined> {
+  if (!options.server) return undefined;
+  const server: ServerLayerOptions =
+    options.server === true ? (options.env ? { env: options.env } : {}) : options.server;
+  if (!server.promotionFrom || !loaded.model) return server;
+  const base = await collectRepo(
+    root,
+    config,
+    { ...(options.clusters ? { clusters: options.clusters } : {}), chapter: server.promotionFrom },
+    renderDeps,
+    loaded,
+    platform,
+  );
+  return {
+    ...server,
+    baseline: base.scopes
+      .filter((s) => s.cluster)
+      .map((s) => ({
+        cluster: s.cluster!,
+        label: `chapter ${s.chapter ?? server.promotionFrom}`,
+        files: s.files.filter((f) => f.kind === "manifests"),
+      })),
+  };
 }
 
 export async function validatePaths(

@@ -11,6 +11,8 @@ const MANIFEST = /\.(ya?ml|json)$/;
 async function expand(p: string): Promise<string[]> {
   const st = statSync(p);
   if (st.isFile()) return [p];
+  // A FIFO, a device or a socket named on the command line would block or never end.
+  if (!st.isDirectory()) throw new UsageError(`${p} is not a regular file or a folder; not read`);
   const out: string[] = [];
   for (const e of await readdir(p, { withFileTypes: true })) {
     if (e.name.startsWith(".") || e.name === "node_modules") continue;

@@ -4,12 +4,13 @@
  * repository's own YAML files and the freshness of the committed rendered output.
  */
 import { existsSync, readFileSync } from "node:fs";
-import { readdir, readFile } from "node:fs/promises";
+import { readdir } from "node:fs/promises";
 import path from "node:path";
 import type { Composition } from "../compose/compose.ts";
 import { FindingsError, type Finding } from "../findings.ts";
 import { Git } from "../gitops/git.ts";
 import { verifiedRestore } from "../gitops/restored.ts";
+import { readRegularFile } from "../fs/safe-read.ts";
 import { diffTrees, readTree } from "../fs/tree.ts";
 import { resolveChapterRef } from "../model/chapter.ts";
 import { loadRepo, type RepoModel } from "../model/repo.ts";
@@ -21,13 +22,15 @@ import { renderedRoot, RENDERED_DIRS } from "../render/layout.ts";
 import { composeCluster, selectClusters } from "../render/pipeline.ts";
 import { renderCluster, type RenderDeps, type RenderedTree } from "../render/render.ts";
 import type { ValidateConfig } from "./config.ts";
-import type { FileInput, Scope } from "./engine.ts";
+import type { FileInput, Scope, ValidationFinding } from "./engine.ts";
+import { parseYaml } from "../yaml-source.ts";
 import { IMAGES_WORKFLOW, publishedImages, type PublishedImages } from "./images-workflow.ts";
 import { asObj, asStringMap, isObj } from "./resource.ts";
 import type { Platform, PlatformGateway } from "./resource-index.ts";
 import type { RepoFacts } from "./rule.ts";
 import { renderPlatform, type PlatformRender } from "../render/platform.ts";
 import type { PlatformInput } from "../render/platform-input.ts";
+import { unreadableFinding } from "../yaml-source.ts";
 import { platformFindings } from "./platform-findings.ts";
 import { NO_PROGRESS, type Progress } from "../cli/progress.ts";
 import { chartKey, type ChartCrds } from "./chart-crd-schemas.ts";
@@ -181,25 +184,55 @@ async function listYaml(
   return out.sort();
 }
 
-/** YAML files of the repository that are not rendered output: syntax, duplicate keys, limits. */
-async function repoYamlFiles(root: string): Promise<FileInput[]> {
-  const files = [
+/**
+ * YAML files of the repository that are not rendered output: syntax, duplicate keys, limits.
+ * Only regular files within the size limit are read; anything else (a link to /dev/zero, a FIFO,
+ * a link loop) is a finding at the file.
+ */
+async function repoYamlFiles(
+  root: string,
+  maxBytes: number,
+): Promise<{ files: FileInput[]; findings: Finding[] }> {
+  const names = [
     ...(await listYaml(root, "mesh")),
     ...(await listYaml(root, "apps", (p) => !p.includes("/templates/"))),
     ...(await listYaml(root, ".github/workflows")),
   ];
-  return Promise.all(
-    files.map(async (f) => ({
-      file: f,
-      text: await readFile(path.join(root, f), "utf8"),
-      kind: "yaml" as const,
-    })),
+  const files: FileInput[] = [];
+  const findings: Finding[] = [];
+  for (const f of names) {
+    const read = await readRegularFile(path.join(root, f), maxBytes);
+    if (read.ok) files.push({ file: f, text: read.text, kind: "yaml" as const });
+    else findings.push(unreadableFinding(f, read.reason, read.hint));
+  }
+  return { files, findings };
+}
+
+/**
+ * Findings of one composition that only follow from another of its mistakes: a patch whose target
+ * a mesh file that does not parse would have defined (the composition reports that file's syntax
+ * error), a `needs` a misspelt release would have met, a `helm template` that failed on a values
+ * file that does not parse (one of `brokenFiles`). The root cause is reported instead; what it hid
+ * shows up once it is fixed.
+ */
+export function withoutCascades(findings: readonly Finding[], brokenFiles: ReadonlySet<string>): Finding[] {
+  const broken = findings.some((f) => f.rule === "yaml/syntax");
+  const misspelt = findings.some((f) => f.rule === "compose/unknown-release");
+  // helm names the file it could not read (`cannot load values.yaml`): that file's syntax error says it.
+  const names = [...brokenFiles].map((b) => path.basename(b));
+  const failedOnBroken = (f: Finding) =>
+    f.rule.startsWith("render/") && names.some((n) => f.message.includes(n));
+  return findings.filter(
+    (f) =>
+      !(broken && f.rule === "compose/patch-target") &&
+      !(misspelt && f.rule === "compose/missing-need") &&
+      !failedOnBroken(f),
   );
 }
 
 export interface RepoCollection {
   scopes: Scope[];
-  findings: Finding[];
+  findings: ValidationFinding[];
   /** The CRDs each rendered platform chart contains, by chart digest (chart-crd-schemas.ts). */
   chartCrds: ChartCrds[];
 }
@@ -213,12 +246,20 @@ export async function collectRepo(
   loaded?: Awaited<ReturnType<typeof loadRepo>>,
   platformInput?: PlatformInput,
 ): Promise<RepoCollection> {
-  const findings: Finding[] = [];
+  const findings: ValidationFinding[] = [];
   const { model, findings: modelFindings } = loaded ?? (await loadRepo(root));
   findings.push(...modelFindings);
+  const yaml = await repoYamlFiles(root, config.limits.maxBytes);
+  findings.push(...yaml.findings);
+  const yamlFiles = yaml.files;
+  const brokenFiles = new Set(
+    yamlFiles
+      .filter((f) => parseYaml(f.text, f.file).findings.some((x) => x.rule === "yaml/syntax"))
+      .map((f) => f.file),
+  );
   const scopes: Scope[] = [
     {
-      files: await repoYamlFiles(root),
+      files: yamlFiles,
       platform: platformOf({ releases: [] } as unknown as Composition, config),
       complete: false,
     },
@@ -243,6 +284,8 @@ export async function collectRepo(
     clusters.length * chapters.length,
   );
   let rendered = 0;
+  /** Mesh and chapter of compositions that failed: their peers would miss what that cluster shares. */
+  const failedGroups = new Set<string>();
   try {
     for (const cluster of clusters) {
       // The pin first: its findings point at committed files, and later chapters repeat them.
@@ -253,6 +296,7 @@ export async function collectRepo(
       for (const chapter of ordered) {
         step.tick(rendered++);
         const pinned = chapter.dir === cluster.chapter;
+        const pinNote = pinned ? undefined : chapter.id > pinId ? "ahead of its pin" : "behind its pin";
         let composition: Composition;
         let files: RenderedTree;
         let platform: PlatformRender | undefined;
@@ -267,17 +311,20 @@ export async function collectRepo(
               platformInput.cache,
             );
         } catch (e) {
+          failedGroups.add(`${cluster.istio.meshID}|${chapter.dir}`);
+          // Where it happened is structured data (context), not part of the message, so the
+          // same mistake seen from every cluster and chapter merges into one finding.
+          const where = {
+            context: `cluster ${cluster.name} at chapter ${chapter.dir}${pinNote ? ` (${pinNote})` : ""}`,
+          };
           if (e instanceof FindingsError) {
-            findings.push(
-              ...e.findings.map((f) =>
-                pinned
-                  ? f
-                  : { ...f, message: `${f.message} [cluster ${cluster.name} at chapter ${chapter.dir}]` },
-              ),
-            );
+            findings.push(...withoutCascades(e.findings, brokenFiles).map((f) => ({ ...f, ...where })));
             continue;
           }
           if (e instanceof UsageError) throw e;
+          const message = (e as Error).message;
+          // A render that fails because a source file does not parse adds nothing to that file's finding.
+          if ([...brokenFiles].some((b) => message.includes(path.basename(b)))) continue;
           findings.push({
             file: chapter.file,
             line: 1,
@@ -285,18 +332,18 @@ export async function collectRepo(
             rule: "repo/model",
             severity: "error",
             anchors: [],
-            message: `rendering cluster ${cluster.name} at chapter ${chapter.dir} failed: ${(e as Error).message}`,
+            message: `rendering failed: ${message}`,
             hint:
               "run `pnpm render --cluster " +
               cluster.name +
               " --chapter " +
               chapter.dir +
-              "` to see the failure",
+              " --out /tmp/render` to see the failure",
+            ...where,
           });
           continue;
         }
         const base = renderedRoot(cluster.name);
-        const pinNote = pinned ? undefined : chapter.id > pinId ? "ahead of its pin" : "behind its pin";
         for (const r of platform?.rendered ?? []) {
           const texts = chartCrds.get(chartKey(r.locked)) ?? new Set<string>();
           for (const f of r.files) {
@@ -334,6 +381,9 @@ export async function collectRepo(
           context,
           ...(pinNote ? { pinNote } : {}),
           peerGroup: `${cluster.istio.meshID}|${chapter.dir}`,
+          cluster: cluster.name,
+          chapterOrder: chapter.id,
+          chapter: chapter.dir,
         });
         if (pinned) findings.push(...(await freshness(root, cluster, chapter.dir, files)));
       }
@@ -342,7 +392,14 @@ export async function collectRepo(
     step.tick(rendered);
     step.end();
   }
-  return { scopes, findings, chartCrds: [...chartCrds].map(([key, texts]) => ({ key, texts: [...texts] })) };
+  // A cluster whose composition failed at a chapter leaves its peers there without its services and
+  // Argo CD settings: what they would report is a cascade of that failure, so they wait for its fix.
+  const kept = scopes.filter((s) => !s.peerGroup || !failedGroups.has(s.peerGroup));
+  return {
+    scopes: kept,
+    findings,
+    chartCrds: [...chartCrds].map(([key, texts]) => ({ key, texts: [...texts] })),
+  };
 }
 
 /** What the behaviour layer needs: the cluster's objects and the expectations in force at the chapter. */

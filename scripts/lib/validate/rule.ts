@@ -8,7 +8,7 @@ import type { YamlPath } from "../yaml-source.ts";
 import type { Resource } from "./resource.ts";
 import type { ResourceIndex } from "./resource-index.ts";
 
-export type Layer = "yaml" | "schema" | "cel" | "semantic" | "repo" | "behaviour";
+export type Layer = "yaml" | "schema" | "cel" | "semantic" | "server" | "behaviour" | "repo";
 
 export interface RuleMeta {
   /** Stable code, `area/name`. */

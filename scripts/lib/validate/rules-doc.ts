@@ -15,6 +15,7 @@ const LAYERS: Array<[RuleMeta["layer"], string]> = [
   ["schema", "Layer 2: schema (kubeconform)"],
   ["cel", "Layer 3: CEL"],
   ["semantic", "Layer 4: semantics across resources"],
+  ["server", "The real API server (--server)"],
   ["behaviour", "Layer 5: behaviour (the lessons' promises, through Istio's own config generation)"],
   ["repo", "Repository and configuration"],
 ];

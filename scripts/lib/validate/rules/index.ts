@@ -155,8 +155,28 @@ export const LAYER_RULES: readonly RuleMeta[] = [
     anchors: [],
     title: "Alias expansion is bounded (no YAML bombs)",
     description:
-      "A document that expands aliases beyond the limit (a 'billion laughs' file) fails fast with this error instead of exhausting memory.",
+      "A document that expands aliases beyond the limits (a 'billion laughs' file: more than `limits.maxAliasCount` alias dereferences, or more than `limits.maxExpandedBytes`, 32 MiB by default, of text once every alias is expanded, such as 99 aliases to one huge string) fails fast with this error instead of exhausting memory.",
     hint: "write the values out instead of nesting aliases",
+  }),
+  meta({
+    code: "yaml/too-slow",
+    layer: "yaml",
+    severity: "error",
+    anchors: [],
+    title: "Files parse within the time budget",
+    description:
+      "A file whose parsing takes longer than the budget (10 s by default, `limits.maxParseMs` in .validate.yaml) stops being read at the next document, so that no file can hold the validation up for minutes.",
+    hint: "split the file, or simplify it (deep nesting, many aliases)",
+  }),
+  meta({
+    code: "yaml/unreadable",
+    layer: "yaml",
+    severity: "error",
+    anchors: [],
+    title: "Only regular files are read",
+    description:
+      "A `.yaml` entry that is not a regular file (a symlink to /dev/zero or another device, a FIFO, a socket, a symlink loop, a dangling symlink) is not read: reading it would never end, or crash.",
+    hint: "keep only regular YAML files in the repository; remove the entry or replace the link by the file",
   }),
   meta({
     code: "yaml/not-a-resource",
@@ -237,6 +257,56 @@ export const LAYER_RULES: readonly RuleMeta[] = [
     description:
       "The helper says when it cannot decide a request offline (an issuer without a JWKS, a source workload it does not know); the expectation is then reported as not checked, never as passed. When the platform render lacks Istio's own releases (no chart packages offline, or --no-platform), the gateways and istiod's mesh config are unknown: those cluster x chapter scopes are not simulated, and one warning says so.",
     hint: "declare the missing client under expect.clients, render the platform charts (`pnpm charts`, or CHART_MIRROR), or drop the expectation with a reason",
+  }),
+  meta({
+    code: "cel/cost",
+    layer: "cel",
+    severity: "error",
+    anchors: ["CEL"],
+    title: "CEL rules stay within the API server's cost limits",
+    description:
+      "The Kubernetes CEL cost model, estimated from the schema's maxItems / maxLength / maxProperties: a rule over 10,000,000 (StaticEstimatedCostLimit) or a CRD version whose rules, each times how often it may run, total over 100,000,000 (StaticEstimatedCRDCostLimit) is refused by the API server when the CRD is installed; the finding is at the rule. At evaluation, a rule that would cost more than 1,000,000 on the actual value (PerCallLimit), or an object whose rules cost more than 10,000,000 (RuntimeCELCostBudget) or run past 5 s, is not evaluated further. `matches` uses RE2, as Kubernetes does, so no pattern backtracks.",
+    hint: "bound what the rule walks with maxItems / maxLength / maxProperties, or simplify the rule",
+  }),
+  meta({
+    code: "server/rejected",
+    layer: "server",
+    severity: "error",
+    anchors: [],
+    title: "The real API server accepts every object (server-side apply, strict)",
+    description:
+      "With `--server` (on in CI), a private etcd + kube-apiserver v1.36 on 127.0.0.1 gets every cluster's chapters in order, each server-side applied as Argo CD's ServerSideApply sync does (field manager argocd-controller, fieldValidation=Strict) on top of the previous chapter's state: namespaces, then the render's CRDs, then ValidatingAdmissionPolicies, then the rest, and what the chapter dropped is pruned. A refusal is reported at the field the server names: what only the real server checks (a selector that does not match the template's labels, RFC 1123 names, immutable fields a promotion changes such as a Job's template or a Deployment's selector, admission policies shipped with CRDs, unknown fields kubeconform's schemas let through).",
+    hint: "fix the field the server names; for an immutable field a promotion changes, rename the object (or delete it in an earlier chapter) so Argo CD creates it anew",
+  }),
+  meta({
+    code: "server/warning",
+    layer: "server",
+    severity: "info",
+    anchors: [],
+    title: "API server warnings on apply",
+    description:
+      "Warnings the API server returns with an accepted apply (deprecated APIs, fields it ignores), as infos at the field they name.",
+    hint: "follow the server's advice (usually a newer API version or field)",
+  }),
+  meta({
+    code: "server/pruned",
+    layer: "server",
+    severity: "info",
+    anchors: [],
+    title: "What a promotion deletes",
+    description:
+      "`pnpm promote` (server layer on): objects the cluster's current chapter has and the target chapter does not, which Argo CD deletes when it syncs the promotion (where the Application prunes). Reported at the object's file in the current render, so a reviewer sees the deletions before the pull request.",
+    hint: "nothing to do if the chapter drops it on purpose; otherwise keep the object in the target chapter",
+  }),
+  meta({
+    code: "server/not-served",
+    layer: "server",
+    severity: "warning",
+    anchors: [],
+    title: "Every kind is served by the API server",
+    description:
+      "A kind the API server does not serve after the render's CRDs (and those of VALIDATE_CRD_DIR for kinds the render has no CRD of) are applied: Argo CD would fail the sync with 'the server could not find the requested resource'.",
+    hint: "add the chart or CRD that defines the kind in an earlier sync wave, or fix apiVersion/kind",
   }),
   meta({
     code: "charts/lock",
