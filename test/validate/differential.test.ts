@@ -242,10 +242,15 @@ describe.skipIf(!ISTIOCTL)(
       }
     });
 
+    // Measured with the pinned istioctl (release-1.30) on the rule fixtures and Bookinfo alone: 33
+    // findings over 13 codes (the chapters add more). This istioctl analyzes only Istio kinds from
+    // files (no Service, Deployment or Namespace analyzers run with --use-kube=false), so the codes
+    // of the Kubernetes-side rules (IST0116, IST0118, IST0123, IST0137, IST0144, IST0146, IST0150,
+    // IST0162) never show up here; IST0177 is newer than release-1.30.
     it("agrees with istioctl on many findings, of many codes (the comparison is not vacuous)", () => {
       const total = [...agreed.values()].reduce((a, b) => a + b, 0);
-      expect(total, JSON.stringify(Object.fromEntries(agreed))).toBeGreaterThanOrEqual(20);
-      expect(agreed.size, JSON.stringify(Object.fromEntries(agreed))).toBeGreaterThanOrEqual(8);
+      expect(total, JSON.stringify(Object.fromEntries(agreed))).toBeGreaterThanOrEqual(33);
+      expect(agreed.size, JSON.stringify(Object.fromEntries(agreed))).toBeGreaterThanOrEqual(13);
     });
 
     it("istioctl validate: every file it rejects, we flag too (error or warning)", async () => {

@@ -5,10 +5,10 @@ export default defineRule({
   code: "se/dns-wildcard-host",
   layer: "semantic",
   severity: "error",
-  anchors: [],
+  anchors: ["IST0106"],
   title: "ServiceEntries with DNS resolution have no wildcard hosts",
   description:
-    "With `resolution: DNS` (or DNS_ROUND_ROBIN) and no `endpoints`, the proxy resolves the host name itself to find the endpoints; `*.example.com` cannot be resolved, so the cluster has no endpoints and every request fails (503, no healthy upstream). A wildcard host needs `resolution: NONE` (the original destination), or explicit `endpoints`.",
+    "With `resolution: DNS` (or DNS_ROUND_ROBIN) and no `endpoints`, the proxy resolves the host name itself to find the endpoints; `*.example.com` cannot be resolved, so the cluster has no endpoints and every request fails (503, no healthy upstream). A wildcard host needs `resolution: NONE` (the original destination), or explicit `endpoints`; istiod's validation refuses the object (istioctl: IST0106).",
   hint: "use `resolution: NONE` for a wildcard host, or list the concrete hosts",
   check({ index }) {
     const out: Report[] = [];
