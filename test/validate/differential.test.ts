@@ -173,6 +173,8 @@ const show = (ms: IstioMessage[]) => ms.map((m) => `${m.code} ${m.origin}: ${m.m
 
 const ruleSets: Array<[string, string[]]> = [
   ["bookinfo", filesUnder(path.join(FIXTURES, "bookinfo"))],
+  ["helloworld", filesUnder(path.join(FIXTURES, "samples", "helloworld"))],
+  ["multicluster samples", filesUnder(path.join(FIXTURES, "samples", "multicluster"))],
   ...SEMANTIC_RULES.flatMap((r) =>
     (["fail", "pass"] as const).map(
       (kind) =>

@@ -7,7 +7,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { SEMANTIC_RULES } from "../../scripts/lib/validate/rules/index.ts";
-import { FIXTURE_REPO, FIXTURES, fileInput, pathScope, run } from "./helpers.ts";
+import { FIXTURE_REPO, FIXTURES, fileInput, filesUnder, pathScope, run } from "./helpers.ts";
 
 const dir = (code: string) => path.join(FIXTURES, "rules", code);
 
@@ -69,4 +69,15 @@ describe("semantic rules: failing and passing fixtures", () => {
     expect(result.findings).toEqual([]);
     expect(result.summary.resources).toBeGreaterThan(100);
   });
+
+  // False positives matter as much as misses: Istio's own samples, as their READMEs apply them.
+  for (const sample of ["bookinfo", "samples/helloworld", "samples/multicluster"]) {
+    it(`every rule is quiet on Istio's ${sample} shape (no finding of any severity)`, async () => {
+      const files = filesUnder(path.join(FIXTURES, sample));
+      expect(files.length).toBeGreaterThan(1);
+      const result = await run([pathScope(files.map((f) => fileInput(f)))]);
+      expect(result.findings).toEqual([]);
+      expect(result.summary.resources).toBeGreaterThan(5);
+    });
+  }
 });
