@@ -86,6 +86,10 @@ import authzAllowNothing from "./authz-allow-nothing.ts";
 import authzMtlsRequired from "./authz-mtls-required.ts";
 import authzHostNotFound from "./authz-host-not-found.ts";
 import telemetryProviderNotFound from "./telemetry-provider-not-found.ts";
+import envoyfilterMatchNothing from "./envoyfilter-match-nothing.ts";
+import authzPortNotOnWorkload from "./authz-port-not-on-workload.ts";
+import authzHttpOnTcpPort from "./authz-http-on-tcp-port.ts";
+import authzJwksEgress from "./authz-jwks-egress.ts";
 
 export const SEMANTIC_RULES: readonly Rule[] = [
   vsDestinationHost,
@@ -138,11 +142,15 @@ export const SEMANTIC_RULES: readonly Rule[] = [
   authzAllowNothing,
   authzMtlsRequired,
   authzHostNotFound,
+  authzJwksEgress,
+  authzHttpOnTcpPort,
+  authzPortNotOnWorkload,
   telemetryEmptyProviders,
   telemetryConflicting,
   telemetryProviderNotFound,
   envoyfilterOperations,
   envoyfilterTypedConfig,
+  envoyfilterMatchNothing,
   istioDeprecated,
   svcSelectorNoWorkload,
   svcTargetPort,

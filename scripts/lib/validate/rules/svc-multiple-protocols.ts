@@ -3,17 +3,27 @@ import { asArray, asObj, asStringMap, describe, type Resource } from "../resourc
 import { selects } from "../resource-index.ts";
 import { inMesh } from "./mesh.ts";
 
+/** Services with a selector, by namespace, once per index (rules run once per scope). */
+const byNamespace = new WeakMap<readonly Resource[], Map<string, Resource[]>>();
+
 /** The Services in the workload's namespace whose selector matches its pod labels. */
 export function servicesOf(
   services: readonly Resource[],
   ns: string,
   labels: Record<string, string>,
 ): Resource[] {
-  return services.filter((s) => {
-    if (s.ns !== ns) return false;
-    const sel = asStringMap(asObj(s.object.spec).selector);
-    return Object.keys(sel).length > 0 && selects(sel, labels);
-  });
+  let map = byNamespace.get(services);
+  if (!map) {
+    map = new Map();
+    for (const s of services) {
+      if (Object.keys(asStringMap(asObj(s.object.spec).selector)).length === 0) continue;
+      const list = map.get(s.ns);
+      if (list) list.push(s);
+      else map.set(s.ns, [s]);
+    }
+    byNamespace.set(services, map);
+  }
+  return (map.get(ns) ?? []).filter((s) => selects(asStringMap(asObj(s.object.spec).selector), labels));
 }
 
 export default defineRule({
