@@ -13,8 +13,13 @@ export default defineRule({
   hint: 'write `requestPrincipals: ["<issuer>/*"]` for the issuer you mean',
   check({ index }) {
     const out: Report[] = [];
+    if (index.allOf("RequestAuthentication").length < 1) return out;
     for (const ap of index.of("AuthorizationPolicy")) {
       if (actionOf(ap) !== "ALLOW") continue;
+      const wildcard = rulesOf(ap).some((r) =>
+        asArray(r.from).some((f) => asArray(asObj(asObj(f).source).requestPrincipals).includes("*")),
+      );
+      if (!wildcard) continue;
       const workloads = policyWorkloads(index, ap) ?? [];
       const issuers = new Set(
         workloads.flatMap((w) =>

@@ -2,7 +2,7 @@ import { defineRule, type Report } from "../rule.ts";
 import { asArray, asObj, asString, describe, type Obj } from "../resource.ts";
 import { gatewayWorkloads, protocolOfAppProtocol, protocolOfPortName, targetPortOf } from "../istio.ts";
 import { actionOf, policyWorkloads, rulesOf } from "./authz-util.ts";
-import { servicesOf } from "./svc-multiple-protocols.ts";
+import { servicesOf } from "./mesh.ts";
 
 const HTTP_OPERATION = ["methods", "notMethods", "paths", "notPaths", "hosts", "notHosts"];
 const HTTP_PROTOCOLS = new Set(["http", "http2", "grpc", "grpc-web", "h2c", "ws"]);
@@ -33,8 +33,16 @@ export default defineRule({
   check({ index }) {
     const out: Report[] = [];
     const services = index.allOf("Service");
-    const gatewayPods = new Set(index.allOf("Gateway").flatMap((gw) => gatewayWorkloads(index, gw)));
+    let pods: Set<unknown> | undefined;
+    const gatewayPods = {
+      has: (w: unknown) =>
+        (pods ??= new Set(index.allOf("Gateway").flatMap((gw) => gatewayWorkloads(index, gw)))).has(w),
+    };
     for (const ap of index.of("AuthorizationPolicy")) {
+      const candidates = rulesOf(ap).some(
+        (r) => httpField(r) && asArray(r.to).some((t) => asArray(asObj(asObj(t).operation).ports).length),
+      );
+      if (!candidates) continue;
       // Gateway pods speak what their Gateway's servers say (HTTPS terminated there is HTTP), not
       // what their Service's port names say: they are not checked.
       const ws = (policyWorkloads(index, ap) ?? []).filter((w) => w.resource && !gatewayPods.has(w));

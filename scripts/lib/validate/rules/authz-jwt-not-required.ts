@@ -13,6 +13,7 @@ export default defineRule({
   hint: 'add an AuthorizationPolicy, e.g. DENY with `from: [{source: {notRequestPrincipals: ["*"]}}]`, on the same workloads',
   check({ index }) {
     const out: Report[] = [];
+    if (index.of("RequestAuthentication").length === 0) return out;
     const claimRouting = index
       .allOf("VirtualService")
       .some((vs) => JSON.stringify(asObj(vs.object.spec).http ?? []).includes("request.auth.claims"));

@@ -23,7 +23,18 @@ export default defineRule({
   hint: "enable mTLS (PERMISSIVE or STRICT) for the workload, or match on something else",
   check({ index }) {
     const out: Report[] = [];
+    // Without a PeerAuthentication that says DISABLE somewhere, no workload has mTLS disabled.
+    if (
+      !index
+        .allOf("PeerAuthentication")
+        .some((pa) => JSON.stringify(pa.object.spec ?? {}).includes("DISABLE"))
+    )
+      return out;
     for (const ap of index.of("AuthorizationPolicy")) {
+      const peerFields = rulesOf(ap).some((r) =>
+        asArray(r.from).some((f) => PEER_FIELDS.some((k) => asArray(asObj(asObj(f).source)[k]).length > 0)),
+      );
+      if (!peerFields) continue;
       const disabled = (policyWorkloads(index, ap) ?? []).filter(
         (w) => effectiveMtls(index, w).mode === "DISABLE",
       );

@@ -14,6 +14,10 @@ export default defineRule({
   check({ index }) {
     const out: Report[] = [];
     for (const ap of index.of("AuthorizationPolicy")) {
+      const named = rulesOf(ap).some((r) =>
+        asArray(r.to).some((t) => asArray(asObj(asObj(t).operation).ports).length),
+      );
+      if (!named) continue;
       const ws = policyWorkloads(index, ap);
       if (!ws?.length || ws.some((w) => !w.resource || w.portsUnknown || w.ports.length === 0)) continue;
       const declared = new Set(ws.flatMap((w) => w.ports.map((p) => p.port)));

@@ -14,6 +14,7 @@ export default defineRule({
   check({ index }) {
     const out: Report[] = [];
     for (const ap of index.of("AuthorizationPolicy")) {
+      if (!rulesOf(ap).some((r) => usesRequestAuth(r))) continue;
       const workloads = policyWorkloads(index, ap);
       if (!workloads?.length) continue;
       const uncovered = workloads.filter((w) => w.resource && requestAuthsOf(index, w).length === 0);

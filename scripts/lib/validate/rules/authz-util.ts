@@ -9,7 +9,18 @@ import type { ResourceIndex, Workload } from "../resource-index.ts";
  * (all of the mesh, in the root namespace). Undefined when attached by targetRef (a Gateway or
  * Service, decided elsewhere).
  */
+const workloadCache = new WeakMap<ResourceIndex, Map<Resource, Workload[] | undefined>>();
+
 export function policyWorkloads(index: ResourceIndex, r: Resource): Workload[] | undefined {
+  let cache = workloadCache.get(index);
+  if (!cache) workloadCache.set(index, (cache = new Map()));
+  if (cache.has(r)) return cache.get(r);
+  const ws = computeWorkloads(index, r);
+  cache.set(r, ws);
+  return ws;
+}
+
+function computeWorkloads(index: ResourceIndex, r: Resource): Workload[] | undefined {
   if (hasTargetRef(r)) return undefined;
   const root = r.ns === index.platform.rootNamespace;
   const sel = policySelector(r);
@@ -43,9 +54,19 @@ export function actionOf(ap: Resource): string {
   return asString(asObj(ap.object.spec).action) ?? "ALLOW";
 }
 
-/** RequestAuthentications that apply to a workload. */
+const raCache = new WeakMap<ResourceIndex, Map<Workload | Resource, Resource[]>>();
+
+/** RequestAuthentications that apply to a workload (computed once per index, by workload). */
 export function requestAuthsOf(index: ResourceIndex, w: Workload): Resource[] {
-  return index
-    .allOf("RequestAuthentication")
-    .filter((ra) => (policyWorkloads(index, ra) ?? []).some((x) => sameWorkload(x, w)));
+  let byWorkload = raCache.get(index);
+  if (!byWorkload) {
+    byWorkload = new Map();
+    for (const ra of index.allOf("RequestAuthentication"))
+      for (const x of policyWorkloads(index, ra) ?? []) {
+        const key = x.resource ?? x;
+        byWorkload.set(key, [...(byWorkload.get(key) ?? []), ra]);
+      }
+    raCache.set(index, byWorkload);
+  }
+  return byWorkload.get(w.resource ?? w) ?? [];
 }

@@ -6,7 +6,8 @@ import { namespaceInjection } from "./mesh.ts";
 /** A Kubernetes label selector (matchLabels and matchExpressions); an absent one matches everything. */
 export function labelSelectorMatches(selector: unknown, labels: Record<string, string>): boolean {
   if (!isObj(selector)) return true;
-  for (const [k, v] of Object.entries(asStringMap(selector.matchLabels))) if (labels[k] !== v) return false;
+  const ml = selector.matchLabels;
+  if (isObj(ml)) for (const k in ml) if (labels[k] !== ml[k]) return false;
   for (const e of asArray(selector.matchExpressions).map(asObj)) {
     const key = asString(e.key) ?? "";
     const values = asArray(e.values).filter((x): x is string => typeof x === "string");

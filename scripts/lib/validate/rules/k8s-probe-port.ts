@@ -22,6 +22,12 @@ export default defineRule({
         for (const field of ["containers", "initContainers"]) {
           asArray(t.spec[field]).forEach((c, i) => {
             const co = asObj(c);
+            if (
+              co.livenessProbe === undefined &&
+              co.readinessProbe === undefined &&
+              co.startupProbe === undefined
+            )
+              return;
             const names = asArray(co.ports).map((p) => asObj(p).name);
             for (const probe of PROBES) {
               const pr = asObj(co[probe]);

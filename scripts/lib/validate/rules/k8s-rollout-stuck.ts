@@ -1,5 +1,5 @@
 import { defineRule, type Report } from "../rule.ts";
-import { asObj, asStringMap, describe } from "../resource.ts";
+import { asObj, describe } from "../resource.ts";
 import { labelSelectorMatches } from "./k8s-image-auto-without-injection.ts";
 
 const zero = (v: unknown) => v === 0 || v === "0%" || v === "0";
@@ -38,7 +38,7 @@ export default defineRule({
           ["spec", "progressDeadlineSeconds"],
           `has progressDeadlineSeconds ${deadline} not above minReadySeconds ${minReady}: every rollout would stall`,
         );
-      const labels = asStringMap(asObj(asObj(spec.template).metadata).labels);
+      const labels = asObj(asObj(asObj(spec.template).metadata).labels) as Record<string, string>;
       if (spec.selector !== undefined && !labelSelectorMatches(spec.selector, labels))
         say(
           ["spec", "selector"],

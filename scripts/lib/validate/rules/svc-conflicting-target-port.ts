@@ -1,7 +1,6 @@
 import { defineRule, type Report } from "../rule.ts";
-import { asArray, asObj, asStringMap, describe } from "../resource.ts";
-import { inMesh } from "./mesh.ts";
-import { servicesOf } from "./svc-multiple-protocols.ts";
+import { asArray, asObj, describe } from "../resource.ts";
+import { meshedDeployments } from "./mesh.ts";
 
 export default defineRule({
   code: "svc/conflicting-target-port",
@@ -14,12 +13,9 @@ export default defineRule({
   hint: "let the Services use the same port number for that targetPort",
   check({ index }) {
     const out: Report[] = [];
-    const services = index.allOf("Service");
-    for (const d of index.of("Deployment")) {
-      if (!inMesh(index, d)) continue;
-      const labels = asStringMap(asObj(asObj(asObj(d.object.spec).template).metadata).labels);
+    for (const { r: d, services } of meshedDeployments(index)) {
       const byTarget = new Map<string, Map<number, string>>();
-      for (const s of servicesOf(services, d.ns, labels)) {
+      for (const s of services) {
         for (const p of asArray(asObj(s.object.spec).ports).map(asObj)) {
           if (typeof p.port !== "number") continue;
           const tp =

@@ -1,30 +1,6 @@
 import { defineRule, type Report } from "../rule.ts";
-import { asArray, asObj, asStringMap, describe, type Resource } from "../resource.ts";
-import { selects } from "../resource-index.ts";
-import { inMesh } from "./mesh.ts";
-
-/** Services with a selector, by namespace, once per index (rules run once per scope). */
-const byNamespace = new WeakMap<readonly Resource[], Map<string, Resource[]>>();
-
-/** The Services in the workload's namespace whose selector matches its pod labels. */
-export function servicesOf(
-  services: readonly Resource[],
-  ns: string,
-  labels: Record<string, string>,
-): Resource[] {
-  let map = byNamespace.get(services);
-  if (!map) {
-    map = new Map();
-    for (const s of services) {
-      if (Object.keys(asStringMap(asObj(s.object.spec).selector)).length === 0) continue;
-      const list = map.get(s.ns);
-      if (list) list.push(s);
-      else map.set(s.ns, [s]);
-    }
-    byNamespace.set(services, map);
-  }
-  return (map.get(ns) ?? []).filter((s) => selects(asStringMap(asObj(s.object.spec).selector), labels));
-}
+import { asArray, asObj, describe } from "../resource.ts";
+import { meshedDeployments } from "./mesh.ts";
 
 export default defineRule({
   code: "svc/multiple-protocols",
@@ -37,12 +13,9 @@ export default defineRule({
   hint: "use a different port number for the other protocol, or keep the workload out of the mesh",
   check({ index }) {
     const out: Report[] = [];
-    const services = index.allOf("Service");
-    for (const d of index.of("Deployment")) {
-      if (!inMesh(index, d)) continue;
-      const labels = asStringMap(asObj(asObj(asObj(d.object.spec).template).metadata).labels);
+    for (const { r: d, services } of meshedDeployments(index)) {
       const byPort = new Map<number, Map<string, string[]>>();
-      for (const s of servicesOf(services, d.ns, labels)) {
+      for (const s of services) {
         for (const p of asArray(asObj(s.object.spec).ports).map(asObj)) {
           if (typeof p.port !== "number") continue;
           const proto = typeof p.protocol === "string" ? p.protocol : "TCP";

@@ -16,8 +16,10 @@ export default defineRule({
       const spec = asObj(vs.object.spec);
       for (const section of ["http", "tcp", "tls"]) {
         asArray(spec[section]).forEach((r, i) => {
+          const route = asArray(asObj(r).route);
+          if (route.length < 2) return;
           const seen = new Set<string>();
-          asArray(asObj(r).route).forEach((d, j) => {
+          route.forEach((d, j) => {
             const dest = asObj(asObj(d).destination);
             const host = asString(dest.host);
             if (!host) return;
