@@ -3,19 +3,6 @@ import { asArray, asObj, asString, describe, type Resource } from "../resource.t
 import { gatewaySelector, policySelector } from "../istio.ts";
 import { selects, type ResourceIndex, type Workload } from "../resource-index.ts";
 
-/** Envoy's pre-1.14 filter names: Istio's generated config has used the new ones since 1.8, so these match nothing. */
-const RENAMED: Record<string, string> = {
-  "envoy.http_connection_manager": "envoy.filters.network.http_connection_manager",
-  "envoy.tcp_proxy": "envoy.filters.network.tcp_proxy",
-  "envoy.router": "envoy.filters.http.router",
-  "envoy.cors": "envoy.filters.http.cors",
-  "envoy.fault": "envoy.filters.http.fault",
-  "envoy.lua": "envoy.filters.http.lua",
-  "envoy.ext_authz": "envoy.filters.http.ext_authz",
-  "envoy.filters.http.jwt_authn.v3": "envoy.filters.http.jwt_authn",
-  "envoy.rbac": "envoy.filters.http.rbac",
-};
-
 /** The workloads an EnvoyFilter patches: its selector in its namespace (anywhere from the root namespace). */
 function targets(index: ResourceIndex, ef: Resource): Workload[] {
   const root = ef.ns === index.platform.rootNamespace;
@@ -51,9 +38,9 @@ export default defineRule({
   layer: "semantic",
   severity: "warning",
   anchors: [],
-  title: "EnvoyFilter matches name listeners and filters the generated configuration has",
+  title: "EnvoyFilter listener matches name ports and gateways the workloads have",
   description:
-    "An EnvoyFilter patch whose match names nothing in the configuration istiod generates is silently not applied. Checked without a live proxy: Envoy's old filter names (`envoy.http_connection_manager`, `envoy.router`...), which Istio's configuration no longer contains; a `listener.portNumber` in context SIDECAR_INBOUND that no selected workload's container declares; one in context GATEWAY that no Gateway bound to the selected gateway pods listens on; and a GATEWAY context whose workloads are no gateway pods of any Gateway. Workloads whose ports the manifest does not show (injected gateways, operator-made pods) are not checked for inbound ports.",
+    "An EnvoyFilter patch whose match names nothing in the configuration istiod generates is silently not applied. Checked without a live proxy (old filter names are `envoyfilter/renamed-filter`): a `listener.portNumber` in context SIDECAR_INBOUND that no selected workload's container declares; one in context GATEWAY that no Gateway bound to the selected gateway pods listens on; and a GATEWAY context whose workloads are no gateway pods of any Gateway. Workloads whose ports the manifest does not show (injected gateways, operator-made pods) are not checked for inbound ports.",
   hint: "match the listener port and filter names the proxy has (`istioctl proxy-config listeners <pod> -o json` on a live cluster)",
   check({ index }) {
     const out: Report[] = [];
@@ -64,23 +51,6 @@ export default defineRule({
         const context = asString(match.context) ?? "ANY";
         const listener = asObj(match.listener);
         const base = ["spec", "configPatches", i, "match"];
-        const chain = asObj(listener.filterChain);
-        const filter = asObj(chain.filter);
-        const names: Array<[string | undefined, Array<string | number>]> = [
-          [asString(filter.name), [...base, "listener", "filterChain", "filter", "name"]],
-          [
-            asString(asObj(filter.subFilter).name),
-            [...base, "listener", "filterChain", "filter", "subFilter", "name"],
-          ],
-        ];
-        for (const [name, path] of names) {
-          if (!name || !(name in RENAMED)) continue;
-          out.push({
-            resource: ef,
-            path,
-            message: `${describe(ef)} configPatches[${i}] matches filter '${name}', an old name the generated configuration does not use (it is '${RENAMED[name]}')`,
-          });
-        }
         if (!index.knowsWorkloads() || ws.length === 0) return;
         const port = listener.portNumber;
         if (context === "GATEWAY" && listenerPorts(index, "GATEWAY", ws)?.size === 0 && port === undefined) {

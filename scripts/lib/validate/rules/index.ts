@@ -90,6 +90,7 @@ import envoyfilterMatchNothing from "./envoyfilter-match-nothing.ts";
 import authzPortNotOnWorkload from "./authz-port-not-on-workload.ts";
 import authzHttpOnTcpPort from "./authz-http-on-tcp-port.ts";
 import authzJwksEgress from "./authz-jwks-egress.ts";
+import envoyfilterRenamedFilter from "./envoyfilter-renamed-filter.ts";
 
 export const SEMANTIC_RULES: readonly Rule[] = [
   vsDestinationHost,
@@ -151,6 +152,7 @@ export const SEMANTIC_RULES: readonly Rule[] = [
   envoyfilterOperations,
   envoyfilterTypedConfig,
   envoyfilterMatchNothing,
+  envoyfilterRenamedFilter,
   istioDeprecated,
   svcSelectorNoWorkload,
   svcTargetPort,
