@@ -227,24 +227,24 @@ export const PEER_CODES: Readonly<Record<string, readonly [string, string]>> = {
   ],
   KIA1316: ["workload.ambient.sidecarinambientnamespace", "not implemented: Ambient mode"],
   KIA1317: ["workload.ambient.authpolicybutnowaypoint", "not implemented: Ambient mode"],
-  KIA1401: [
-    "k8sroutes.nok8sgateway",
-    "not implemented: Gateway API routes, which the workshop does not use (it uses Istio's Gateway and VirtualService)",
+  KIA1401: ["k8sroutes.nok8sgateway", ""],
+  KIA1402: ["k8sroutes.nohost.namenotfound", ""],
+  KIA1501: [
+    "k8sgateways.multimatch.listener",
+    "not implemented: listener conflicts between Gateway API Gateways (the workshop serves ingress through Istio's Gateway)",
   ],
-  KIA1402: ["k8sroutes.nohost.namenotfound", "not implemented: Gateway API routes (see KIA1401)"],
-  KIA1501: ["k8sgateways.multimatch.listener", "not implemented: Gateway API (see KIA1401)"],
-  KIA1502: ["k8sgateways.multimatch.ip", "not implemented: Gateway API (see KIA1401)"],
+  KIA1502: [
+    "k8sgateways.multimatch.ip",
+    "not implemented: address conflicts between Gateway API Gateways (see KIA1501)",
+  ],
   KIA1503: [
     "k8sgateways.unique.listener",
-    "not implemented: Gateway API (see KIA1401); the Gateway API CRDs' own CEL rules check listener uniqueness",
+    "the Gateway API CRDs' own CEL rules check listener uniqueness (`cel/rule`)",
   ],
   KIA1504: ["k8sgateways.gatewayclassnotfound", "about Kiali's own configuration of gateway classes"],
-  KIA1601: ["k8sreferencegrants.from.namespacenotfound", "not implemented: Gateway API (see KIA1401)"],
-  KIA1701: [
-    "workloadgroup.template.serviceaccount.notfound",
-    "not implemented: WorkloadGroups (VM workloads), which the workshop does not use",
-  ],
-  KIA1702: ["workloadgroup.labels.duplicate", "not implemented: WorkloadGroups (see KIA1701)"],
+  KIA1601: ["k8sreferencegrants.from.namespacenotfound", ""],
+  KIA1701: ["workloadgroup.template.serviceaccount.notfound", ""],
+  KIA1702: ["workloadgroup.labels.duplicate", ""],
 };
 
 export interface CoverageRow {

@@ -91,6 +91,10 @@ import authzPortNotOnWorkload from "./authz-port-not-on-workload.ts";
 import authzHttpOnTcpPort from "./authz-http-on-tcp-port.ts";
 import authzJwksEgress from "./authz-jwks-egress.ts";
 import envoyfilterRenamedFilter from "./envoyfilter-renamed-filter.ts";
+import gwapiParentNotFound from "./gwapi-parent-not-found.ts";
+import gwapiBackendNotFound from "./gwapi-backend-not-found.ts";
+import gwapiGrantNamespace from "./gwapi-grant-namespace.ts";
+import { workloadGroupDuplicateLabels, workloadGroupServiceAccount } from "./workloadgroup-rules.ts";
 
 export const SEMANTIC_RULES: readonly Rule[] = [
   vsDestinationHost,
@@ -121,10 +125,15 @@ export const SEMANTIC_RULES: readonly Rule[] = [
   gwTlsSettings,
   gwCredentialNotFound,
   gwPortNotOnService,
+  gwapiParentNotFound,
+  gwapiBackendNotFound,
+  gwapiGrantNamespace,
   seAddressesRequired,
   seConflictingProtocol,
   seDuplicateHostPort,
   seDnsWildcard,
+  workloadGroupServiceAccount,
+  workloadGroupDuplicateLabels,
   sidecarMultipleSelectorless,
   sidecarConflictingSelectors,
   sidecarEgressHost,
