@@ -24,11 +24,8 @@ export const PEER_CODES: Readonly<Record<string, readonly [string, string]>> = {
   ],
   IST0103: ["PodMissingProxy", "needs running pods (a pod created before injection was enabled)"],
   IST0106: ["SchemaValidationError", ""],
-  IST0107: [
-    "MisplacedAnnotation",
-    "not implemented: needs Istio's annotation table (istio/api annotation.gen.go) kept in the repository and updated with each Istio pin",
-  ],
-  IST0108: ["UnknownAnnotation", "not implemented: needs Istio's annotation table (see IST0107)"],
+  IST0107: ["MisplacedAnnotation", ""],
+  IST0108: ["UnknownAnnotation", ""],
   IST0109: ["ConflictingMeshGatewayVirtualServiceHosts", ""],
   IST0110: ["ConflictingSidecarWorkloadSelectors", ""],
   IST0111: ["MultipleSidecarsWithoutWorkloadSelectors", ""],
@@ -36,7 +33,10 @@ export const PEER_CODES: Readonly<Record<string, readonly [string, string]>> = {
   IST0116: ["DeploymentAssociatedToMultipleServices", ""],
   IST0118: ["PortNameIsNotUnderNamingConvention", ""],
   IST0123: ["NamespaceMultipleInjectionLabels", ""],
-  IST0125: ["InvalidAnnotation", "not implemented: needs Istio's annotation table (see IST0107)"],
+  IST0125: [
+    "InvalidAnnotation",
+    "not implemented: needs the injector's validation of each annotation's value (istiod's inject.AnnotationValidation)",
+  ],
   IST0126: [
     "UnknownMeshNetworksServiceRegistry",
     "not implemented: meshNetworks registries name the clusters istiod's remote secrets register, which are created at install time (istioctl create-remote-secret), not rendered",
@@ -49,8 +49,11 @@ export const PEER_CODES: Readonly<Record<string, readonly [string, string]>> = {
   IST0132: ["VirtualServiceHostNotFoundInGateway", ""],
   IST0133: ["SchemaWarning", ""],
   IST0134: ["ServiceEntryAddressesRequired", ""],
-  IST0135: ["DeprecatedAnnotation", "not implemented: needs Istio's annotation table (see IST0107)"],
-  IST0136: ["AlphaAnnotation", "not implemented: needs Istio's annotation table (see IST0107)"],
+  IST0135: ["DeprecatedAnnotation", ""],
+  IST0136: [
+    "AlphaAnnotation",
+    "an info on maturity (every `networking.istio.io/exportTo` on a Service is Alpha) that says nothing wrong about the manifests",
+  ],
   IST0137: ["DeploymentConflictingPorts", ""],
   IST0138: [
     "GatewayDuplicateCertificate",

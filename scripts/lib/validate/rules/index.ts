@@ -95,6 +95,7 @@ import gwapiParentNotFound from "./gwapi-parent-not-found.ts";
 import gwapiBackendNotFound from "./gwapi-backend-not-found.ts";
 import gwapiGrantNamespace from "./gwapi-grant-namespace.ts";
 import { workloadGroupDuplicateLabels, workloadGroupServiceAccount } from "./workloadgroup-rules.ts";
+import istioAnnotation from "./istio-annotation.ts";
 
 export const SEMANTIC_RULES: readonly Rule[] = [
   vsDestinationHost,
@@ -163,6 +164,7 @@ export const SEMANTIC_RULES: readonly Rule[] = [
   envoyfilterMatchNothing,
   envoyfilterRenamedFilter,
   istioDeprecated,
+  istioAnnotation,
   svcSelectorNoWorkload,
   svcTargetPort,
   svcPortProtocol,
