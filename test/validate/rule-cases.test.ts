@@ -192,3 +192,24 @@ spec:
     expect(await rulesHit("gw/port-not-on-service", yaml, modelled)).toEqual([]);
   });
 });
+
+describe("injection webhooks of two revisions", () => {
+  const hook = (name: string, rev: string | undefined) => `apiVersion: admissionregistration.k8s.io/v1
+kind: MutatingWebhookConfiguration
+metadata: {name: ${name}${rev ? `, labels: {istio.io/rev: ${rev}}` : ""}}
+webhooks:
+  - name: namespace.sidecar-injector.istio.io
+    clientConfig: {service: {name: istiod, namespace: istio-system, path: /inject, port: 443}}
+    namespaceSelector: {matchLabels: {${rev ? `istio.io/rev: ${rev}` : "istio-injection: enabled"}}}
+    sideEffects: None
+    admissionReviewVersions: [v1]
+`;
+  it("reports webhooks that both match one namespace, not webhooks of distinct revisions", async () => {
+    const overlap = `${hook("istio-sidecar-injector", undefined)}---
+${hook("istio-sidecar-injector-copy", undefined)}`;
+    expect(await rulesHit("istio/injection-webhook", overlap)).toHaveLength(2);
+    const distinct = `${hook("istio-sidecar-injector-1-29", "1-29")}---
+${hook("istio-sidecar-injector-1-30", "1-30")}`;
+    expect(await rulesHit("istio/injection-webhook", distinct)).toEqual([]);
+  });
+});

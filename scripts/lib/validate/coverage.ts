@@ -59,10 +59,7 @@ export const PEER_CODES: Readonly<Record<string, readonly [string, string]>> = {
     "GatewayDuplicateCertificate",
     "compares the certificate bytes of Secrets, which are never committed (cert-manager issues them on the cluster)",
   ],
-  IST0139: [
-    "InvalidWebhook",
-    "about the webhook configurations istiod patches at run time (caBundle, revision tags); the rendered ones are the istiod chart's own",
-  ],
+  IST0139: ["InvalidWebhook", ""],
   IST0140: [
     "IngressRouteRulesNotAffected",
     "not implemented: istioctl reports it for a VirtualService whose gateways the Kubernetes Ingress controller owns; the workshop has no Ingress resources",

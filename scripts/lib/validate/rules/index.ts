@@ -96,6 +96,7 @@ import gwapiBackendNotFound from "./gwapi-backend-not-found.ts";
 import gwapiGrantNamespace from "./gwapi-grant-namespace.ts";
 import { workloadGroupDuplicateLabels, workloadGroupServiceAccount } from "./workloadgroup-rules.ts";
 import istioAnnotation from "./istio-annotation.ts";
+import istioInjectionWebhook from "./istio-injection-webhook.ts";
 
 export const SEMANTIC_RULES: readonly Rule[] = [
   vsDestinationHost,
@@ -165,6 +166,7 @@ export const SEMANTIC_RULES: readonly Rule[] = [
   envoyfilterRenamedFilter,
   istioDeprecated,
   istioAnnotation,
+  istioInjectionWebhook,
   svcSelectorNoWorkload,
   svcTargetPort,
   svcPortProtocol,
