@@ -141,10 +141,7 @@ export const PEER_CODES: Readonly<Record<string, readonly [string, string]>> = {
     "authorizationpolicy.source.principalremote",
     "Kiali's info that a principal's service account is on another cluster; clusters of one mesh share their service accounts here, so `authz/principal-not-found` finds it",
   ],
-  KIA0108: [
-    "authorizationpolicy.source.principalforeign",
-    "not implemented: trust domains other than the mesh's own come from meshConfig.trustDomainAliases; the workshop uses one trust domain",
-  ],
+  KIA0108: ["authorizationpolicy.source.principalforeign", ""],
   KIA0109: [
     "authorizationpolicy.ambient.l7nowaypoint",
     "not implemented: Ambient mode, which the workshop does not use",

@@ -97,6 +97,7 @@ import gwapiGrantNamespace from "./gwapi-grant-namespace.ts";
 import { workloadGroupDuplicateLabels, workloadGroupServiceAccount } from "./workloadgroup-rules.ts";
 import istioAnnotation from "./istio-annotation.ts";
 import istioInjectionWebhook from "./istio-injection-webhook.ts";
+import authzForeignTrustDomain from "./authz-foreign-trust-domain.ts";
 
 export const SEMANTIC_RULES: readonly Rule[] = [
   vsDestinationHost,
@@ -155,6 +156,7 @@ export const SEMANTIC_RULES: readonly Rule[] = [
   authzMtlsRequired,
   authzHostNotFound,
   authzJwksEgress,
+  authzForeignTrustDomain,
   authzHttpOnTcpPort,
   authzPortNotOnWorkload,
   telemetryEmptyProviders,
