@@ -16,11 +16,23 @@ export interface SimInput {
   clusterDomain: string;
   /** istiod's meshConfig as rendered (the `mesh` key of the istio ConfigMap, parsed), or null for Istio's defaults. */
   meshConfig: Record<string, unknown> | null;
-  /** Every rendered object of this cluster at this chapter (platform, mesh, apps), as multi-document YAML. */
+  /**
+   * Every rendered object of this cluster at this chapter (platform, mesh, apps), as multi-document YAML.
+   * The helper reads Namespaces (injection labels), Services, Deployments/StatefulSets/DaemonSets
+   * (one pod per replica, IP 10.244.x.y; a Service without a ClusterIP gets 10.96.x.y) and every
+   * *.istio.io object; the rest is ignored. A workload whose template has the annotation
+   * `inject.istio.io/templates: gateway` (or label istio=ingressgateway/egressgateway) is a gateway
+   * proxy; istiod's own Deployment is skipped. Include the platform releases (the gateway charts).
+   */
   objects: string;
   /** Client workloads the lesson uses that the render lacks (chapter.yaml `expect.clients`). */
   clients: SimWorkload[];
-  /** JWKS JSON documents keyed by issuer, used instead of fetching a RequestAuthentication's jwksUri. */
+  /**
+   * JWKS JSON documents keyed by issuer, used instead of fetching a RequestAuthentication's jwksUri
+   * (the helper never fetches). An issuer with none: its tokens make the request `notEvaluable`.
+   * Tokens are checked like Envoy does: signature, iss, aud, and exp/nbf against the current time
+   * (sign with a far-off exp, or none).
+   */
   jwks: Record<string, string>;
   requests: SimRequest[];
 }
@@ -28,6 +40,7 @@ export interface SimInput {
 export interface SimWorkload {
   namespace: string;
   name: string;
+  /** Pod labels; `app: <name>` is added when absent. */
   labels: Record<string, string>;
   serviceAccount: string;
   /** Whether the pod has a sidecar; omitted: as the namespace's injection label says. */
@@ -45,14 +58,23 @@ export interface SimRequest {
   /** Unique within the run; results carry it back. */
   id: string;
   from: SimSource;
-  /** What the client calls: the Host/:authority (and SNI for TLS) and the port. */
+  /**
+   * What the client calls: the Host/:authority (and SNI for TLS) and the port. A short name
+   * ("reviews", "reviews.ns") resolves like cluster DNS from the source's namespace; a host that is
+   * no Service (a ServiceEntry host, the internet) gets an address outside the cluster. For
+   * `kind: gateway` the port is the gateway Service's port (80/443), mapped to its targetPort.
+   * A source without a sidecar connects straight to a pod of the Service (kube-proxy).
+   */
   host: string;
   port: number;
   /** "http": plain HTTP; "https": TLS from the client (SNI = host), then HTTP; "tcp": raw TCP. */
   protocol: "http" | "https" | "tcp";
   path: string;
   method: string;
-  /** Request headers, lower-case names; cookies in `cookie`, a JWT in `authorization`. */
+  /**
+   * Request headers, lower-case names; cookies in `cookie` ("a=1; b=2"), a JWT in
+   * `authorization` ("Bearer ..."). A query string goes in `path` ("/x?canary=1").
+   */
   headers: Record<string, string>;
 }
 
@@ -68,6 +90,8 @@ export interface SimHop {
   route?: string;
   /** The cluster the request goes to; for weighted routes the cluster the helper followed. */
   cluster?: string;
+  /** The DestinationRule subset of `cluster` ("outbound|80|v2|reviews..." -> "v2"), if any. */
+  subset?: string;
   /** All clusters of a weighted route with their weights (Envoy's total is 100 unless stated). */
   weightedClusters?: { cluster: string; weight: number }[];
   /** Healthy endpoints of `cluster` as the proxy would see them. */
@@ -92,6 +116,8 @@ export interface SimHop {
   jwt?: { ok: boolean; status?: number; reason?: string };
   /** Inbound RBAC verdict (Envoy RBAC filters Istio generated). */
   rbac?: { allowed: boolean; status?: number; policy?: string };
+  /** Why the walk stopped at this hop, as Istio's simulation says it ("no route matched", ...). */
+  error?: string;
 }
 
 export interface SimResult {
@@ -102,19 +128,34 @@ export interface SimResult {
     /**
      * delivered: reached a destination workload or an external host; denied: an RBAC/JWT verdict;
      * refused: no listener/filter chain would accept it (e.g. plain text into STRICT mTLS);
-     * no-route: 404/no cluster; blackhole: REGISTRY_ONLY blocked it; passthrough: left the mesh unmanaged.
+     * no-route: 404/no cluster; blackhole: REGISTRY_ONLY blocked it; passthrough: left the mesh unmanaged;
+     * aborted: a fault injection aborts every matching request (abort percentage 100; `status` is its code).
      */
-    kind: "delivered" | "denied" | "refused" | "no-route" | "blackhole" | "passthrough";
+    kind: "delivered" | "denied" | "refused" | "no-route" | "blackhole" | "passthrough" | "aborted";
     /** HTTP status the client would get, where one is decided by config (403, 404, 503, an abort's). */
     status?: number;
     /** Where it ended: "<namespace>/<workload>" or the external host. */
     destination?: string;
     detail?: string;
   };
-  /** Set when the helper could not evaluate this request (e.g. no JWKS for the issuer). */
+  /**
+   * Set when the helper could not evaluate this request (no JWKS for the issuer, a CUSTOM
+   * authorizer, a matcher it does not know, an internal failure): `hops` and `outcome` then show
+   * how far it got and must not be asserted as a verdict.
+   */
   notEvaluable?: string;
+  /** Set when the request left through an egress gateway towards a ServiceEntry host. */
+  egress?: {
+    /** The egress gateway workload, "<namespace>/<workload>". */
+    gateway: string;
+    /** The external host the gateway sends it to. */
+    host: string;
+    /** Whether the gateway originates TLS (a DestinationRule `tls.mode: SIMPLE` at the gateway). */
+    tlsOriginated: boolean;
+  };
 }
 
+/** An Istio object istiod's validation refuses; it is left out of the simulation. */
 export interface SimConfigError {
   kind: string;
   namespace: string;

@@ -3,7 +3,7 @@
  * job uses it; the tool cache keys binaries by tool and version, so old and new live side by side.
  */
 export type ToolName =
-  "helm" | "helmfile" | "kubeconform" | "istioctl" | "actionlint" | "kube-apiserver" | "etcd";
+  "helm" | "helmfile" | "kubeconform" | "istioctl" | "actionlint" | "kube-apiserver" | "etcd" | "mesh-sim";
 
 export interface Download {
   url: string;
@@ -235,6 +235,25 @@ export const TOOL_PINS: Record<ToolName, ToolPin> = {
     versionPattern: /(?<=etcd Version: )\d+\.\d+\.\d+/,
     downloads: {},
     archiveBinary: () => "etcd",
+  },
+  "mesh-sim": {
+    name: "mesh-sim",
+    // The behaviour layer's helper (scripts/lib/behaviour): Istio's own xDS generation and traffic
+    // simulation at the pinned istioctl's Istio commit (its go.mod requires the same pseudo-version
+    // with istioctl's replace lines), plus route, JWT and RBAC evaluation of our own.
+    version: "0.1.0",
+    // Without Go: a mesh-sim of this same version built elsewhere, on PATH or in MESH_SIM_BIN
+    // (sim.ts still refuses one that speaks another protocol version).
+    compatibleVersions: /^0\.1\.0$/,
+    goSource: "scripts/go/mesh-sim",
+    goPackage: ".",
+    goVersion: "v0.0.0-20260826214018-9739e10eb9d7",
+    // Nobody debugs this binary; -s -w shrink the cache entry.
+    ldflags: "-s -w",
+    versionArgs: ["--version"],
+    versionPattern: /(?<=mesh-sim )\d+\.\d+\.\d+/,
+    downloads: {},
+    archiveBinary: () => "mesh-sim",
   },
 };
 

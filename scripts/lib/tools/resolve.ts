@@ -27,6 +27,7 @@ const EXPECTED_BUILD: Partial<Record<ToolName, string>> = {
   actionlint: "about 30 seconds",
   "kube-apiserver": "about 6 minutes",
   etcd: "about 2 minutes",
+  "mesh-sim": "about 4 minutes (it shares most of Istio's packages with istioctl)",
 };
 
 /**
