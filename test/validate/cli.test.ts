@@ -55,7 +55,7 @@ describe("pnpm validate (CLI)", () => {
     expect(runs.clean!.code, runs.clean!.stderr).toBe(0);
     const out = JSON.parse(runs.clean!.stdout) as ValidationResult;
     expect(out.findings).toEqual([]);
-    expect(out.summary).toMatchObject({ errors: 0, warnings: 0, resources: 36, files: 6 });
+    expect(out.summary).toMatchObject({ errors: 0, warnings: 0, resources: 37, files: 6 });
   });
 
   it("exits 1 on errors, from files and from standard input", () => {

@@ -15,8 +15,18 @@ export interface Destination {
   route: number;
 }
 
+/** Memoized per object: many rules walk the same routes, and a run's objects are never changed. */
+const destinationCache = new WeakMap<object, readonly Destination[]>();
+const gatewayCache = new WeakMap<object, ReadonlyArray<{ ref: string; raw: string; index: number }>>();
+
 /** Every destination of a VirtualService: route destinations of http/tcp/tls, mirrors. */
-export function destinations(vs: Resource): Destination[] {
+export function destinations(vs: Resource): readonly Destination[] {
+  let out = destinationCache.get(vs.object);
+  if (!out) destinationCache.set(vs.object, (out = computeDestinations(vs)));
+  return out;
+}
+
+function computeDestinations(vs: Resource): Destination[] {
   const spec = asObj(vs.object.spec);
   const out: Destination[] = [];
   const add = (d: unknown, path: YamlPath, via: string, route: number, weight?: unknown) => {
@@ -52,7 +62,13 @@ export function destinations(vs: Resource): Destination[] {
 }
 
 /** Gateway names of a VirtualService, normalized to `ns/name` (or `mesh`). Empty list means mesh. */
-export function vsGateways(vs: Resource): Array<{ ref: string; raw: string; index: number }> {
+export function vsGateways(vs: Resource): ReadonlyArray<{ ref: string; raw: string; index: number }> {
+  let out = gatewayCache.get(vs.object);
+  if (!out) gatewayCache.set(vs.object, (out = computeGateways(vs)));
+  return out;
+}
+
+function computeGateways(vs: Resource): Array<{ ref: string; raw: string; index: number }> {
   return asArray(asObj(vs.object.spec).gateways).flatMap((g, index) => {
     if (typeof g !== "string") return [];
     return [{ ref: gatewayRef(g, vs.ns), raw: g, index }];

@@ -55,6 +55,49 @@ import vsJwtClaimRouting from "./vs-jwt-claim-routing.ts";
 import vsSubsetNotFound from "./vs-subset-not-found.ts";
 import vsUnreachableRule from "./vs-unreachable-rule.ts";
 import vsZeroWeight from "./vs-zero-weight.ts";
+import svcMultipleProtocols from "./svc-multiple-protocols.ts";
+import svcConflictingTargetPort from "./svc-conflicting-target-port.ts";
+import svcExternalNamePort from "./svc-external-name-port.ts";
+import svcMulticlusterInconsistent from "./svc-multicluster-inconsistent.ts";
+import k8sMultipleInjectionLabels from "./k8s-multiple-injection-labels.ts";
+import k8sImageAutoWithoutInjection from "./k8s-image-auto-without-injection.ts";
+import k8sProbePort from "./k8s-probe-port.ts";
+import k8sPdbBlocksEviction from "./k8s-pdb-blocks-eviction.ts";
+import k8sRolloutStuck from "./k8s-rollout-stuck.ts";
+import k8sNetworkPolicyMesh from "./k8s-network-policy-mesh.ts";
+import seConflictingProtocol from "./se-conflicting-protocol.ts";
+import seDuplicateHostPort from "./se-duplicate-host-port.ts";
+import seDnsWildcard from "./se-dns-wildcard.ts";
+import gwPortNotOnService from "./gw-port-not-on-service.ts";
+import istioDeprecated from "./istio-deprecated.ts";
+import sidecarRootSelector from "./sidecar-root-selector.ts";
+import sidecarOutboundMode from "./sidecar-outbound-mode.ts";
+import sidecarHidesDestination from "./sidecar-hides-destination.ts";
+import vsSingleWeight from "./vs-route-destinations.ts";
+import vsRepeatedSubset from "./vs-repeated-subset.ts";
+import vsDestinationPortNotFound from "./vs-destination-port-not-found.ts";
+import vsGatewayDestinationHidden from "./vs-gateway-destination-hidden.ts";
+import vsGatewaySharedHost from "./vs-gateway-shared-host.ts";
+import drSubsetNoLabels from "./dr-subset-no-labels.ts";
+import authzRequestAuthMissing from "./authz-request-auth-missing.ts";
+import authzJwtNotRequired from "./authz-jwt-not-required.ts";
+import authzAnyRequestPrincipal from "./authz-any-request-principal.ts";
+import authzAllowNothing from "./authz-allow-nothing.ts";
+import authzMtlsRequired from "./authz-mtls-required.ts";
+import authzHostNotFound from "./authz-host-not-found.ts";
+import telemetryProviderNotFound from "./telemetry-provider-not-found.ts";
+import envoyfilterMatchNothing from "./envoyfilter-match-nothing.ts";
+import authzPortNotOnWorkload from "./authz-port-not-on-workload.ts";
+import authzHttpOnTcpPort from "./authz-http-on-tcp-port.ts";
+import authzJwksEgress from "./authz-jwks-egress.ts";
+import envoyfilterRenamedFilter from "./envoyfilter-renamed-filter.ts";
+import gwapiParentNotFound from "./gwapi-parent-not-found.ts";
+import gwapiBackendNotFound from "./gwapi-backend-not-found.ts";
+import gwapiGrantNamespace from "./gwapi-grant-namespace.ts";
+import { workloadGroupDuplicateLabels, workloadGroupServiceAccount } from "./workloadgroup-rules.ts";
+import istioAnnotation from "./istio-annotation.ts";
+import istioInjectionWebhook from "./istio-injection-webhook.ts";
+import authzForeignTrustDomain from "./authz-foreign-trust-domain.ts";
 
 export const SEMANTIC_RULES: readonly Rule[] = [
   vsDestinationHost,
@@ -68,38 +111,82 @@ export const SEMANTIC_RULES: readonly Rule[] = [
   vsDuplicateMatch,
   vsConflictingMeshHosts,
   vsJwtClaimRouting,
+  vsSingleWeight,
+  vsRepeatedSubset,
+  vsDestinationPortNotFound,
+  vsGatewayDestinationHidden,
+  vsGatewaySharedHost,
   drHostNotFound,
   drSubsetNoWorkload,
   drDuplicateSubset,
   drTlsNoCa,
   drMtlsConflict,
   drStickyWeightedSplit,
+  drSubsetNoLabels,
   gwSelectorNoWorkload,
   gwDuplicateHostPort,
   gwTlsSettings,
   gwCredentialNotFound,
+  gwPortNotOnService,
+  gwapiParentNotFound,
+  gwapiBackendNotFound,
+  gwapiGrantNamespace,
   seAddressesRequired,
+  seConflictingProtocol,
+  seDuplicateHostPort,
+  seDnsWildcard,
+  workloadGroupServiceAccount,
+  workloadGroupDuplicateLabels,
   sidecarMultipleSelectorless,
   sidecarConflictingSelectors,
   sidecarEgressHost,
   sidecarDuplicateEgressHost,
+  sidecarRootSelector,
+  sidecarOutboundMode,
+  sidecarHidesDestination,
   policySelectorNoWorkload,
   authzPrincipalNotFound,
   authzDenyHttpOnly,
   authzNamespaceNotFound,
   authzWrongMethod,
+  authzRequestAuthMissing,
+  authzJwtNotRequired,
+  authzAnyRequestPrincipal,
+  authzAllowNothing,
+  authzMtlsRequired,
+  authzHostNotFound,
+  authzJwksEgress,
+  authzForeignTrustDomain,
+  authzHttpOnTcpPort,
+  authzPortNotOnWorkload,
   telemetryEmptyProviders,
   telemetryConflicting,
+  telemetryProviderNotFound,
   envoyfilterOperations,
   envoyfilterTypedConfig,
+  envoyfilterMatchNothing,
+  envoyfilterRenamedFilter,
+  istioDeprecated,
+  istioAnnotation,
+  istioInjectionWebhook,
   svcSelectorNoWorkload,
   svcTargetPort,
   svcPortProtocol,
+  svcMultipleProtocols,
+  svcConflictingTargetPort,
+  svcExternalNamePort,
+  svcMulticlusterInconsistent,
   k8sServiceAccount,
   k8sDuplicateObject,
   k8sApplicationUid,
   k8sSecretCommitted,
   k8sImageNotPublished,
+  k8sMultipleInjectionLabels,
+  k8sImageAutoWithoutInjection,
+  k8sProbePort,
+  k8sPdbBlocksEviction,
+  k8sRolloutStuck,
+  k8sNetworkPolicyMesh,
   argocdSourcePath,
   argocdDestinationCluster,
   argocdProjectPermits,

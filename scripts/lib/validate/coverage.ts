@@ -1,0 +1,298 @@
+/**
+ * Every code of the peers (istioctl analyze's IST codes, Kiali's KIA codes) and what we do about
+ * it: the rules that anchor it (taken from the registry, never written here) or, for a code no
+ * rule anchors, why. The coverage table in README.md is generated from this list and the registry,
+ * and test/validate/rules-doc.test.ts fails when the table is stale, when a code of the reference
+ * tables (../shared/reference) is missing here, or when a code has both a rule and a reason.
+ *
+ * Reasons say what the code needs that manifests cannot give (a live cluster, a running proxy,
+ * istiod's state), or that it is not implemented and what deciding it would take.
+ */
+import type { RuleMeta } from "./rule.ts";
+
+/** Why a code has no rule: [name as the peer spells it, reason ("" when a rule anchors it)]. */
+export const PEER_CODES: Readonly<Record<string, readonly [string, string]>> = {
+  IST0001: [
+    "InternalError",
+    "a fault of istioctl itself; ours is `validate/internal`, which is not a finding about manifests",
+  ],
+  IST0002: ["Deprecated", ""],
+  IST0101: ["ReferencedResourceNotFound", ""],
+  IST0102: [
+    "NamespaceNotInjected",
+    "about a live namespace's injection label; the chapters add injection labels deliberately late, and `k8s/image-auto-without-injection` covers the case that breaks pods",
+  ],
+  IST0103: ["PodMissingProxy", "needs running pods (a pod created before injection was enabled)"],
+  IST0106: ["SchemaValidationError", ""],
+  IST0107: ["MisplacedAnnotation", ""],
+  IST0108: ["UnknownAnnotation", ""],
+  IST0109: ["ConflictingMeshGatewayVirtualServiceHosts", ""],
+  IST0110: ["ConflictingSidecarWorkloadSelectors", ""],
+  IST0111: ["MultipleSidecarsWithoutWorkloadSelectors", ""],
+  IST0112: ["VirtualServiceDestinationPortSelectorRequired", ""],
+  IST0116: ["DeploymentAssociatedToMultipleServices", ""],
+  IST0118: ["PortNameIsNotUnderNamingConvention", ""],
+  IST0123: ["NamespaceMultipleInjectionLabels", ""],
+  IST0125: [
+    "InvalidAnnotation",
+    "not implemented: needs the injector's validation of each annotation's value (istiod's inject.AnnotationValidation)",
+  ],
+  IST0126: [
+    "UnknownMeshNetworksServiceRegistry",
+    "not implemented: meshNetworks registries name the clusters istiod's remote secrets register, which are created at install time (istioctl create-remote-secret), not rendered",
+  ],
+  IST0127: ["NoMatchingWorkloadsFound", ""],
+  IST0128: ["NoServerCertificateVerificationDestinationLevel", ""],
+  IST0129: ["NoServerCertificateVerificationPortLevel", ""],
+  IST0130: ["VirtualServiceUnreachableRule", ""],
+  IST0131: ["VirtualServiceIneffectiveMatch", ""],
+  IST0132: ["VirtualServiceHostNotFoundInGateway", ""],
+  IST0133: ["SchemaWarning", ""],
+  IST0134: ["ServiceEntryAddressesRequired", ""],
+  IST0135: ["DeprecatedAnnotation", ""],
+  IST0136: [
+    "AlphaAnnotation",
+    "an info on maturity (every `networking.istio.io/exportTo` on a Service is Alpha) that says nothing wrong about the manifests",
+  ],
+  IST0137: ["DeploymentConflictingPorts", ""],
+  IST0138: [
+    "GatewayDuplicateCertificate",
+    "compares the certificate bytes of Secrets, which are never committed (cert-manager issues them on the cluster)",
+  ],
+  IST0139: ["InvalidWebhook", ""],
+  IST0140: [
+    "IngressRouteRulesNotAffected",
+    "not implemented: istioctl reports it for a VirtualService whose gateways the Kubernetes Ingress controller owns; the workshop has no Ingress resources",
+  ],
+  IST0141: [
+    "InsufficientPermissions",
+    "about the installing user's RBAC on a live cluster (istioctl precheck)",
+  ],
+  IST0142: ["UnsupportedKubernetesVersion", "asks the live API server for its version"],
+  IST0143: ["LocalhostListener", "needs the listening sockets of running pods"],
+  IST0144: ["InvalidApplicationUID", ""],
+  IST0145: ["ConflictingGateways", ""],
+  IST0146: ["ImageAutoWithoutInjectionWarning", ""],
+  IST0147: ["ImageAutoWithoutInjectionError", ""],
+  IST0148: [
+    "NamespaceInjectionEnabledByDefault",
+    "an info about istiod installed with enableNamespacesByDefault, which the workshop does not set",
+  ],
+  IST0149: ["JwtClaimBasedRoutingWithoutRequestAuthN", ""],
+  IST0150: ["ExternalNameServiceTypeInvalidPortName", ""],
+  IST0151: ["EnvoyFilterUsesRelativeOperation", ""],
+  IST0152: ["EnvoyFilterUsesReplaceOperationIncorrectly", ""],
+  IST0153: ["EnvoyFilterUsesAddOperationIncorrectly", ""],
+  IST0154: ["EnvoyFilterUsesRemoveOperationIncorrectly", ""],
+  IST0155: ["EnvoyFilterUsesRelativeOperationWithProxyVersion", ""],
+  IST0156: [
+    "UnsupportedGatewayAPIVersion",
+    "not implemented: the Gateway API CRDs are not part of the workshop's render (it uses Istio's own Gateway)",
+  ],
+  IST0157: ["InvalidTelemetryProvider", ""],
+  IST0158: ["PodsIstioProxyImageMismatchInNamespace", "needs running pods' proxy images"],
+  IST0159: ["ConflictingTelemetryWorkloadSelectors", ""],
+  IST0160: ["MultipleTelemetriesWithoutWorkloadSelectors", ""],
+  IST0161: [
+    "InvalidGatewayCredential",
+    "checks the certificate inside the Secret, which is never committed; that the Secret or Certificate exists is `gw/credential-not-found` (IST0101)",
+  ],
+  IST0162: ["GatewayPortNotDefinedOnService", ""],
+  IST0163: [
+    "InvalidExternalControlPlaneConfig",
+    "about an external control plane's webhook URL; the workshop runs istiod in the primary cluster",
+  ],
+  IST0164: ["ExternalControlPlaneAddressIsNotAHostname", "about an external control plane (see IST0163)"],
+  IST0165: [
+    "ReferencedInternalGateway",
+    "not implemented: about Gateway API gateways istiod generates (`istio.io/gateway-name`), which the workshop does not use",
+  ],
+  IST0166: [
+    "IneffectiveSelector",
+    "not implemented: about policies selecting the pods of Gateway API gateways, which istiod creates on the cluster",
+  ],
+  IST0167: [
+    "IneffectivePolicy",
+    "not implemented: about Ambient-mode policies without a waypoint; the workshop runs sidecars",
+  ],
+  IST0168: ["UnknownUpgradeCompatibility", "compares with a live installation during `istioctl upgrade`"],
+  IST0169: ["UpdateIncompatibility", "compares with a live installation during `istioctl upgrade`"],
+  IST0170: ["MultiClusterInconsistentService", ""],
+  IST0171: ["NegativeConditionStatus", "reads `status.conditions`, which only a live cluster fills in"],
+  IST0172: ["FutureUnsupportedGatewayAPIVersion", "not implemented: see IST0156"],
+  IST0173: ["DestinationRuleSubsetNotSelectPods", ""],
+  IST0174: ["UnknownDestinationRuleHost", ""],
+  IST0175: [
+    "JwksUriFetchUnrestricted",
+    "not implemented: an istiod environment setting (BLOCKED_CIDRS_IN_JWKS_URIS) that hardens istiod against SSRF; it says nothing wrong about the manifests",
+  ],
+  IST0176: ["GatewayAPICRDVersionBelowMinimum", "not implemented: see IST0156"],
+  IST0177: ["ConflictingServiceEntryProtocol", ""],
+  KIA0002: ["generic.multimatch.selectorless", ""],
+  KIA0003: ["generic.multimatch.selector", ""],
+  KIA0004: ["generic.selector.workloadnotfound", ""],
+  KIA0005: ["generic.exportto.namespacenotfound", ""],
+  KIA0101: ["authorizationpolicy.source.namespacenotfound", ""],
+  KIA0102: ["authorizationpolicy.to.wrongmethod", ""],
+  KIA0104: ["authorizationpolicy.nodest.matchingregistry", ""],
+  KIA0105: ["authorizationpolicy.mtls.needstobeenabled", ""],
+  KIA0106: ["authorizationpolicy.source.principalnotfound", ""],
+  KIA0107: [
+    "authorizationpolicy.source.principalremote",
+    "Kiali's info that a principal's service account is on another cluster; clusters of one mesh share their service accounts here, so `authz/principal-not-found` finds it",
+  ],
+  KIA0108: ["authorizationpolicy.source.principalforeign", ""],
+  KIA0109: [
+    "authorizationpolicy.ambient.l7nowaypoint",
+    "not implemented: Ambient mode, which the workshop does not use",
+  ],
+  KIA0110: ["authorizationpolicy.ambient.l7notargetrefs", "not implemented: Ambient mode"],
+  KIA0201: ["destinationrules.multimatch", ""],
+  KIA0202: ["destinationrules.nodest.matchingregistry", ""],
+  KIA0203: ["destinationrules.nodest.subsetlabels", ""],
+  KIA0204: [
+    "destinationrules.trafficpolicy.notlssettings",
+    "not implemented: Kiali's warning that a mesh-wide DestinationRule's TLS settings are overridden by a more specific one; intentional in most meshes",
+  ],
+  KIA0205: [
+    "destinationrules.mtls.meshpolicymissing",
+    "deprecated by auto mTLS: Kiali's pre-auto-mTLS pairing of DestinationRules with PeerAuthentications; the real conflict (ISTIO_MUTUAL against DISABLE) is `dr/mtls-conflict`",
+  ],
+  KIA0206: ["destinationrules.mtls.nspolicymissing", "deprecated by auto mTLS (see KIA0205)"],
+  KIA0207: ["destinationrules.mtls.policymtlsenabled", ""],
+  KIA0208: ["destinationrules.mtls.meshpolicymtlsenabled", ""],
+  KIA0209: ["destinationrules.nodest.subsetnolabels", ""],
+  KIA0210: ["destinationrule.ambient.l7nowaypoint", "not implemented: Ambient mode"],
+  KIA0211: ["destinationrule.ambient.servicenotcaptured", "not implemented: Ambient mode"],
+  KIA0212: ["destinationrule.ambient.notinservicenamespace", "not implemented: Ambient mode"],
+  KIA0301: ["gateways.multimatch", ""],
+  KIA0302: ["gateways.selector", ""],
+  KIA0401: [
+    "peerauthentication.mtls.destinationrulemissing",
+    "deprecated by auto mTLS: a STRICT PeerAuthentication needs no DestinationRule since Istio 1.5 (see KIA0205)",
+  ],
+  KIA0501: ["peerauthentications.mtls.destinationrulemissing", "deprecated by auto mTLS (see KIA0401)"],
+  KIA0505: [
+    "peerauthentications.mtls.disabledestinationrulemissing",
+    "deprecated by auto mTLS (see KIA0401)",
+  ],
+  KIA0506: [
+    "peerauthentications.mtls.disablemeshdestinationrulemissing",
+    "deprecated by auto mTLS (see KIA0401)",
+  ],
+  KIA0601: ["port.name.mismatch", ""],
+  KIA0602: ["port.appprotocol.mismatch", ""],
+  KIA0701: ["service.deployment.port.mismatch", ""],
+  KIA1004: ["sidecar.egress.servicenotfound", ""],
+  KIA1006: ["sidecar.global.selector", ""],
+  KIA1007: ["sidecar.outboundtrafficpolicy.mode.ambiguous", ""],
+  KIA1101: ["virtualservices.nohost.hostnotfound", ""],
+  KIA1102: ["virtualservices.nogateway", ""],
+  KIA1104: ["virtualservices.route.singleweight", ""],
+  KIA1105: ["virtualservices.route.repeatedsubset", ""],
+  KIA1106: ["virtualservices.singlehost", ""],
+  KIA1107: ["virtualservices.subsetpresent.subsetnotfound", ""],
+  KIA1108: [
+    "virtualservices.gateway.oldnomenclature",
+    "a style preference of Kiali (`ns/name` over `name.ns.svc.cluster.local`); both forms work and `vs/gateway-not-found` resolves both",
+  ],
+  KIA1109: ["virtualservice.ambient.l7nowaypoint", "not implemented: Ambient mode"],
+  KIA1110: ["requestauthentication.ambient.l7nowaypoint", "not implemented: Ambient mode"],
+  KIA1111: ["wasmplugin.ambient.l7nowaypoint", "not implemented: Ambient mode"],
+  KIA1112: ["telemetry.ambient.l7nowaypoint", "not implemented: Ambient mode"],
+  KIA1113: ["virtualservice.ambient.servicenotcaptured", "not implemented: Ambient mode"],
+  KIA1114: ["virtualservice.ambient.notinservicenamespace", "not implemented: Ambient mode"],
+  KIA1115: ["requestauthentication.ambient.l7notargetrefs", "not implemented: Ambient mode"],
+  KIA1116: ["wasmplugin.ambient.l7notargetrefs", "not implemented: Ambient mode"],
+  KIA1117: ["telemetry.ambient.l7notargetrefs", "not implemented: Ambient mode"],
+  KIA1211: ["serviceentries.multimatch", ""],
+  KIA1212: ["serviceentries.port.protocol.conflict", ""],
+  KIA1301: [
+    "workload.authorizationpolicy.needstobecovered",
+    "a policy choice, off by default in Kiali: whether every workload must have an AuthorizationPolicy",
+  ],
+  KIA1311: ["workload.ambient.sidecarandlabel", "not implemented: Ambient mode"],
+  KIA1312: ["workload.ambient.waypointandnotambient", "not implemented: Ambient mode"],
+  KIA1313: ["workload.ambient.waypointnotfound", "not implemented: Ambient mode"],
+  KIA1314: [
+    "workload.ambient.podsidecarlabelandambientredirection",
+    "needs running pods' annotations (Ambient mode)",
+  ],
+  KIA1315: [
+    "workload.ambient.podsidecarinjectandambientlabel",
+    "needs running pods' containers (Ambient mode)",
+  ],
+  KIA1316: ["workload.ambient.sidecarinambientnamespace", "not implemented: Ambient mode"],
+  KIA1317: ["workload.ambient.authpolicybutnowaypoint", "not implemented: Ambient mode"],
+  KIA1401: ["k8sroutes.nok8sgateway", ""],
+  KIA1402: ["k8sroutes.nohost.namenotfound", ""],
+  KIA1501: [
+    "k8sgateways.multimatch.listener",
+    "not implemented: listener conflicts between Gateway API Gateways (the workshop serves ingress through Istio's Gateway)",
+  ],
+  KIA1502: [
+    "k8sgateways.multimatch.ip",
+    "not implemented: address conflicts between Gateway API Gateways (see KIA1501)",
+  ],
+  KIA1503: [
+    "k8sgateways.unique.listener",
+    "the Gateway API CRDs' own CEL rules check listener uniqueness (`cel/rule`)",
+  ],
+  KIA1504: ["k8sgateways.gatewayclassnotfound", "about Kiali's own configuration of gateway classes"],
+  KIA1601: ["k8sreferencegrants.from.namespacenotfound", ""],
+  KIA1701: ["workloadgroup.template.serviceaccount.notfound", ""],
+  KIA1702: ["workloadgroup.labels.duplicate", ""],
+};
+
+export interface CoverageRow {
+  code: string;
+  name: string;
+  rules: string[];
+  reason: string;
+}
+
+/** One row per peer code, in code order: the rules anchoring it, or the reason there is none. */
+export function coverageRows(rules: readonly RuleMeta[]): CoverageRow[] {
+  return Object.entries(PEER_CODES)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([code, [name, reason]]) => ({
+      code,
+      name,
+      rules: rules.filter((r) => r.anchors.includes(code)).map((r) => r.code),
+      reason,
+    }));
+}
+
+export const COVERAGE_BEGIN = "<!-- coverage:begin (generated from coverage.ts and the rule registry) -->";
+export const COVERAGE_END = "<!-- coverage:end -->";
+
+/** The table, between its markers, for README.md. */
+export function renderCoverage(rules: readonly RuleMeta[]): string {
+  const rows = coverageRows(rules);
+  const covered = rows.filter((r) => r.rules.length);
+  const count = (p: string) => rows.filter((r) => r.code.startsWith(p)).length;
+  const coveredOf = (p: string) => covered.filter((r) => r.code.startsWith(p)).length;
+  return [
+    COVERAGE_BEGIN,
+    "",
+    `${coveredOf("IST")} of istioctl analyze's ${count("IST")} codes and ${coveredOf("KIA")} of Kiali's ${count("KIA")} validation codes are anchored by a rule; every other code says why not.`,
+    "",
+    "| code | name | rule | or why not |",
+    "| --- | --- | --- | --- |",
+    ...rows.map(
+      (r) =>
+        `| ${r.code} | ${r.name} | ${r.rules.map((c) => `[\`${c}\`](RULES.md#${c.toLowerCase().replace(/[^a-z0-9 -]/g, "")})`).join(", ") || "-"} | ${r.rules.length ? "" : r.reason} |`,
+    ),
+    "",
+    COVERAGE_END,
+  ].join("\n");
+}
+
+/** README.md with its coverage section replaced (the markers must be there). */
+export function withCoverage(readme: string, table: string): string {
+  const a = readme.indexOf(COVERAGE_BEGIN);
+  const b = readme.indexOf(COVERAGE_END);
+  if (a < 0 || b < a)
+    throw new Error(`README.md: the markers ${COVERAGE_BEGIN} ... ${COVERAGE_END} are missing`);
+  return readme.slice(0, a) + table + readme.slice(b + COVERAGE_END.length);
+}
