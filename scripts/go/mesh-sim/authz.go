@@ -78,10 +78,14 @@ func tokensFor(p *jwtpb.JwtProvider, r *request) []string {
 type tokenStatus int
 
 const (
+	// tokenMissing: a provider found no token where it looks (a failure when it is required).
 	tokenMissing tokenStatus = iota
 	tokenOK
 	tokenInvalid
 	tokenUnknownIssuer
+	// tokenAnonymous: a requirement passed without a token (allow_missing): Envoy's Status::Ok,
+	// so an AND of {provider, allow_missing} ORs passes when every token is missing.
+	tokenAnonymous
 )
 
 // verify checks one provider against the request: signature (against the provider's inline JWKS),
@@ -102,7 +106,7 @@ func verify(p *jwtpb.JwtProvider, r *request, unverifiable map[string]bool) (tok
 	}
 	iss, _ := claims["iss"].(string)
 	if p.GetIssuer() != "" && iss != p.GetIssuer() {
-		return tokenUnknownIssuer, nil, fmt.Sprintf("Jwt issuer %q is not configured", iss), ""
+		return tokenUnknownIssuer, nil, fmt.Sprintf("Jwt issuer is not configured (iss %q)", iss), ""
 	}
 	if unverifiable[p.GetIssuer()] {
 		return tokenInvalid, nil, "", fmt.Sprintf("no JWKS given for issuer %q (its jwksUri is never fetched offline)", p.GetIssuer())
@@ -196,12 +200,13 @@ rules:
 	if notEval != "" {
 		return jwtOutcome{notEvaluable: notEval}, nil
 	}
-	if st == tokenOK || st == tokenMissing {
-		v := &Verdict{OK: true}
-		if st == tokenMissing {
-			v.Reason = "no JWT (allowed; no request principal)"
-		}
-		return jwtOutcome{verdict: v}, nil
+	switch st {
+	case tokenOK:
+		return jwtOutcome{verdict: &Verdict{OK: true}}, nil
+	case tokenAnonymous:
+		return jwtOutcome{verdict: &Verdict{OK: true, Reason: "no JWT (allowed; no request principal)"}}, nil
+	case tokenMissing:
+		reason = "Jwt is missing"
 	}
 	return jwtOutcome{verdict: &Verdict{OK: false, Status: 401, Reason: reason}}, nil
 }
@@ -237,15 +242,17 @@ func evalRequirement(req *jwtpb.JwtRequirement, cfg *jwtpb.JwtAuthentication, r 
 		}
 		return st, reason, notEval, nil
 	case *jwtpb.JwtRequirement_AllowMissing:
-		return tokenMissing, "", "", nil
+		return tokenAnonymous, "", "", nil
 	case *jwtpb.JwtRequirement_AllowMissingOrFailed:
-		return tokenMissing, "", "", nil
+		return tokenAnonymous, "", "", nil
 	case *jwtpb.JwtRequirement_RequiresAny:
-		// OK when any alternative is OK. allow_missing accepts a missing token (and one no provider
-		// is configured for), never an invalid one.
+		// OK when any alternative is OK. allow_missing accepts only a missing token: a present
+		// one whose issuer no provider names is Envoy's JwtUnknownIssuer, a 401 like an invalid
+		// one (Envoy's AllowMissingInOrListTest.WrongIssuer), not an anonymous request.
 		anyPresent := false
 		lastReason := ""
 		allowMissing := false
+		anonymous := false
 		for _, sub := range t.RequiresAny.GetRequirements() {
 			if _, ok := sub.GetRequiresType().(*jwtpb.JwtRequirement_AllowMissing); ok {
 				allowMissing = true
@@ -258,31 +265,44 @@ func evalRequirement(req *jwtpb.JwtRequirement, cfg *jwtpb.JwtAuthentication, r 
 			switch st {
 			case tokenOK:
 				return tokenOK, "", "", nil
+			case tokenAnonymous:
+				// An alternative that passed without a token (an AND of allow_missing ORs); a
+				// later alternative may still verify one.
+				anonymous = true
 			case tokenInvalid:
 				anyPresent = true
 				lastReason = reason
 			case tokenUnknownIssuer:
+				// Present, but not this provider's: a more specific failure of another
+				// alternative (a bad signature) is the one reported.
+				anyPresent = true
 				if lastReason == "" {
 					lastReason = reason
 				}
 			}
 		}
-		if !anyPresent && allowMissing {
-			return tokenMissing, "", "", nil
+		if anonymous || (!anyPresent && allowMissing) {
+			return tokenAnonymous, "", "", nil
 		}
 		if lastReason == "" {
 			lastReason = "Jwt is missing"
 		}
 		return tokenInvalid, lastReason, "", nil
 	case *jwtpb.JwtRequirement_RequiresAll:
+		// Every alternative must pass; ones that passed without a token (allow_missing) count.
+		verified := false
 		for _, sub := range t.RequiresAll.GetRequirements() {
 			st, reason, notEval, err := evalRequirement(sub, cfg, r, unverifiable)
-			if err != nil || notEval != "" || st != tokenOK {
+			if err != nil || notEval != "" || (st != tokenOK && st != tokenAnonymous) {
 				if st == tokenMissing {
 					reason = "Jwt is missing"
 				}
 				return tokenInvalid, reason, notEval, err
 			}
+			verified = verified || st == tokenOK
+		}
+		if !verified {
+			return tokenAnonymous, "", "", nil
 		}
 		return tokenOK, "", "", nil
 	}

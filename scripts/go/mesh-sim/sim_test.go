@@ -283,6 +283,45 @@ func TestJWT(t *testing.T) {
 	}
 }
 
+// A token whose issuer no RequestAuthentication names is present, not missing: Envoy's
+// requires_any{provider, allow_missing} answers JwtUnknownIssuer, a 401 (Envoy's
+// AllowMissingInOrListTest.WrongIssuer), before RBAC sees an anonymous request. With two
+// issuers (Istio's OR{P1, P2, AND{OR{P1, allow_missing}, OR{P2, allow_missing}}}) the second
+// issuer's token passes and an unknown one is still a 401.
+func TestJWTUnknownIssuer(t *testing.T) {
+	sign, jwks := signer(t)
+	exp := float64(time.Now().Add(time.Hour).Unix())
+	tok := func(iss string) map[string]string {
+		return map[string]string{"authorization": "Bearer " + sign(map[string]any{"iss": iss, "sub": "x", "exp": exp, "groups": []any{"group1"}})}
+	}
+	res := simulate(t, jwtPolicy, map[string]string{"testing@secure.istio.io": jwks},
+		get("unknown", "foo", "sleep", "/headers", tok("https://elsewhere.example")))
+	want(t, res, "unknown", "denied", 401)
+	if j := res["unknown"].Hops[1].JWT; j == nil || !strings.Contains(j.Reason, "Jwt issuer is not configured") {
+		t.Errorf("want the inbound hop to say Jwt issuer is not configured, got %+v", j)
+	}
+	two := `
+apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: {name: jwt, namespace: foo}
+spec:
+  selector: {matchLabels: {app: httpbin}}
+  jwtRules:
+  - issuer: first.example
+    jwksUri: https://first.example/jwks.json
+  - issuer: second.example
+    jwksUri: https://second.example/jwks.json
+`
+	res = simulate(t, two, map[string]string{"first.example": jwks, "second.example": jwks},
+		get("second", "foo", "sleep", "/headers", tok("second.example")),
+		get("unknown", "foo", "sleep", "/headers", tok("third.example")),
+		get("none", "foo", "sleep", "/headers", nil),
+	)
+	want(t, res, "second", "delivered", 0)
+	want(t, res, "unknown", "denied", 401)
+	want(t, res, "none", "delivered", 0)
+}
+
 // Without the issuer's JWKS in the input, the helper never fetches jwksUri: a request carrying a
 // token is not evaluable, one without is still decided.
 func TestJWKSNeverFetched(t *testing.T) {
