@@ -2,9 +2,14 @@
  * verify's mapping of chapter.yaml `expect:` onto live requests, against the real chapter files,
  * and the request part sent for real to a local HTTP server standing in for the ingress gateway.
  */
+import { spawnSync } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
+import os from "node:os";
 import path from "node:path";
+import type { TLSSocket } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_DEMO_USERS, parseDemoUsers } from "../../apps/auth-service/src/config.ts";
 import { effectiveExpectations } from "../../scripts/lib/behaviour/expectations.ts";
@@ -223,5 +228,69 @@ describe("the request part against a local stand-in for the ingress gateway", ()
     const [r] = (await sendPlanned(redirect, { fetchImpl: ingressFetch() })).checks;
     expect(r!.ok).toBe(false);
     expect(r!.message).toMatch(/1x 200; expected HTTP 301/);
+  });
+});
+
+describe("over TLS, as curl --resolve: the Host is the server name, the certificate checked against --ingress-ca", () => {
+  let dir: string;
+  let server: ReturnType<typeof createHttpsServer>;
+  let base: string;
+  let ca: string;
+  const seen: Array<string | false | null> = [];
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), "verify-tls-"));
+    const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"];
+    for (const args of [
+      ["req", "-x509", ...ec, "-keyout", "ca.key", "-out", "ca.crt", "-subj", "/CN=workshop-ca"],
+      [
+        "req",
+        "-x509",
+        ...ec,
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-keyout",
+        "gw.key",
+        "-out",
+        "gw.crt",
+        "-subj",
+        "/CN=portal.workshop.example",
+        "-addext",
+        "subjectAltName=DNS:portal.workshop.example",
+      ],
+    ]) {
+      const r = spawnSync("openssl", args, { cwd: dir, encoding: "utf8" });
+      expect(r.status, r.stderr).toBe(0);
+    }
+    ca = await readFile(path.join(dir, "ca.crt"), "utf8");
+    server = createHttpsServer(
+      { key: await readFile(path.join(dir, "gw.key")), cert: await readFile(path.join(dir, "gw.crt")) },
+      (req, res) => {
+        seen.push((req.socket as TLSSocket).servername);
+        res.setHeader("x-version", "v1");
+        res.end(JSON.stringify({ served: { version: "v1" } }));
+      },
+    );
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    base = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await new Promise<void>((r) => server.close(() => r()));
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("passes with the CA and the expectation's host as SNI; fails without the CA", async () => {
+    const ps = plan("10", { ingressHttps: base }).filter(
+      (p) => p.name === "gateway-serves-portal-over-https",
+    );
+    expect(ps).toHaveLength(1);
+    const ok = await sendPlanned(ps, { fetchImpl: ingressFetch(ca) });
+    expect(ok.checks[0]).toMatchObject({ ok: true });
+    expect(ok.checks[0]!.message).toMatch(/20x 200.*v1 20\/20/);
+    expect(new Set(seen)).toEqual(new Set(["portal.workshop.example"]));
+    const bad = await sendPlanned(ps, { fetchImpl: ingressFetch() });
+    expect(bad.checks[0]!.ok).toBe(false);
+    expect(bad.checks[0]!.message).toMatch(/20x error.*(self-signed|unable to verify|local issuer)/i);
   });
 });
