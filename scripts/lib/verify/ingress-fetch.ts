@@ -7,12 +7,13 @@
  */
 import http from "node:http";
 import https from "node:https";
+import { isIP } from "node:net";
 
 export function ingressFetch(ca?: string): typeof fetch {
   return (async (input: string | URL | Request, init?: RequestInit) => {
     const url = new URL(String(input));
     const headers = { ...((init?.headers as Record<string, string> | undefined) ?? {}) };
-    const host = headers.host ?? url.hostname;
+    const name = (headers.host ?? url.hostname).replace(/:[0-9]+$/, "");
     const body = typeof init?.body === "string" ? init.body : undefined;
     return await new Promise<Response>((resolve, reject) => {
       const options = {
@@ -38,7 +39,8 @@ export function ingressFetch(ca?: string): typeof fetch {
         url.protocol === "https:"
           ? https.request(
               url,
-              { ...options, servername: host.split(":")[0]!, ...(ca ? { ca } : {}) },
+              // No SNI for an IP address (TLS does not allow one); `ca` replaces the system CAs.
+              { ...options, ...(isIP(name) ? {} : { servername: name }), ...(ca ? { ca } : {}) },
               onResponse,
             )
           : http.request(url, options, onResponse);

@@ -108,7 +108,8 @@ export async function sendRequest(r: LiveRequest, o: RequestOptions = {}): Promi
   const statusText = Object.entries(statuses)
     .map(([s, c]) => `${c}x ${s}`)
     .join(", ");
-  const base = `${r.method ?? "GET"} ${r.url}: ${statusText}${errors.length ? ` (${errors.join("; ")})` : ""}`;
+  const host = r.headers?.host ? ` (Host ${r.headers.host})` : "";
+  const base = `${r.method ?? "GET"} ${r.url}${host}: ${statusText}${errors.length ? ` (${errors.join("; ")})` : ""}`;
   const id = `request/${r.name}`;
   if (!statusOk)
     return {

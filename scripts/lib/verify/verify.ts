@@ -188,11 +188,22 @@ export async function verifyCluster(root: string, o: VerifyOptions): Promise<Ver
     fetchImpl: o.fetchImpl ?? ingressFetch(ca),
   });
   checks.push(...sent.checks);
-  for (const n of sent.notSent)
-    notes.push(`not sent: ${n.name} (${path.relative(root, n.file)}:${n.line}): ${n.reason}`);
+  const notSent = sent.notSent.map((n) => ({
+    name: n.name,
+    file: path.relative(root, n.file),
+    line: n.line,
+    reason: n.reason,
+  }));
   if (!planned.length)
     notes.push(
       `no requests: chapter ${chapter.dir} expects none for a ${cluster.role} cluster; --requests FILE adds some`,
     );
-  return { cluster: cluster.name, chapter: chapter.dir, context: kc.getCurrentContext(), checks, notes };
+  return {
+    cluster: cluster.name,
+    chapter: chapter.dir,
+    context: kc.getCurrentContext(),
+    checks,
+    notes,
+    ...(notSent.length ? { notSent } : {}),
+  };
 }
