@@ -61,7 +61,10 @@ describe("chapter expectations -> live requests", () => {
         versionFrom: "header:x-version",
       },
     });
-    expect(byName(ps, "portal-blue-by-default")).toMatchObject({ request: { weights: { v1: 100 } } });
+    expect(byName(ps, "portal-blue-by-default")).toMatchObject({
+      request: { weights: { v1: 100 } },
+      unchecked: ["route"],
+    });
     // From a workload: needs kubectl exec, never sent (and never passed).
     const admins = byName(ps, "admins-get-v2");
     expect(admins.kind).toBe("not-sent");
@@ -204,6 +207,9 @@ describe("the request part against a local stand-in for the ingress gateway", ()
     );
     expect(checks.find((c) => c.id === "request/portal-green-with-cookie")!.message).toMatch(
       /20x 200.*v2 20\/20/,
+    );
+    expect(checks.find((c) => c.id === "request/portal-green-with-cookie")!.message).toMatch(
+      /\(Host portal\.workshop\.example\).*not checked: route\)$/,
     );
     expect(notSent.map((n) => n.name)).toEqual(["expired-token-401"]);
   });

@@ -41,7 +41,14 @@ export interface TokenNeed {
 }
 
 export type Planned =
-  | { kind: "send"; name: string; request: LiveRequest; token?: TokenNeed }
+  | {
+      kind: "send";
+      name: string;
+      request: LiveRequest;
+      token?: TokenNeed;
+      /** `then` fields a request from outside cannot observe (route name, hash policy, ...). */
+      unchecked?: string[];
+    }
   | { kind: "not-sent"; name: string; file: string; line: number; reason: string };
 
 export interface PlanOptions {
@@ -167,7 +174,15 @@ export function planExpectation(r: ExpectRequest, o: PlanOptions): Planned {
     ...(statusNot ? { statusNot } : {}),
     ...(weights && isWrite ? { samples: 1 } : weights && !r.then.weights ? { samples: o.samples ?? 20 } : {}),
   };
-  return { kind: "send", name: r.name, request, ...(token ? { token } : {}) };
+  const observable = new Set(["status", "outcome", "allowed", "destination", "subset", "weights"]);
+  const unchecked = Object.keys(r.then).filter((k) => !observable.has(k));
+  return {
+    kind: "send",
+    name: r.name,
+    request,
+    ...(token ? { token } : {}),
+    ...(unchecked.length ? { unchecked } : {}),
+  };
 }
 
 export function planExpectations(rs: readonly ExpectRequest[], o: PlanOptions): Planned[] {

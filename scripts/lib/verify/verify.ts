@@ -108,12 +108,14 @@ export async function sendPlanned(
         continue;
       }
     }
-    checks.push(
-      await sendRequest(r, {
-        ...(o.confidence !== undefined ? { confidence: o.confidence } : {}),
-        fetchImpl: o.fetchImpl,
-      }),
-    );
+    const result = await sendRequest(r, {
+      ...(o.confidence !== undefined ? { confidence: o.confidence } : {}),
+      fetchImpl: o.fetchImpl,
+    });
+    // Said, so a pass is not read as more than it is.
+    if (p.unchecked)
+      result.message += ` (not observable from outside, not checked: ${p.unchecked.join(", ")})`;
+    checks.push(result);
   }
   return { checks, notSent };
 }
