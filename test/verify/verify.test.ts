@@ -239,6 +239,32 @@ describe("the Kubernetes side against a real kube-apiserver", () => {
     expect(json.summary.failed).toBeGreaterThanOrEqual(4);
     expect(formatVerify(report, "pretty")).toMatch(/FAIL {2}sidecar\/shop\/web-b/);
 
+    // At chapter 15 without --ingress: the chapter's own expectations are listed as not sent
+    // (gateway ones with the hint, workload ones as needing kubectl exec), never as passed;
+    // --requests still adds its own.
+    const at15 = await verifyCluster(ROOT, {
+      cluster: "primary",
+      chapter: "15",
+      kubeconfig: api.kubeconfig,
+      context: "validate",
+      requestsFile: requests,
+    });
+    expect(at15.checks.filter((c) => c.id.startsWith("request/")).map((c) => c.id)).toEqual([
+      "request/apiserver-version",
+    ]);
+    expect(at15.notSent).toHaveLength(31);
+    expect(at15.notSent!.find((n) => n.name === "portal-blue-by-default")).toMatchObject({
+      file: "chapters/10-traffic-splitting-advanced/chapter.yaml",
+      reason: expect.stringMatching(/--ingress-https URL/),
+    });
+    expect(at15.notSent!.find((n) => n.name === "admins-get-v2")!.reason).toMatch(/kubectl exec/);
+    const junit15 = formatVerify(at15, "junit");
+    expect(junit15).toMatch(/: not sent" tests="31" failures="0" skipped="31">/);
+    expect(junit15).toContain(
+      'name="request/portal-blue-by-default">\n      <skipped message="enters through',
+    );
+    expect(formatVerify(at15, "pretty")).toMatch(/; 31 expectations not sent\n$/);
+
     const cli = await run(
       path.join(ROOT, "node_modules/.bin/tsx"),
       [

@@ -11,6 +11,8 @@ export interface VerifyReport {
   checks: CheckResult[];
   /** Explanations (a part not run, and why). */
   notes: string[];
+  /** The chapter's expectations not sent, and why: neither passed nor failed (JUnit: skipped). */
+  notSent?: Array<{ name: string; file: string; line: number; reason: string }>;
 }
 
 export function failedChecks(r: VerifyReport): CheckResult[] {
@@ -34,6 +36,7 @@ export function formatVerify(r: VerifyReport, format: VerifyFormat): string {
       const kind = c.id.split("/")[0]!;
       groups.set(kind, [...(groups.get(kind) ?? []), c]);
     }
+    const skipped = r.notSent ?? [];
     const suites = [...groups].map(([kind, list]) => {
       const cases = list
         .map((c) => {
@@ -45,15 +48,26 @@ export function formatVerify(r: VerifyReport, format: VerifyFormat): string {
         .join("\n");
       return `  <testsuite name="verify ${xml(r.cluster)} at ${xml(r.chapter)}: ${xml(kind)}" tests="${list.length}" failures="${list.filter((c) => !c.ok).length}">\n${cases}\n  </testsuite>`;
     });
+    if (skipped.length)
+      suites.push(
+        `  <testsuite name="verify ${xml(r.cluster)} at ${xml(r.chapter)}: not sent" tests="${skipped.length}" failures="0" skipped="${skipped.length}">\n${skipped
+          .map(
+            (n) =>
+              `    <testcase classname="verify.${xml(r.cluster)}.request" name="request/${xml(n.name)}">\n      <skipped message="${xml(n.reason)}"/>\n    </testcase>`,
+          )
+          .join("\n")}\n  </testsuite>`,
+      );
     return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="pnpm verify" tests="${r.checks.length}" failures="${failed.length}">\n${suites.join("\n")}\n</testsuites>\n`;
   }
   const lines = [`verify: cluster ${r.cluster} at chapter ${r.chapter} (kube context ${r.context})`];
   for (const c of r.checks) lines.push(`  ${c.ok ? "ok  " : "FAIL"}  ${c.id}: ${c.message}`);
+  for (const n of r.notSent ?? []) lines.push(`  --    request/${n.name}: not sent: ${n.reason}`);
   for (const n of r.notes) lines.push(`  note: ${n}`);
   lines.push(
-    failed.length
+    (failed.length
       ? `${failed.length} of ${r.checks.length} checks failed`
-      : `all ${r.checks.length} checks passed`,
+      : `all ${r.checks.length} checks passed`) +
+      (r.notSent?.length ? `; ${r.notSent.length} expectations not sent` : ""),
   );
   return `${lines.join("\n")}\n`;
 }

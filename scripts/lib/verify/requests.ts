@@ -22,6 +22,8 @@ export interface LiveRequest {
   headers?: Record<string, string>;
   /** Expected HTTP status of every response (default: any 2xx). */
   status?: number;
+  /** Instead of `status`: any status but these (a write the mesh must let through). */
+  statusNot?: number[];
   /** Expected split, version -> weight (percentages or proportions). */
   weights?: Record<string, number>;
   /** How many requests for a weighted check (default 200), 1 otherwise. */
@@ -67,6 +69,8 @@ export async function sendRequest(r: LiveRequest, o: RequestOptions = {}): Promi
         const res = await fetchImpl(r.url, {
           method: r.method ?? "GET",
           headers: r.headers ?? {},
+          // The answer itself is checked (a 301 to https is an expectation), not where it leads.
+          redirect: "manual",
           signal: AbortSignal.timeout(o.timeoutMs ?? 10_000),
         });
         const text = await res.text();
@@ -89,18 +93,29 @@ export async function sendRequest(r: LiveRequest, o: RequestOptions = {}): Promi
   await Promise.all(Array.from({ length: Math.min(o.concurrency ?? 8, n) }, worker));
   const seconds = (performance.now() - started) / 1000;
   const statusOk = Object.entries(statuses).every(([s]) =>
-    r.status !== undefined ? Number(s) === r.status : /^2\d\d$/.test(s),
+    r.status !== undefined
+      ? Number(s) === r.status
+      : r.statusNot
+        ? /^\d+$/.test(s) && !r.statusNot.includes(Number(s))
+        : /^2\d\d$/.test(s),
   );
+  const expectedText =
+    r.status !== undefined
+      ? `HTTP ${r.status}`
+      : r.statusNot
+        ? `any status but ${r.statusNot.join("/")}`
+        : "2xx";
   const statusText = Object.entries(statuses)
     .map(([s, c]) => `${c}x ${s}`)
     .join(", ");
-  const base = `${r.method ?? "GET"} ${r.url}: ${statusText}${errors.length ? ` (${errors.join("; ")})` : ""}`;
+  const host = r.headers?.host ? ` (Host ${r.headers.host})` : "";
+  const base = `${r.method ?? "GET"} ${r.url}${host}: ${statusText}${errors.length ? ` (${errors.join("; ")})` : ""}`;
   const id = `request/${r.name}`;
   if (!statusOk)
     return {
       id,
       ok: false,
-      message: `${base}; expected ${r.status !== undefined ? `HTTP ${r.status}` : "2xx"}`,
+      message: `${base}; expected ${expectedText}`,
       seconds,
       statuses,
     };
