@@ -62,46 +62,30 @@ function openssl(args: string[], cwd: string): void {
 function makeCerts(dir: string): void {
   const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"];
   openssl(["req", "-x509", ...ec, "-keyout", "ca.key", "-out", "ca.crt", "-subj", "/CN=validate-ca"], dir);
-  openssl(
-    [
-      "req",
-      "-x509",
-      ...ec,
-      "-CA",
-      "ca.crt",
-      "-CAkey",
-      "ca.key",
-      "-keyout",
-      "server.key",
-      "-out",
-      "server.crt",
-      "-subj",
-      "/CN=kube-apiserver",
-      "-addext",
-      "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc",
-    ],
-    dir,
+  // Both leaf certificates are signed by the CA; they differ in name, subject and extension.
+  const signed = (name: string, subject: string, extension: string) =>
+    openssl(
+      [
+        "req",
+        "-x509",
+        ...ec,
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-keyout",
+        `${name}.key`,
+        "-out",
+        `${name}.crt`,
+      ].concat(["-subj", subject, "-addext", extension]),
+      dir,
+    );
+  signed(
+    "server",
+    "/CN=kube-apiserver",
+    "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc",
   );
-  openssl(
-    [
-      "req",
-      "-x509",
-      ...ec,
-      "-CA",
-      "ca.crt",
-      "-CAkey",
-      "ca.key",
-      "-keyout",
-      "admin.key",
-      "-out",
-      "admin.crt",
-      "-subj",
-      "/O=system:masters/CN=validate-admin",
-      "-addext",
-      "extendedKeyUsage=clientAuth",
-    ],
-    dir,
-  );
+  signed("admin", "/O=system:masters/CN=validate-admin", "extendedKeyUsage=clientAuth");
   openssl(["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "sa.key"], dir);
 }
 
