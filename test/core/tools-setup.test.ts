@@ -47,7 +47,15 @@ describe("ensureTools (the test suite's global setup)", () => {
   it("needs istioctl only under CI (its differential tests skip without it otherwise)", () => {
     expect(toolsForTests({})).not.toContain("istioctl");
     expect(toolsForTests({})).toEqual(
-      expect.arrayContaining(["helm", "helmfile", "kubeconform", "actionlint"]),
+      expect.arrayContaining([
+        "helm",
+        "helmfile",
+        "kubeconform",
+        "actionlint",
+        "kube-apiserver",
+        "etcd",
+        "mesh-sim",
+      ]),
     );
     expect(toolsForTests({ CI: "true" })).toContain("istioctl");
   });

@@ -12,7 +12,17 @@ import { resolveTool } from "../../scripts/lib/tools/resolve.ts";
  * actionlint (workflow test). istioctl only under CI: without CI its differential tests skip.
  */
 export function toolsForTests(env: NodeJS.ProcessEnv): ToolName[] {
-  const tools: ToolName[] = ["helm", "kubeconform", "helmfile", "actionlint"];
+  // kube-apiserver and etcd (the server layer and verify tests) and mesh-sim (the behaviour layer
+  // tests) are used unconditionally: a cold build of any of them inside a test's hook times out.
+  const tools: ToolName[] = [
+    "helm",
+    "kubeconform",
+    "helmfile",
+    "actionlint",
+    "kube-apiserver",
+    "etcd",
+    "mesh-sim",
+  ];
   if (env.CI) tools.push("istioctl");
   return tools;
 }
