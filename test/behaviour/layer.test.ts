@@ -220,6 +220,8 @@ describe("findings", () => {
       const env = {
         ...process.env,
         ISTIO_GITOPS_CACHE: dir,
+        // An empty tool cache too: a caller's own (ISTIO_GITOPS_TOOLS_DIR) may hold a built helper.
+        ISTIO_GITOPS_TOOLS_DIR: dir,
         XDG_CACHE_HOME: dir,
         HOME: dir,
         MESH_SIM_BIN: "",
