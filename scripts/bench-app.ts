@@ -10,7 +10,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { parseArgs } from "node:util";
 import { spawnApp, stopApp, waitForHttp, type AppProcess } from "./lib/app/processes.ts";
-import { freePort } from "./lib/app/stores.ts";
+import { freePort } from "./lib/net/free-port.ts";
 import { parseWrk } from "./lib/app/wrk.ts";
 import { runScenario } from "./lib/perf/runner.ts";
 import { parseDuration, type Scenario } from "./lib/perf/scenario.ts";

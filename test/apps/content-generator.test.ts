@@ -9,7 +9,7 @@ import { generate, styleForVersion } from "../../apps/content-generator/src/phra
 import type { Env } from "../../apps/shared/src/config.ts";
 import { identityFromEnv } from "../../apps/shared/src/identity.ts";
 import type { Service } from "../../apps/shared/src/service.ts";
-import { freePort } from "../../scripts/lib/app/stores.ts";
+import { freePort } from "../../scripts/lib/net/free-port.ts";
 import { json, listen, QUIET } from "./support/stack.ts";
 
 const started: Service[] = [];

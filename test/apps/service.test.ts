@@ -11,7 +11,8 @@ import { peerNameFromVariable, resolvePeers } from "../../apps/shared/src/peers.
 import { connectRedis } from "../../apps/shared/src/queue.ts";
 import { createService, type Service } from "../../apps/shared/src/service.ts";
 import { outboundHeaders, traceContextFrom } from "../../apps/shared/src/trace.ts";
-import { freePort, startRedis } from "../../scripts/lib/app/stores.ts";
+import { freePort } from "../../scripts/lib/net/free-port.ts";
+import { startRedis } from "../../scripts/lib/app/stores.ts";
 import { json, listen, QUIET } from "./support/stack.ts";
 
 const started: Service[] = [];

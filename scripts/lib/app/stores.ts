@@ -7,6 +7,7 @@ import { createServer, Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
+import { freePort } from "../net/free-port.ts";
 
 export const INSTALL_HINT =
   "install them with: sudo bash apps/install-test-deps.sh (Debian/Ubuntu: postgresql redis-server)";
@@ -30,20 +31,6 @@ export function findRedisServer(): string | undefined {
   }
   const found = spawnSync("sh", ["-c", "command -v redis-server"], { encoding: "utf8" });
   return found.status === 0 ? found.stdout.trim() : undefined;
-}
-
-/** A port free right now on 127.0.0.1 (the OS picks it; a tiny race with other processes remains). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port")),
-      );
-    });
-  });
 }
 
 /** Whether something already listens on 127.0.0.1:`port`. */

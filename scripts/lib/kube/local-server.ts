@@ -12,9 +12,9 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { createWriteStream, rmSync } from "node:fs";
 import { mkdtemp, readFile, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { freePort } from "../net/free-port.ts";
 import { TOOL_PINS } from "../tools/pins.ts";
 import { resolveTool, ToolError } from "../tools/resolve.ts";
 import { KubeRest } from "./rest.ts";
@@ -36,18 +36,6 @@ export interface StartOptions {
   log?: (line: string) => void;
   /** How long to wait for /readyz (default 90 s: a cold start on a busy 2-core machine). */
   readyTimeoutMs?: number;
-}
-
-/** A free TCP port on 127.0.0.1 (the kernel's choice, released at once for the server to take). */
-export async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve, reject) => {
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", resolve);
-  });
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
 }
 
 function openssl(args: string[], cwd: string): void {
