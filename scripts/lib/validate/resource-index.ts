@@ -92,6 +92,17 @@ export function podTemplate(
   return undefined;
 }
 
+export type PodTemplate = NonNullable<ReturnType<typeof podTemplate>>;
+
+/** Every workload object that carries a pod template (a Pod's own spec is one), with it, kind by kind. */
+export function* podTemplates(index: ResourceIndex): Generator<[Resource, PodTemplate]> {
+  for (const kind of WORKLOAD_KINDS)
+    for (const r of index.of(kind)) {
+      const t = podTemplate(r);
+      if (t) yield [r, t];
+    }
+}
+
 function workloadOf(r: Resource): Workload | undefined {
   if (r.kind === "WorkloadEntry") {
     const spec = asObj(r.object.spec);

@@ -1,7 +1,7 @@
 import { defineRule, type Report } from "../rule.ts";
 import { asObj, asStringMap, describe, type Resource } from "../resource.ts";
 import { ISTIO_ANNOTATIONS } from "../istio-annotations.ts";
-import { podTemplate, WORKLOAD_KINDS } from "../resource-index.ts";
+import { podTemplates } from "../resource-index.ts";
 
 /** Annotations istioctl never reports (its maturity analyzer's AlwaysIgnoredAnnotations). */
 const IGNORED = new Set(["sidecar.istio.io/status", "gateway.istio.io/controller-version", "istio.io/rev"]);
@@ -59,16 +59,13 @@ export default defineRule({
     };
     for (const kind of ["Namespace", "Service", "Deployment", "Pod"])
       for (const r of index.of(kind)) checkOne(r, r.object.metadata, kind, ["metadata", "annotations"]);
-    for (const kind of WORKLOAD_KINDS) {
-      if (kind === "Pod" || kind === "WorkloadEntry") continue;
-      for (const r of index.of(kind)) {
-        const t = podTemplate(r);
-        if (!t) continue;
-        const metaPath = [...t.path.slice(0, -1), "metadata"];
-        let meta: unknown = r.object;
-        for (const k of metaPath) meta = asObj(meta)[k];
-        checkOne(r, meta, "Pod", [...metaPath, "annotations"]);
-      }
+    for (const [r, t] of podTemplates(index)) {
+      // A Pod's own metadata is checked above; templates are the pod metadata of the other kinds.
+      if (r.kind === "Pod") continue;
+      const metaPath = [...t.path.slice(0, -1), "metadata"];
+      let meta: unknown = r.object;
+      for (const k of metaPath) meta = asObj(meta)[k];
+      checkOne(r, meta, "Pod", [...metaPath, "annotations"]);
     }
     return out;
   },

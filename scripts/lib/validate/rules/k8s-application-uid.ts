@@ -1,6 +1,6 @@
 import { defineRule, type Report } from "../rule.ts";
 import { asArray, asObj, describe } from "../resource.ts";
-import { podTemplate, WORKLOAD_KINDS } from "../resource-index.ts";
+import { podTemplates } from "../resource-index.ts";
 
 const PROXY_UID = 1337;
 
@@ -15,28 +15,24 @@ export default defineRule({
   hint: "run the application as another user ID",
   check({ index }) {
     const out: Report[] = [];
-    for (const kind of WORKLOAD_KINDS) {
-      for (const r of index.of(kind)) {
-        const t = podTemplate(r);
-        if (!t) continue;
-        if (asObj(t.spec.securityContext).runAsUser === PROXY_UID) {
+    for (const [r, t] of podTemplates(index)) {
+      if (asObj(t.spec.securityContext).runAsUser === PROXY_UID) {
+        out.push({
+          resource: r,
+          path: [...t.path, "securityContext", "runAsUser"],
+          message: `${describe(r)} runs its pods as UID ${PROXY_UID}, the sidecar's`,
+        });
+      }
+      for (const field of ["containers", "initContainers"]) {
+        asArray(t.spec[field]).forEach((c, i) => {
+          const co = asObj(c);
+          if (co.name === "istio-proxy" || asObj(co.securityContext).runAsUser !== PROXY_UID) return;
           out.push({
             resource: r,
-            path: [...t.path, "securityContext", "runAsUser"],
-            message: `${describe(r)} runs its pods as UID ${PROXY_UID}, the sidecar's`,
+            path: [...t.path, field, i, "securityContext", "runAsUser"],
+            message: `${describe(r)} container '${String(co.name)}' runs as UID ${PROXY_UID}, the sidecar's`,
           });
-        }
-        for (const field of ["containers", "initContainers"]) {
-          asArray(t.spec[field]).forEach((c, i) => {
-            const co = asObj(c);
-            if (co.name === "istio-proxy" || asObj(co.securityContext).runAsUser !== PROXY_UID) return;
-            out.push({
-              resource: r,
-              path: [...t.path, field, i, "securityContext", "runAsUser"],
-              message: `${describe(r)} container '${String(co.name)}' runs as UID ${PROXY_UID}, the sidecar's`,
-            });
-          });
-        }
+        });
       }
     }
     return out;

@@ -1,6 +1,6 @@
 import { defineRule, type Report } from "../rule.ts";
 import { asArray, asObj, describe } from "../resource.ts";
-import { podTemplate, WORKLOAD_KINDS } from "../resource-index.ts";
+import { podTemplates } from "../resource-index.ts";
 
 const PROBES = ["livenessProbe", "readinessProbe", "startupProbe"];
 
@@ -15,34 +15,30 @@ export default defineRule({
   hint: "use the name of one of the container's `ports`, or the port number",
   check({ index }) {
     const out: Report[] = [];
-    for (const kind of WORKLOAD_KINDS) {
-      for (const r of index.of(kind)) {
-        const t = podTemplate(r);
-        if (!t) continue;
-        for (const field of ["containers", "initContainers"]) {
-          asArray(t.spec[field]).forEach((c, i) => {
-            const co = asObj(c);
-            if (
-              co.livenessProbe === undefined &&
-              co.readinessProbe === undefined &&
-              co.startupProbe === undefined
-            )
-              return;
-            const names = asArray(co.ports).map((p) => asObj(p).name);
-            for (const probe of PROBES) {
-              const pr = asObj(co[probe]);
-              for (const handler of ["httpGet", "tcpSocket", "grpc"]) {
-                const port = asObj(pr[handler]).port;
-                if (typeof port !== "string" || /^\d+$/.test(port) || names.includes(port)) continue;
-                out.push({
-                  resource: r,
-                  path: [...t.path, field, i, probe, handler, "port"],
-                  message: `${describe(r)} container '${String(co.name)}' ${probe} uses port '${port}', which the container does not declare (its named ports: ${names.filter(Boolean).join(", ") || "none"})`,
-                });
-              }
+    for (const [r, t] of podTemplates(index)) {
+      for (const field of ["containers", "initContainers"]) {
+        asArray(t.spec[field]).forEach((c, i) => {
+          const co = asObj(c);
+          if (
+            co.livenessProbe === undefined &&
+            co.readinessProbe === undefined &&
+            co.startupProbe === undefined
+          )
+            return;
+          const names = asArray(co.ports).map((p) => asObj(p).name);
+          for (const probe of PROBES) {
+            const pr = asObj(co[probe]);
+            for (const handler of ["httpGet", "tcpSocket", "grpc"]) {
+              const port = asObj(pr[handler]).port;
+              if (typeof port !== "string" || /^\d+$/.test(port) || names.includes(port)) continue;
+              out.push({
+                resource: r,
+                path: [...t.path, field, i, probe, handler, "port"],
+                message: `${describe(r)} container '${String(co.name)}' ${probe} uses port '${port}', which the container does not declare (its named ports: ${names.filter(Boolean).join(", ") || "none"})`,
+              });
             }
-          });
-        }
+          }
+        });
       }
     }
     return out;

@@ -1,6 +1,6 @@
 import { defineRule, type Report } from "../rule.ts";
 import { asObj, describe } from "../resource.ts";
-import { podTemplate, WORKLOAD_KINDS } from "../resource-index.ts";
+import { podTemplates } from "../resource-index.ts";
 
 export default defineRule({
   code: "k8s/service-account-not-found",
@@ -14,25 +14,21 @@ export default defineRule({
   check({ index }) {
     if (!index.knows("ServiceAccount")) return [];
     const out: Report[] = [];
-    for (const kind of WORKLOAD_KINDS) {
-      for (const r of index.of(kind)) {
-        const t = podTemplate(r);
-        if (!t) continue;
-        const field =
-          typeof t.spec.serviceAccountName === "string"
-            ? "serviceAccountName"
-            : typeof t.spec.serviceAccount === "string"
-              ? "serviceAccount"
-              : undefined;
-        if (!field) continue;
-        const sa = String(asObj(t.spec)[field]);
-        if (index.hasServiceAccount(r.ns, sa)) continue;
-        out.push({
-          resource: r,
-          path: [...t.path, field],
-          message: `${describe(r)} runs as service account '${sa}', which does not exist in namespace ${r.ns}`,
-        });
-      }
+    for (const [r, t] of podTemplates(index)) {
+      const field =
+        typeof t.spec.serviceAccountName === "string"
+          ? "serviceAccountName"
+          : typeof t.spec.serviceAccount === "string"
+            ? "serviceAccount"
+            : undefined;
+      if (!field) continue;
+      const sa = String(asObj(t.spec)[field]);
+      if (index.hasServiceAccount(r.ns, sa)) continue;
+      out.push({
+        resource: r,
+        path: [...t.path, field],
+        message: `${describe(r)} runs as service account '${sa}', which does not exist in namespace ${r.ns}`,
+      });
     }
     return out;
   },
