@@ -24,7 +24,6 @@ runMain(async () => {
     },
     HELP,
   );
-  if (!parsed) return 0;
   const { cluster, values } = parsed;
   const git = new Git(await repoRootFromCwd());
   if (!values["no-fetch"] && (await git.hasRemote("origin"))) await fetchMeshTags(git, progress);

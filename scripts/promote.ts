@@ -25,7 +25,6 @@ runMain(async () => {
     },
     HELP,
   );
-  if (!parsed) return 0;
   const { cluster, values } = parsed;
   const result = await promote(await repoRootFromCwd(), {
     cluster,

@@ -24,7 +24,6 @@ runMain(async () => {
     },
     HELP,
   );
-  if (!parsed) return 0;
   const { cluster, values } = parsed;
   if ((values.to === undefined) === (values.steps === undefined))
     throw new UsageError(`give --to <tag> or --steps K\n${HELP}`);

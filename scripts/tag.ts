@@ -23,7 +23,6 @@ runMain(async () => {
     },
     HELP,
   );
-  if (!parsed) return 0;
   const { cluster, values } = parsed;
   const git = new Git(await repoRootFromCwd());
   const result = await createMeshTag(git, {

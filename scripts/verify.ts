@@ -55,14 +55,9 @@ runMain(async () => {
       "ingress-ca": { type: "string" },
       confidence: { type: "string" },
       format: { type: "string", short: "f", default: "pretty" },
-      help: { type: "boolean", short: "h", default: false },
     },
     HELP,
   );
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
   if (positionals.length !== 1) throw new UsageError(`name one cluster\n${HELP}`);
   const format = values.format as VerifyFormat;
   if (!VERIFY_FORMATS.includes(format))
