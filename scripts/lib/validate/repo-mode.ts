@@ -252,11 +252,15 @@ export async function collectRepo(
   const yaml = await repoYamlFiles(root, config.limits.maxBytes);
   findings.push(...yaml.findings);
   const yamlFiles = yaml.files;
-  const brokenFiles = new Set(
-    yamlFiles
-      .filter((f) => parseYaml(f.text, f.file).findings.some((x) => x.rule === "yaml/syntax"))
-      .map((f) => f.file),
-  );
+  // The repository files that do not parse, asked for only when a composition fails: the hardened
+  // parser is slow, and a clean run never needs it.
+  let broken: Set<string> | undefined;
+  const brokenFiles = (): ReadonlySet<string> =>
+    (broken ??= new Set(
+      yamlFiles
+        .filter((f) => parseYaml(f.text, f.file).findings.some((x) => x.rule === "yaml/syntax"))
+        .map((f) => f.file),
+    ));
   const scopes: Scope[] = [
     {
       files: yamlFiles,
@@ -318,13 +322,13 @@ export async function collectRepo(
             context: `cluster ${cluster.name} at chapter ${chapter.dir}${pinNote ? ` (${pinNote})` : ""}`,
           };
           if (e instanceof FindingsError) {
-            findings.push(...withoutCascades(e.findings, brokenFiles).map((f) => ({ ...f, ...where })));
+            findings.push(...withoutCascades(e.findings, brokenFiles()).map((f) => ({ ...f, ...where })));
             continue;
           }
           if (e instanceof UsageError) throw e;
           const message = (e as Error).message;
           // A render that fails because a source file does not parse adds nothing to that file's finding.
-          if ([...brokenFiles].some((b) => message.includes(path.basename(b)))) continue;
+          if ([...brokenFiles()].some((b) => message.includes(path.basename(b)))) continue;
           findings.push({
             file: chapter.file,
             line: 1,
