@@ -45,6 +45,7 @@ export const FIXTURE_REPO: RepoFacts = {
   clusterNames: new Set(["remote"]),
   clusterServers: new Set(),
   repoURLs: new Set(["https://git.example.com/workshop.git"]),
+  meshClusterIDs: new Set(["primary", "remote"]),
   // What an images workflow like .github/workflows/images.yaml reads as: two services, the
   // appVersion tag and per-commit tags.
   publishedImages: {

@@ -3,7 +3,11 @@
  * refuse: strconv, netip.ParsePrefix, resource.ParseQuantity, the agent's ProxyConfig validation.
  */
 import { describe, expect, it } from "vitest";
-import { INJECT_VALIDATION, prefixError, proxyConfigError } from "../../scripts/lib/validate/inject-validation.ts";
+import {
+  INJECT_VALIDATION,
+  prefixError,
+  proxyConfigError,
+} from "../../scripts/lib/validate/inject-validation.ts";
 
 const check = (name: string, value: string) => INJECT_VALIDATION[name]!(value);
 

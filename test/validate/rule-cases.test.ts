@@ -213,3 +213,105 @@ ${hook("istio-sidecar-injector-1-30", "1-30")}`;
     expect(await rulesHit("istio/injection-webhook", distinct)).toEqual([]);
   });
 });
+
+describe("gateway routes and the subsets of a host's own VirtualService (IST0140)", () => {
+  const mesh = (ns: string, host: string) => `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews, namespace: ${ns}}
+spec:
+  hosts: [${host}]
+  http:
+    - route: [{destination: {host: ${host}, subset: v1}}]
+`;
+  const ingress = (ns: string, host: string) => `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: ingress, namespace: ${ns}}
+spec:
+  hosts: [shop.example.com]
+  gateways: [istio-ingress/public]
+  http:
+    - route: [{destination: {host: ${host}}}]
+`;
+  const rule = "vs/gateway-route-skips-subsets";
+  it("a short host and its FQDN are one host; two short hosts of two namespaces are two", async () => {
+    expect(await rulesHit(rule, `${mesh("demo", "reviews")}---\n${ingress("demo", "reviews")}`)).toHaveLength(
+      1,
+    );
+    expect(
+      await rulesHit(
+        rule,
+        `${mesh("demo", "reviews")}---\n${ingress("web", "reviews.demo.svc.cluster.local")}`,
+      ),
+    ).toHaveLength(1);
+    // istioctl compares the strings and would report this one: `reviews` of web is another Service.
+    expect(await rulesHit(rule, `${mesh("demo", "reviews")}---\n${ingress("web", "reviews")}`)).toEqual([]);
+  });
+  it("expands short names in a custom cluster domain", async () => {
+    const yaml = `${mesh("demo", "reviews")}---\n${ingress("web", "reviews.demo.svc.corp.internal")}`;
+    expect(await rulesHit(rule, yaml, corp)).toHaveLength(1);
+    expect(await rulesHit(rule, yaml)).toEqual([]);
+  });
+  it("a VirtualService bound only to `mesh` is not a gateway route", async () => {
+    const meshOnly = ingress("demo", "reviews").replace("[istio-ingress/public]", "[mesh]");
+    expect(await rulesHit(rule, `${mesh("demo", "reviews")}---\n${meshOnly}`)).toEqual([]);
+  });
+});
+
+describe("mesh-wide ISTIO_MUTUAL DestinationRules and exportTo (KIA0204)", () => {
+  const wide = (host: string, exportTo = "'*'") => `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: mtls, namespace: istio-system}
+spec:
+  host: "${host}"
+  exportTo: [${exportTo}]
+  trafficPolicy: {tls: {mode: ISTIO_MUTUAL}}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews, namespace: demo}
+spec:
+  host: reviews
+  trafficPolicy: {connectionPool: {tcp: {maxConnections: 10}}}
+`;
+  const rule = "dr/mesh-mtls-overridden";
+  it("a wide rule the specific one's namespace cannot see is not overridden there", async () => {
+    expect(await rulesHit(rule, wide("*.local"))).toHaveLength(1);
+    expect(await rulesHit(rule, wide("*.local", "'.'"))).toEqual([]);
+    expect(await rulesHit(rule, wide("*.local", "demo"))).toHaveLength(1);
+  });
+  it("namespace-wide hosts in the configured cluster domain, not another namespace's", async () => {
+    expect(await rulesHit(rule, wide("*.demo.svc.corp.internal"), corp)).toHaveLength(1);
+    expect(await rulesHit(rule, wide("*.other.svc.corp.internal"), corp)).toEqual([]);
+    expect(await rulesHit(rule, wide("*"))).toHaveLength(1);
+  });
+});
+
+describe("meshNetworks registries in repo mode (IST0126)", () => {
+  const cm = (registry: string) => `apiVersion: v1
+kind: ConfigMap
+metadata: {name: istio, namespace: istio-system}
+data:
+  meshNetworks: |-
+    networks:
+      network2:
+        endpoints: [{fromRegistry: ${registry}}]
+        gateways: [{address: 192.0.2.10, port: 15443}]
+`;
+  const rule = "istio/mesh-networks-registry";
+  const inMesh = (s: Scope): Scope => ({
+    ...s,
+    repo: {
+      pathExists: () => true,
+      clusterNames: new Set(),
+      clusterServers: new Set(),
+      repoURLs: new Set(),
+      meshClusterIDs: new Set(["primary", "remote"]),
+    },
+  });
+  it("a cluster of the same mesh is a registry once its remote secret exists; without repo facts it is not", async () => {
+    expect(await rulesHit(rule, cm("remote"), inMesh)).toEqual([]);
+    expect(await rulesHit(rule, cm("remote"))).toHaveLength(1);
+    expect(await rulesHit(rule, cm("Kubernetes"))).toEqual([]);
+    expect(await rulesHit(rule, cm("remote-2"), inMesh)).toHaveLength(1);
+  });
+});

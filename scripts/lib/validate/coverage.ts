@@ -33,14 +33,8 @@ export const PEER_CODES: Readonly<Record<string, readonly [string, string]>> = {
   IST0116: ["DeploymentAssociatedToMultipleServices", ""],
   IST0118: ["PortNameIsNotUnderNamingConvention", ""],
   IST0123: ["NamespaceMultipleInjectionLabels", ""],
-  IST0125: [
-    "InvalidAnnotation",
-    "not implemented: needs the injector's validation of each annotation's value (istiod's inject.AnnotationValidation)",
-  ],
-  IST0126: [
-    "UnknownMeshNetworksServiceRegistry",
-    "not implemented: meshNetworks registries name the clusters istiod's remote secrets register, which are created at install time (istioctl create-remote-secret), not rendered",
-  ],
+  IST0125: ["InvalidAnnotation", ""],
+  IST0126: ["UnknownMeshNetworksServiceRegistry", ""],
   IST0127: ["NoMatchingWorkloadsFound", ""],
   IST0128: ["NoServerCertificateVerificationDestinationLevel", ""],
   IST0129: ["NoServerCertificateVerificationPortLevel", ""],
@@ -60,10 +54,7 @@ export const PEER_CODES: Readonly<Record<string, readonly [string, string]>> = {
     "compares the certificate bytes of Secrets, which are never committed (cert-manager issues them on the cluster)",
   ],
   IST0139: ["InvalidWebhook", ""],
-  IST0140: [
-    "IngressRouteRulesNotAffected",
-    "not implemented: istioctl reports it for a VirtualService whose gateways the Kubernetes Ingress controller owns; the workshop has no Ingress resources",
-  ],
+  IST0140: ["IngressRouteRulesNotAffected", ""],
   IST0141: [
     "InsufficientPermissions",
     "about the installing user's RBAC on a live cluster (istioctl precheck)",
@@ -122,10 +113,7 @@ export const PEER_CODES: Readonly<Record<string, readonly [string, string]>> = {
   IST0172: ["FutureUnsupportedGatewayAPIVersion", "not implemented: see IST0156"],
   IST0173: ["DestinationRuleSubsetNotSelectPods", ""],
   IST0174: ["UnknownDestinationRuleHost", ""],
-  IST0175: [
-    "JwksUriFetchUnrestricted",
-    "not implemented: an istiod environment setting (BLOCKED_CIDRS_IN_JWKS_URIS) that hardens istiod against SSRF; it says nothing wrong about the manifests",
-  ],
+  IST0175: ["JwksUriFetchUnrestricted", ""],
   IST0176: ["GatewayAPICRDVersionBelowMinimum", "not implemented: see IST0156"],
   IST0177: ["ConflictingServiceEntryProtocol", ""],
   KIA0002: ["generic.multimatch.selectorless", ""],
@@ -150,10 +138,7 @@ export const PEER_CODES: Readonly<Record<string, readonly [string, string]>> = {
   KIA0201: ["destinationrules.multimatch", ""],
   KIA0202: ["destinationrules.nodest.matchingregistry", ""],
   KIA0203: ["destinationrules.nodest.subsetlabels", ""],
-  KIA0204: [
-    "destinationrules.trafficpolicy.notlssettings",
-    "not implemented: Kiali's warning that a mesh-wide DestinationRule's TLS settings are overridden by a more specific one; intentional in most meshes",
-  ],
+  KIA0204: ["destinationrules.trafficpolicy.notlssettings", ""],
   KIA0205: [
     "destinationrules.mtls.meshpolicymissing",
     "deprecated by auto mTLS: Kiali's pre-auto-mTLS pairing of DestinationRules with PeerAuthentications; the real conflict (ISTIO_MUTUAL against DISABLE) is `dr/mtls-conflict`",

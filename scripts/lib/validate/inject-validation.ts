@@ -47,7 +47,8 @@ function cidrList(value: string): string | undefined {
 function portList(value: string): string | undefined {
   const v = value.trim();
   if (v === "") return undefined;
-  for (const p of v.split(",")) if (parseUint(p.trim(), 65535) === undefined) return `'${p}' is not a port (0-65535)`;
+  for (const p of v.split(","))
+    if (parseUint(p.trim(), 65535) === undefined) return `'${p}' is not a port (0-65535)`;
   return undefined;
 }
 
@@ -66,7 +67,9 @@ function interfaces(value: string): string | undefined {
 /** Kubernetes resource.ParseQuantity: sign, digits with an optional fraction, one known suffix. */
 const QUANTITY = /^[+-]?\d*(?:\.\d*)?(?:[numkMGTPE]|[KMGTPE]i|[eE][+-]?\d+)?$/;
 function quantity(value: string): string | undefined {
-  return value !== "" && QUANTITY.test(value) ? undefined : `'${value}' is not a Kubernetes quantity (50m, 128Mi)`;
+  return value !== "" && QUANTITY.test(value)
+    ? undefined
+    : `'${value}' is not a Kubernetes quantity (50m, 128Mi)`;
 }
 
 /** strconv.ParseBool. */
@@ -136,11 +139,9 @@ export function proxyConfigError(value: string): string | undefined {
   for (const k of ["proxyAdminPort", "statusPort"])
     if (has(k)) {
       const p = int32(pc[k]);
-      if (p === undefined || p < 1 || p > 65535)
-        field(k, "must be a port number in the range 1..65535");
+      if (p === undefined || p < 1 || p > 65535) field(k, "must be a port number in the range 1..65535");
     }
-  if (has("concurrency") && int32(pc.concurrency) === undefined)
-    field("concurrency", "must be an integer");
+  if (has("concurrency") && int32(pc.concurrency) === undefined) field("concurrency", "must be an integer");
   if (has("holdApplicationUntilProxyStarts") && !isYamlBool(pc.holdApplicationUntilProxyStarts))
     field("holdApplicationUntilProxyStarts", "must be true or false");
   for (const k of ["drainDuration", "terminationDrainDuration"])

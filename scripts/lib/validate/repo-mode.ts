@@ -159,6 +159,9 @@ function repoFacts(
       model.clusters.map((c) => c.argocd.destination.server).filter((n): n is string => !!n),
     ),
     repoURLs: new Set(model.clusters.map((c) => c.argocd.repoURL)),
+    meshClusterIDs: new Set(
+      model.clusters.filter((c) => c.istio.meshID === cluster.istio.meshID).map((c) => c.istio.clusterName),
+    ),
     ...(images ? { publishedImages: images } : {}),
   };
 }

@@ -50,6 +50,12 @@ export interface RepoFacts {
    * there is no such workflow): `k8s/image-not-published` checks the app images against it.
    */
   publishedImages?: PublishedImages;
+  /**
+   * The cluster IDs (cluster.yaml `istio.clusterName`) of every cluster of this cluster's mesh
+   * (same meshID), itself included: the service registries its istiod has once the remote
+   * secrets, created at install time and never rendered, are in place.
+   */
+  meshClusterIDs?: ReadonlySet<string>;
 }
 
 export interface RuleContext {

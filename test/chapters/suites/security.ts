@@ -115,6 +115,19 @@ describe("15 JWT", () => {
     expect(env.PILOT_JWT_ENABLE_REMOTE_JWKS).toBe("hybrid");
     expect(env.EXTERNAL_ISTIOD).toBe("true");
   });
+
+  it("keeps istiod's own JWKS fetches out of private, loopback and link-local ranges (IST0175)", async () => {
+    const blocked = String(
+      (await rendered("primary", 15)).values("istiod").pilot.env.BLOCKED_CIDRS_IN_JWKS_URIS,
+    );
+    const cidrs = blocked.split(",");
+    for (const c of ["169.254.0.0/16", "127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"])
+      expect(cidrs).toContain(c);
+    // Not before the chapter that brings RequestAuthentications.
+    expect(
+      (await rendered("primary", 14)).values("istiod").pilot.env.BLOCKED_CIDRS_IN_JWKS_URIS,
+    ).toBeUndefined();
+  });
 });
 
 describe("16 mTLS and authorization", () => {

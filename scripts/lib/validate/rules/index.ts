@@ -98,6 +98,10 @@ import { workloadGroupDuplicateLabels, workloadGroupServiceAccount } from "./wor
 import istioAnnotation from "./istio-annotation.ts";
 import istioInjectionWebhook from "./istio-injection-webhook.ts";
 import authzForeignTrustDomain from "./authz-foreign-trust-domain.ts";
+import authzJwksFetchUnrestricted from "./authz-jwks-fetch-unrestricted.ts";
+import vsGatewayRouteSkipsSubsets from "./vs-gateway-route-skips-subsets.ts";
+import drMeshMtlsOverridden from "./dr-mesh-mtls-overridden.ts";
+import istioMeshNetworksRegistry from "./istio-mesh-networks-registry.ts";
 
 export const SEMANTIC_RULES: readonly Rule[] = [
   vsDestinationHost,
@@ -199,6 +203,10 @@ export const SEMANTIC_RULES: readonly Rule[] = [
   argocdSyncOptionConflict,
   argocdChartPinned,
   platformServiceNotFound,
+  authzJwksFetchUnrestricted,
+  vsGatewayRouteSkipsSubsets,
+  drMeshMtlsOverridden,
+  istioMeshNetworksRegistry,
 ];
 
 const meta = (m: RuleMeta): RuleMeta => m;
