@@ -82,10 +82,7 @@ export const PEER_CODES: Readonly<Record<string, readonly [string, string]>> = {
   IST0153: ["EnvoyFilterUsesAddOperationIncorrectly", ""],
   IST0154: ["EnvoyFilterUsesRemoveOperationIncorrectly", ""],
   IST0155: ["EnvoyFilterUsesRelativeOperationWithProxyVersion", ""],
-  IST0156: [
-    "UnsupportedGatewayAPIVersion",
-    "not implemented: the Gateway API CRDs are not part of the workshop's render (it uses Istio's own Gateway)",
-  ],
+  IST0156: ["UnsupportedGatewayAPIVersion", ""],
   IST0157: ["InvalidTelemetryProvider", ""],
   IST0158: ["PodsIstioProxyImageMismatchInNamespace", "needs running pods' proxy images"],
   IST0159: ["ConflictingTelemetryWorkloadSelectors", ""],
@@ -100,14 +97,8 @@ export const PEER_CODES: Readonly<Record<string, readonly [string, string]>> = {
     "about an external control plane's webhook URL; the workshop runs istiod in the primary cluster",
   ],
   IST0164: ["ExternalControlPlaneAddressIsNotAHostname", "about an external control plane (see IST0163)"],
-  IST0165: [
-    "ReferencedInternalGateway",
-    "not implemented: about Gateway API gateways istiod generates (`istio.io/gateway-name`), which the workshop does not use",
-  ],
-  IST0166: [
-    "IneffectiveSelector",
-    "not implemented: about policies selecting the pods of Gateway API gateways, which istiod creates on the cluster",
-  ],
+  IST0165: ["ReferencedInternalGateway", ""],
+  IST0166: ["IneffectiveSelector", ""],
   IST0167: [
     "IneffectivePolicy",
     "not implemented: about Ambient-mode policies without a waypoint; the workshop runs sidecars",
@@ -116,14 +107,14 @@ export const PEER_CODES: Readonly<Record<string, readonly [string, string]>> = {
   IST0169: ["UpdateIncompatibility", "compares with a live installation during `istioctl upgrade`"],
   IST0170: ["MultiClusterInconsistentService", ""],
   IST0171: ["NegativeConditionStatus", "reads `status.conditions`, which only a live cluster fills in"],
-  IST0172: ["FutureUnsupportedGatewayAPIVersion", "not implemented: see IST0156"],
+  IST0172: ["FutureUnsupportedGatewayAPIVersion", ""],
   IST0173: ["DestinationRuleSubsetNotSelectPods", ""],
   IST0174: ["UnknownDestinationRuleHost", ""],
   IST0175: [
     "JwksUriFetchUnrestricted",
     "not implemented: an istiod environment setting (BLOCKED_CIDRS_IN_JWKS_URIS) that hardens istiod against SSRF; it says nothing wrong about the manifests",
   ],
-  IST0176: ["GatewayAPICRDVersionBelowMinimum", "not implemented: see IST0156"],
+  IST0176: ["GatewayAPICRDVersionBelowMinimum", ""],
   IST0177: ["ConflictingServiceEntryProtocol", ""],
   KIA0002: ["generic.multimatch.selectorless", ""],
   KIA0003: ["generic.multimatch.selector", ""],
@@ -220,14 +211,8 @@ export const PEER_CODES: Readonly<Record<string, readonly [string, string]>> = {
   KIA1317: ["workload.ambient.authpolicybutnowaypoint", "not implemented: Ambient mode"],
   KIA1401: ["k8sroutes.nok8sgateway", ""],
   KIA1402: ["k8sroutes.nohost.namenotfound", ""],
-  KIA1501: [
-    "k8sgateways.multimatch.listener",
-    "not implemented: listener conflicts between Gateway API Gateways (the workshop serves ingress through Istio's Gateway)",
-  ],
-  KIA1502: [
-    "k8sgateways.multimatch.ip",
-    "not implemented: address conflicts between Gateway API Gateways (see KIA1501)",
-  ],
+  KIA1501: ["k8sgateways.multimatch.listener", ""],
+  KIA1502: ["k8sgateways.multimatch.ip", ""],
   KIA1503: [
     "k8sgateways.unique.listener",
     "the Gateway API CRDs' own CEL rules check listener uniqueness (`cel/rule`)",

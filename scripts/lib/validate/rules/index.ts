@@ -100,6 +100,12 @@ import { workloadGroupDuplicateLabels, workloadGroupServiceAccount } from "./wor
 import istioAnnotation from "./istio-annotation.ts";
 import istioInjectionWebhook from "./istio-injection-webhook.ts";
 import authzForeignTrustDomain from "./authz-foreign-trust-domain.ts";
+import gwapiCrdServedVersions from "./gwapi-crd-served-versions.ts";
+import gwapiCrdBelowMinimum from "./gwapi-crd-below-minimum.ts";
+import gwapiDuplicateListener from "./gwapi-duplicate-listener.ts";
+import gwapiDuplicateAddress from "./gwapi-duplicate-address.ts";
+import vsInternalGateway from "./vs-internal-gateway.ts";
+import policyIneffectiveSelector from "./policy-ineffective-selector.ts";
 
 export const SEMANTIC_RULES: readonly Rule[] = [
   vsDestinationHost,
@@ -203,6 +209,12 @@ export const SEMANTIC_RULES: readonly Rule[] = [
   argocdSyncOptionConflict,
   argocdChartPinned,
   platformServiceNotFound,
+  gwapiCrdServedVersions,
+  gwapiCrdBelowMinimum,
+  gwapiDuplicateListener,
+  gwapiDuplicateAddress,
+  vsInternalGateway,
+  policyIneffectiveSelector,
 ];
 
 const meta = (m: RuleMeta): RuleMeta => m;
