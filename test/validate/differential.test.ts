@@ -124,12 +124,15 @@ export const PARTIAL_EXCEPTIONS: Array<{
 ];
 
 function sameResource(f: ValidationFinding, o: ReturnType<typeof parseOrigin>): boolean {
-  return (
-    !o ||
-    (f.resource?.kind === o.kind &&
-      f.resource?.name === o.name &&
-      (o.namespace === undefined || (f.resource?.namespace ?? "default") === o.namespace))
-  );
+  if (!o) return true;
+  if (f.resource?.kind !== o.kind) return false;
+  if (
+    f.resource.name === o.name &&
+    (o.namespace === undefined || (f.resource.namespace ?? "default") === o.namespace)
+  )
+    return true;
+  // A cluster-scoped object's name has dots of its own (a CRD's `plural.group`): not `name.namespace`.
+  return f.resource.namespace === undefined && f.resource.name === `${o.name}.${o.namespace ?? ""}`;
 }
 
 async function analyze(files: string[]): Promise<IstioMessage[]> {
