@@ -190,6 +190,7 @@ const ruleSets: Array<[string, string[]]> = [
   ["bookinfo", filesUnder(path.join(FIXTURES, "bookinfo"))],
   ["helloworld", filesUnder(path.join(FIXTURES, "samples", "helloworld"))],
   ["multicluster samples", filesUnder(path.join(FIXTURES, "samples", "multicluster"))],
+  ["Gateway API samples", filesUnder(path.join(FIXTURES, "samples", "gateway-api"))],
   ...SEMANTIC_RULES.flatMap((r) =>
     (["fail", "pass"] as const).map(
       (kind) =>
