@@ -24,8 +24,9 @@ export default defineRule({
         if (!sel) continue;
         const gateways = new Set<string>();
         for (const w of index.workloadsSelected(sel.labels, r.ns)) {
+          // Pods of the mesh's other clusters follow their own cluster's policies.
           const name = w.labels[GATEWAY_NAME_LABEL];
-          if (name !== undefined) gateways.add(name);
+          if (name !== undefined && !w.resource?.peer) gateways.add(name);
         }
         for (const gw of [...gateways].sort())
           out.push({
