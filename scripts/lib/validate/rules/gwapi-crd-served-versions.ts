@@ -4,10 +4,19 @@ import { GWAPI } from "./gwapi-util.ts";
 
 /**
  * `istioctl x precheck`'s Gateway API check (istioctl/pkg/precheck, checkGatewayAPIs): the kinds
- * whose CRD must serve v1beta1 (what istiod still reads) and the kinds whose CRD should serve v1.
+ * whose CRD must serve v1beta1 (IST0156) and the kinds whose CRD must serve v1 (IST0172).
  */
 const NEEDS_V1BETA1 = new Set(["Gateway", "GatewayClass", "HTTPRoute", "ReferenceGrant"]);
 const NEEDS_V1 = new Set(["Gateway", "GatewayClass", "HTTPRoute", "GRPCRoute"]);
+
+/** The version istiod 1.30 watches each kind at (pkg/config/schema/gvk at the pinned commit). */
+const ISTIOD_READS: Record<string, string> = {
+  Gateway: "v1",
+  GatewayClass: "v1",
+  HTTPRoute: "v1",
+  GRPCRoute: "v1",
+  ReferenceGrant: "v1beta1",
+};
 
 export default defineRule({
   code: "gwapi/crd-served-versions",
@@ -16,7 +25,7 @@ export default defineRule({
   anchors: ["IST0156", "IST0172"],
   title: "Gateway API CRDs serve the API versions Istio reads",
   description:
-    "A CustomResourceDefinition of the Gateway API group in the render (installed by a chart or by the files themselves) must serve the versions Istio 1.30 uses, as `istioctl x precheck` checks: `v1beta1` for Gateway, GatewayClass, HTTPRoute and ReferenceGrant (an error, IST0156: istiod cannot watch them) and `v1` for Gateway, GatewayClass, HTTPRoute and GRPCRoute (a warning, IST0172: the next Istio versions read only v1). Versions with `served: false` do not count. Renders without Gateway API CRDs are not concerned.",
+    "A CustomResourceDefinition of the Gateway API group in the render (installed by a chart or by the files themselves) must serve the versions `istioctl x precheck` asks for: `v1beta1` for Gateway, GatewayClass, HTTPRoute and ReferenceGrant (IST0156) and `v1` for Gateway, GatewayClass, HTTPRoute and GRPCRoute (IST0172). Versions with `served: false` do not count. A missing version istiod 1.30 watches the kind at (v1, v1beta1 for ReferenceGrant) is an error: istiod does not see those resources at all. A missing v1beta1 of a kind istiod reads at v1, which it still serves, is only a warning (istioctl rates it an error, from the days istiod read v1beta1). Renders without Gateway API CRDs are not concerned.",
   hint: "install the Gateway API CRDs of a release Istio 1.30 supports (the standard channel of v1.5.x), instead of an older bundle",
   check({ index }) {
     const out: Report[] = [];
@@ -30,20 +39,24 @@ export default defineRule({
         .map((v) => asString(v.name) ?? "")
         .sort();
       const has = served.length ? served.join(",") : "none";
+      // Missing the version istiod watches the kind at: it does not see these resources at all.
+      const blind = (v: string) => ISTIOD_READS[kind] === v;
+      const unseen = `: istiod 1.30 reads ${kind} at that version and sees none of these resources`;
       if (NEEDS_V1BETA1.has(kind) && !served.includes("v1beta1"))
         out.push({
           resource: crd,
           path: ["spec", "versions"],
           anchors: ["IST0156"],
-          message: `CustomResourceDefinition ${crd.name} serves ${has}, not v1beta1, which Istio reads ${kind} at`,
+          ...(blind("v1beta1") ? {} : { severity: "warning" as const }),
+          message: `CustomResourceDefinition ${crd.name} serves ${has}, not v1beta1${blind("v1beta1") ? unseen : ` (istioctl x precheck requires it; istiod 1.30 reads ${kind} at ${ISTIOD_READS[kind] ?? "v1"})`}`,
         });
       if (NEEDS_V1.has(kind) && !served.includes("v1"))
         out.push({
           resource: crd,
           path: ["spec", "versions"],
           anchors: ["IST0172"],
-          severity: "warning",
-          message: `CustomResourceDefinition ${crd.name} serves ${has}, not v1, the version of ${kind} later Istio releases require`,
+          ...(blind("v1") ? {} : { severity: "warning" as const }),
+          message: `CustomResourceDefinition ${crd.name} serves ${has}, not v1${blind("v1") ? unseen : ""}`,
         });
     }
     return out;
