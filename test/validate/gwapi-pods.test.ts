@@ -35,6 +35,7 @@ describe("gatewayApiPods", () => {
     expect(pods?.serviceAccount).toBe("web-istio");
     expect(pods?.labels).toEqual({
       "sidecar.istio.io/inject": "false",
+      "istio.io/dataplane-mode": "none",
       "service.istio.io/canonical-name": "web-istio",
       "service.istio.io/canonical-revision": "latest",
       team: "shop",

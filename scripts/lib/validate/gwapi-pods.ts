@@ -15,8 +15,6 @@ interface ClassInfo {
   managedLabel: string;
   /** The class's template does not append `-<class>` to the Deployment and ServiceAccount names. */
   noNameSuffix: boolean;
-  /** The waypoint template also labels its pods `istio.io/dataplane-mode: none`. */
-  waypointTemplate: boolean;
 }
 
 /**
@@ -27,22 +25,18 @@ const CONTROLLERS: Record<string, ClassInfo> = {
   "istio.io/gateway-controller": {
     managedLabel: "istio.io-gateway-controller",
     noNameSuffix: false,
-    waypointTemplate: false,
   },
   "istio.io/mesh-controller": {
     managedLabel: "istio.io-mesh-controller",
     noNameSuffix: true,
-    waypointTemplate: true,
   },
   "istio.io/eastwest-controller": {
     managedLabel: "istio.io-eastwest-controller",
     noNameSuffix: true,
-    waypointTemplate: true,
   },
   "istio.io/agentgateway-controller": {
     managedLabel: "istio.io-agentgateway-controller",
     noNameSuffix: true,
-    waypointTemplate: false,
   },
 };
 
@@ -108,7 +102,9 @@ export function gatewayApiPods(resources: readonly Resource[]): GatewayApiPods[]
       gateway: gw,
       labels: {
         "sidecar.istio.io/inject": "false",
-        ...(info.waypointTemplate ? { "istio.io/dataplane-mode": "none" } : {}),
+        // Out of Ambient's capture: the waypoint template says so, and istiod adds it to the other
+        // classes' pods whenever Ambient is on (unless the Gateway sets the label itself).
+        "istio.io/dataplane-mode": "none",
         "service.istio.io/canonical-name": deployment,
         "service.istio.io/canonical-revision": "latest",
         ...infrastructureLabels(gw),
