@@ -22,7 +22,11 @@ const rateLimit = `
           typed_config:
             "@type": type.googleapis.com/udpa.type.v1.TypedStruct
             type_url: type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit
-            value: {stat_prefix: http_local_rate_limiter}`
+            value:
+              stat_prefix: http_local_rate_limiter
+              token_bucket: {max_tokens: 50, tokens_per_fill: 50, fill_interval: 1s}
+              filter_enabled: {runtime_key: local_rate_limit_enabled, default_value: {numerator: 100, denominator: HUNDRED}}
+              filter_enforced: {runtime_key: local_rate_limit_enforced, default_value: {numerator: 100, denominator: HUNDRED}}`
 
 const envoyFilterCases = `
 apiVersion: networking.istio.io/v1alpha3
