@@ -93,7 +93,9 @@ const LUA = `      patch:
 `;
 
 // Patch 0 applies; patch 1 names a port the pod does not serve (the Service port; the manifests
-// can tell too); patch 2 a filter name no listener has (only the generated configuration can tell).
+// can tell too); patch 2 a filter name no listener has, patch 3 a filter other inbound chains have
+// (the passthrough's tcp_proxy) but not port 8080's, an HTTP port: only the generated
+// configuration can tell those two.
 const API_FILTER = `apiVersion: networking.istio.io/v1alpha3
 kind: EnvoyFilter
 metadata: {name: api-lua, namespace: demo}
@@ -124,7 +126,16 @@ ${LUA}    - applyTo: HTTP_FILTER
         listener:
           filterChain:
             filter: {name: envoy.filters.network.http_connection_managr}
-${LUA}`;
+${LUA}    - applyTo: NETWORK_FILTER
+      match:
+        context: SIDECAR_INBOUND
+        listener:
+          portNumber: 8080
+          filterChain:
+            filter: {name: envoy.filters.network.tcp_proxy}
+      patch:
+        operation: REMOVE
+`;
 
 // A virtual host the gateway's route configuration has, and one it does not: the manifest rule
 // does not read route configurations at all.
@@ -208,7 +219,8 @@ describe("EnvoyFilter verdicts from the generated configuration", () => {
   it("judges each patch: applied where it changes the proxies' configuration, not where it matches nothing", () => {
     const api = verdicts.find((v) => v.name === "api-lua")!;
     expect(api.proxies).toEqual(["demo/api"]);
-    expect(api.patches.map((p) => p.applied)).toEqual([true, false, false]);
+    expect(api.patches.map((p) => p.applied)).toEqual([true, false, false, false]);
+    expect(api.patches[3]!.contains!.join("\n")).toContain("envoy.filters.network.tcp_proxy");
     expect(api.patches[1]!.contains!.join("\n")).toContain("inbound ports 8080");
     expect(api.patches[2]!.contains!.join("\n")).toContain("envoy.filters.network.http_connection_manager");
     const gw = verdicts.find((v) => v.name === "ingress-vhost")!;
@@ -223,6 +235,7 @@ describe("EnvoyFilter verdicts from the generated configuration", () => {
     expect(hits.map((f) => `${f.file}:${f.line}`)).toEqual([
       `case/api-lua.yaml:${matchLine(API_FILTER, 1)}`,
       `case/api-lua.yaml:${matchLine(API_FILTER, 2)}`,
+      `case/api-lua.yaml:${matchLine(API_FILTER, 3)}`,
       `case/ingress-vhost.yaml:${matchLine(GATEWAY_FILTER, 1)}`,
     ]);
     expect(hits[0]!.message).toContain(
@@ -230,8 +243,17 @@ describe("EnvoyFilter verdicts from the generated configuration", () => {
     );
     expect(hits[0]!.detail).toContain("demo/api (sidecar), SIDECAR_INBOUND listeners: inbound ports 8080");
     expect(hits[1]!.detail).toContain("network filters envoy.filters.network.http_connection_manager");
-    expect(hits[2]!.message).toContain("(or only merges values they already have)");
-    expect(hits[2]!.detail).toContain("route configurations http.8080");
+    expect(hits[3]!.message).toContain("(or only merges values they already have)");
+    expect(hits[3]!.detail).toContain("route configurations http.8080");
+  });
+
+  it("says nothing when the helper is not built: the manifest rule judges those EnvoyFilters", async () => {
+    const env = { ...process.env, MESH_SIM_BIN: path.join(os.tmpdir(), "efsim-no-such-helper") };
+    const seen: unknown[] = [];
+    expect(await runBehaviour([behaviourScope()], { env, onEnvoyFilters: (_s, v) => seen.push(v) })).toEqual(
+      [],
+    );
+    expect(seen).toEqual([]);
   });
 
   it("without a verdict, the manifest rule decides what it can: the port, not the filter name or the virtual host", async () => {
