@@ -4,7 +4,9 @@
  * generation and simulation, scripts/go/mesh-sim) together with the composed render, and each
  * result is compared with its expectation (compare.ts). A failed expectation is a finding at its
  * line in chapter.yaml with the hop trace as detail; configuration istiod would refuse is a
- * finding at the resource. Outputs are cached by a hash of the input.
+ * finding at the resource. Where the render holds EnvoyFilters, the helper also judges their
+ * patches on the generated configuration; the verdicts go to the caller (onEnvoyFilters), and
+ * `envoyfilter/match-nothing` reports from them. Outputs are cached by a hash of the input.
  */
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
@@ -15,7 +17,13 @@ import type { ExpectRequest } from "../model/types.ts";
 import { ContentCache } from "../fs/content-cache.ts";
 import type { Effective } from "./expectations.ts";
 import { compareResult, formatTrace } from "./compare.ts";
-import { SIM_PROTOCOL_VERSION, type SimInput, type SimOutput, type SimResult } from "./protocol.ts";
+import {
+  SIM_PROTOCOL_VERSION,
+  type SimEnvoyFilter,
+  type SimInput,
+  type SimOutput,
+  type SimResult,
+} from "./protocol.ts";
 import { lazyTestKeys, simRequestOf, toSimRequest, type TestKeys } from "./request.ts";
 import { TOOL_PINS } from "../tools/pins.ts";
 import { cachedBinaryPath, cacheVersion } from "../tools/resolve.ts";
@@ -64,6 +72,11 @@ export interface BehaviourOptions {
   now?: number;
   /** Called once per scope with its duration in ms and whether the cache answered (bench). */
   onScope?: (scope: BehaviourScope, ms: number, cached: boolean) => void;
+  /**
+   * The helper's EnvoyFilter verdicts of a scope whose render holds EnvoyFilters (the
+   * `envoyfilter/match-nothing` rule reads them instead of guessing from the manifests).
+   */
+  onEnvoyFilters?: (scope: BehaviourScope, verdicts: SimEnvoyFilter[]) => void;
 }
 
 /** Directories of the render that are Argo CD's own objects, not the cluster's workloads and config. */
@@ -99,6 +112,13 @@ function readByHelper(text: string): boolean {
   let v = readByHelperMemo.get(text);
   if (v === undefined) readByHelperMemo.set(text, (v = READ_BY_HELPER_RE.test(text)));
   return v;
+}
+
+const ENVOY_FILTER = /^kind: EnvoyFilter\s*$/m;
+
+/** Whether the cluster's objects hold an EnvoyFilter: the helper then judges its patches too. */
+export function hasEnvoyFilters(scope: BehaviourScope): boolean {
+  return scope.files.some((f) => !NOT_CLUSTER_OBJECTS.test(f.file) && ENVOY_FILTER.test(f.text));
 }
 
 /** Issuers of the render's RequestAuthentications and the istio ConfigMap's mesh config. */
@@ -138,14 +158,15 @@ export function simInputOf(
 ): { readonly input: SimInput; key: string } {
   const { issuers, meshConfig } = scanRender(scope.files);
   const defaultIssuer = issuers.length === 1 ? issuers[0] : undefined;
+  const objects = scope.files
+    .filter((f) => !NOT_CLUSTER_OBJECTS.test(f.file) && readByHelper(f.text))
+    .map((f) => f.text.trimEnd())
+    .join("\n---\n");
   const base: Omit<SimInput, "jwks" | "requests"> = {
     version: SIM_PROTOCOL_VERSION,
     clusterDomain: scope.clusterDomain,
     meshConfig: meshConfig ?? (scope.meshConfigValues ? scope.meshConfigValues : null),
-    objects: scope.files
-      .filter((f) => !NOT_CLUSTER_OBJECTS.test(f.file) && readByHelper(f.text))
-      .map((f) => f.text.trimEnd())
-      .join("\n---\n"),
+    objects,
     clients: scope.expectations.clients.map((c) => ({
       namespace: c.namespace,
       name: c.name,
@@ -153,6 +174,9 @@ export function simInputOf(
       serviceAccount: c.serviceAccount,
       ...(c.sidecar !== undefined ? { sidecar: c.sidecar } : {}),
     })),
+    // Only where there is something to judge: the other scopes' inputs, and so their cache keys,
+    // stay what they were.
+    ...(ENVOY_FILTER.test(objects) ? { envoyFilters: true as const } : {}),
   };
   // The key and the tokens change every run; what they are made from does not, and the verdicts
   // depend only on that (a valid, forged or expired token of these claims).
@@ -295,7 +319,11 @@ function describe(req: ExpectRequest): string {
   return `${req.request.method ?? "GET"} ${req.request.url} from ${from}`;
 }
 
-/** Runs the layer over the scopes that have expectations. */
+/**
+ * Runs the layer over the scopes that have expectations or EnvoyFilters. A scope with only
+ * EnvoyFilters that cannot run (no helper, Istio's releases unrendered) says nothing: the
+ * manifest rule judges its EnvoyFilters then.
+ */
 export async function runBehaviour(
   scopes: readonly BehaviourScope[],
   options: BehaviourOptions = {},
@@ -303,7 +331,10 @@ export async function runBehaviour(
   const env = options.env ?? process.env;
   const withRequests = scopes.filter((s) => s.expectations.requests.length > 0);
   const blind = withRequests.filter((s) => s.unrenderedIstio?.length);
-  const live = withRequests.filter((s) => !s.unrenderedIstio?.length);
+  const live = scopes.filter(
+    (s) => !s.unrenderedIstio?.length && (s.expectations.requests.length > 0 || hasEnvoyFilters(s)),
+  );
+  const liveWithRequests = live.filter((s) => s.expectations.requests.length > 0);
   const notRun: Finding[] = blind.length
     ? [
         finding(
@@ -321,7 +352,8 @@ export async function runBehaviour(
   if (!run) {
     const bin = await findHelper(env);
     if (!bin) {
-      const first = live[0]!.expectations.requests[0]!;
+      if (!liveWithRequests.length) return notRun;
+      const first = liveWithRequests[0]!.expectations.requests[0]!;
       const ci = !!env.CI && env.CI !== "false";
       return [
         ...notRun,
@@ -329,7 +361,7 @@ export async function runBehaviour(
           BEHAVIOUR_RULES.helper,
           ci ? "error" : "warning",
           first.position,
-          `the behaviour layer did not run: the mesh simulation helper is not built, so the ${live.reduce((n, s) => n + s.expectations.requests.length, 0)} expectation(s) of ${live.length} cluster x chapter scope(s) were not checked${ci ? " (an error in CI)" : ""}`,
+          `the behaviour layer did not run: the mesh simulation helper is not built, so the ${liveWithRequests.reduce((n, s) => n + s.expectations.requests.length, 0)} expectation(s) of ${liveWithRequests.length} cluster x chapter scope(s) were not checked${ci ? " (an error in CI)" : ""}`,
           "run `pnpm tools mesh-sim` once (a few minutes cold, cached afterwards), or set MESH_SIM_BIN to a built helper",
         ),
       ];
@@ -382,6 +414,7 @@ export async function runBehaviour(
       cache.set(sim.key, output);
     }
     options.onScope?.(scope, performance.now() - started, cached);
+    if (output.envoyFilters) options.onEnvoyFilters?.(scope, output.envoyFilters);
     out.push(...findingsOf(scope, output));
     return out;
   };
