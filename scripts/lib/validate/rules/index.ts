@@ -98,6 +98,10 @@ import { workloadGroupDuplicateLabels, workloadGroupServiceAccount } from "./wor
 import istioAnnotation from "./istio-annotation.ts";
 import istioInjectionWebhook from "./istio-injection-webhook.ts";
 import authzForeignTrustDomain from "./authz-foreign-trust-domain.ts";
+import ambientSelectorPolicy from "./ambient-selector-policy.ts";
+import ambientPolicyWithoutWaypoint from "./ambient-policy-without-waypoint.ts";
+import ambientRouteNotCaptured from "./ambient-route-not-captured.ts";
+import ambientRouteOtherNamespace from "./ambient-route-other-namespace.ts";
 
 export const SEMANTIC_RULES: readonly Rule[] = [
   vsDestinationHost,
@@ -199,6 +203,10 @@ export const SEMANTIC_RULES: readonly Rule[] = [
   argocdSyncOptionConflict,
   argocdChartPinned,
   platformServiceNotFound,
+  ambientSelectorPolicy,
+  ambientPolicyWithoutWaypoint,
+  ambientRouteNotCaptured,
+  ambientRouteOtherNamespace,
 ];
 
 const meta = (m: RuleMeta): RuleMeta => m;
