@@ -126,7 +126,8 @@ export function namespaceServed(index: ResourceIndex, ns: string): boolean {
   const nsLabels = namespaceLabels(index, ns);
   if (isEnrolledForWaypoint(undefined, nsLabels)) return true;
   for (const kind of ["Service", "ServiceEntry"])
-    if (index.allOf(kind).some((r) => r.ns === ns && isEnrolledForWaypoint(labelsOf(r), nsLabels))) return true;
+    if (index.allOf(kind).some((r) => r.ns === ns && isEnrolledForWaypoint(labelsOf(r), nsLabels)))
+      return true;
   return index.workloads.some((w) => w.ns === ns && isEnrolledForWaypoint(w.labels, nsLabels));
 }
 
@@ -173,11 +174,14 @@ export function checkTargetRefs(index: ResourceIndex, r: Resource): TargetRefChe
           what: `${ref.kind} ${r.ns}/${ref.name}, which is not enrolled with a waypoint (no \`istio.io/use-waypoint\` on it or its namespace, or \`none\`)`,
         });
     } else if (ref.kind === "Gateway" && ref.group === GWAPI) {
-      const gw = index.allOf("Gateway").find((g) => g.group === GWAPI && g.ns === r.ns && g.name === ref.name);
+      const gw = index
+        .allOf("Gateway")
+        .find((g) => g.group === GWAPI && g.ns === r.ns && g.name === ref.name);
       if (!gw) continue;
       out.resolved = true;
       if (asString(asObj(gw.object.spec).gatewayClassName) !== WAYPOINT_CLASS) continue;
-      if (waypointInUse(index, gw) || isEnrolledForWaypoint(undefined, namespaceLabels(index, r.ns))) continue;
+      if (waypointInUse(index, gw) || isEnrolledForWaypoint(undefined, namespaceLabels(index, r.ns)))
+        continue;
       out.missing.push({
         path: ref.path,
         what: `waypoint Gateway ${gw.ns}/${gw.name}, which no namespace, Service or pod uses (\`istio.io/use-waypoint: ${gw.name}\`), so no traffic goes through it`,

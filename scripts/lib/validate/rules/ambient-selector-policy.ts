@@ -2,7 +2,12 @@ import { defineRule, type Report } from "../rule.ts";
 import { describe } from "../resource.ts";
 import { hasTargetRef } from "../istio.ts";
 import { anyAmbient } from "./ambient-util.ts";
-import { ambientL7Policies, capturedByZtunnel, selectedWorkloads, whatZtunnelLacks } from "./ambient-policy-util.ts";
+import {
+  ambientL7Policies,
+  capturedByZtunnel,
+  selectedWorkloads,
+  whatZtunnelLacks,
+} from "./ambient-policy-util.ts";
 
 /** Kiali's code per kind (`<kind>.ambient.l7notargetrefs`). */
 const CODE: Record<string, string> = {
