@@ -111,10 +111,7 @@ export const PEER_CODES: Readonly<Record<string, readonly [string, string]>> = {
     "IneffectiveSelector",
     "not implemented: about policies selecting the pods of Gateway API gateways, which istiod creates on the cluster",
   ],
-  IST0167: [
-    "IneffectivePolicy",
-    "not implemented: about Ambient-mode policies without a waypoint; the workshop runs sidecars",
-  ],
+  IST0167: ["IneffectivePolicy", ""],
   IST0168: ["UnknownUpgradeCompatibility", "compares with a live installation during `istioctl upgrade`"],
   IST0169: ["UpdateIncompatibility", "compares with a live installation during `istioctl upgrade`"],
   IST0170: ["MultiClusterInconsistentService", ""],

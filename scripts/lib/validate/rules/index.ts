@@ -102,6 +102,7 @@ import ambientSelectorPolicy from "./ambient-selector-policy.ts";
 import ambientPolicyWithoutWaypoint from "./ambient-policy-without-waypoint.ts";
 import ambientRouteNotCaptured from "./ambient-route-not-captured.ts";
 import ambientRouteOtherNamespace from "./ambient-route-other-namespace.ts";
+import ambientSidecarResource from "./ambient-sidecar-resource.ts";
 
 export const SEMANTIC_RULES: readonly Rule[] = [
   vsDestinationHost,
@@ -207,6 +208,7 @@ export const SEMANTIC_RULES: readonly Rule[] = [
   ambientPolicyWithoutWaypoint,
   ambientRouteNotCaptured,
   ambientRouteOtherNamespace,
+  ambientSidecarResource,
 ];
 
 const meta = (m: RuleMeta): RuleMeta => m;
