@@ -396,5 +396,139 @@ ${version === undefined ? "" : `  annotations: {gateway.networking.k8s.io/bundle
     expect(await rulesHit("gwapi/crd-below-minimum", crd("v1.5.0-dev"))).toEqual([]);
     expect(await rulesHit("gwapi/crd-below-minimum", crd("latest"))).toEqual([]);
     expect(await rulesHit("gwapi/crd-below-minimum", crd(undefined))).toEqual([]);
+describe("Ambient mode: hosts, namespaces and opt-outs", () => {
+  /** Findings of all four Ambient rules: `rule: message`. */
+  const ambient = async (yaml: string, change: (s: Scope) => Scope = (s) => s) => {
+    const r = await run([change(pathScope([text("case.yaml", yaml)]))], { rules: ["ambient/*"] });
+    return r.findings.map((f) => `${f.rule} ${f.anchors.join(",")}: ${f.message}`);
+  };
+  const ns = (name: string, labels: string) => `apiVersion: v1
+kind: Namespace
+metadata: {name: ${name}, labels: {${labels}}}
+`;
+  const reviews = (labels = "") => `apiVersion: v1
+kind: Service
+metadata: {name: reviews, namespace: bookinfo${labels ? `, labels: {${labels}}` : ""}}
+spec:
+  selector: {app: reviews}
+  ports: [{name: http, port: 9080}]
+`;
+  const vs = (vsNs: string, ...hosts: string[]) => `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews, namespace: ${vsNs}}
+spec:
+  hosts: [${hosts.join(", ")}]
+  http: [{timeout: 2s, route: [{destination: {host: ${hosts[0]}}}]}]
+`;
+  const enrolled = "istio.io/dataplane-mode: ambient, istio.io/use-waypoint: waypoint";
+  const docs = (...d: string[]) => d.join("---\n");
+
+  it("a VirtualService in another namespace than its Ambient Service: the FQDN resolves, the short name does not", async () => {
+    const base = [ns("bookinfo", enrolled), ns("test", "team: qa"), reviews()];
+    const fqdn = await ambient(docs(...base, vs("test", "reviews.bookinfo.svc.cluster.local")));
+    expect(fqdn).toHaveLength(1);
+    expect(fqdn[0]).toMatch(/^ambient\/route-other-namespace KIA1114: .*from namespace test/);
+    // `reviews` in namespace test is test's Service (none here), and `reviews.bookinfo` is no Istio host.
+    expect(await ambient(docs(...base, vs("test", "reviews")))).toEqual([]);
+    expect(await ambient(docs(...base, vs("test", "reviews.bookinfo")))).toEqual([]);
+    expect(await ambient(docs(...base, vs("bookinfo", "reviews")))).toEqual([]);
+  });
+
+  it("short and full names of one Service opting out with `istio.io/use-waypoint: none` are one finding", async () => {
+    const optedOut = [ns("bookinfo", enrolled), reviews("istio.io/use-waypoint: none")];
+    const short = await ambient(docs(...optedOut, vs("bookinfo", "reviews")));
+    expect(short).toHaveLength(1);
+    expect(short[0]).toMatch(/^ambient\/route-not-captured KIA1113: .*Service bookinfo\/reviews/);
+    const both = await ambient(
+      docs(...optedOut, vs("bookinfo", "reviews", "reviews.bookinfo.svc.cluster.local")),
+    );
+    expect(both).toHaveLength(1);
+    // The namespace's enrolment covers a Service without a label of its own.
+    expect(await ambient(docs(ns("bookinfo", enrolled), reviews(), vs("bookinfo", "reviews")))).toEqual([]);
+  });
+
+  it("a custom cluster domain: only names in the configured domain are the Service", async () => {
+    const optedOut = [ns("bookinfo", enrolled), reviews("istio.io/use-waypoint: none")];
+    expect(
+      await ambient(docs(...optedOut, vs("bookinfo", "reviews.bookinfo.svc.corp.internal")), corp),
+    ).toHaveLength(1);
+    expect(await ambient(docs(...optedOut, vs("bookinfo", "reviews")), corp)).toHaveLength(1);
+    // In corp.internal, `*.svc.cluster.local` is an external name: the enrolled namespace accounts for it.
+    expect(
+      await ambient(docs(...optedOut, vs("bookinfo", "reviews.bookinfo.svc.cluster.local")), corp),
+    ).toEqual([]);
+  });
+
+  const policyWorkload = (podLabels: string) => `${ns("bookinfo", "istio.io/dataplane-mode: ambient")}---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: reviews, namespace: bookinfo}
+spec:
+  selector: {matchLabels: {app: reviews}}
+  template:
+    metadata: {labels: {app: reviews${podLabels}}}
+    spec:
+      containers: [{name: app, image: "example/reviews:1"}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: get-only, namespace: bookinfo}
+spec:
+  selector: {matchLabels: {app: reviews}}
+  rules: [{to: [{operation: {methods: [GET]}}]}]
+`;
+  it("a pod that opts out with `istio.io/dataplane-mode: none` (or runs a sidecar) applies selector policies itself", async () => {
+    const captured = await ambient(policyWorkload(""));
+    expect(captured.map((m) => m.split(":")[0]).sort()).toEqual([
+      "ambient/policy-without-waypoint KIA0109",
+      "ambient/selector-policy KIA0110",
+    ]);
+    expect(await ambient(policyWorkload(", istio.io/dataplane-mode: none"))).toEqual([]);
+    expect(await ambient(policyWorkload(', sidecar.istio.io/inject: "true"'))).toEqual([]);
+    // A pod enrolled with a waypoint: the waypoint still ignores the selector policy.
+    const podEnrolled = await ambient(policyWorkload(", istio.io/use-waypoint: waypoint"));
+    expect(podEnrolled.map((m) => m.split(":")[0])).toEqual(["ambient/selector-policy KIA0110"]);
+  });
+
+  const targeted = (nsLabels: string, svcLabels: string) =>
+    docs(
+      ns("bookinfo", nsLabels),
+      reviews(svcLabels),
+      `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: get-only, namespace: bookinfo}
+spec:
+  targetRefs: [{kind: Service, group: "", name: reviews}]
+  rules: [{to: [{operation: {methods: [GET]}}]}]
+`,
+    );
+  it("targetRefs to a Service: enrolled by its own label or its namespace's, and `none` wins over the namespace", async () => {
+    const ambientOnly = "istio.io/dataplane-mode: ambient";
+    expect(await ambient(targeted(ambientOnly, "istio.io/use-waypoint: waypoint"))).toEqual([]);
+    expect(await ambient(targeted(enrolled, ""))).toEqual([]);
+    const notEnrolled = await ambient(targeted(ambientOnly, ""));
+    expect(notEnrolled).toHaveLength(1);
+    expect(notEnrolled[0]).toMatch(
+      /^ambient\/policy-without-waypoint KIA0109: .*targets Service bookinfo\/reviews/,
+    );
+    expect(await ambient(targeted(enrolled, "istio.io/use-waypoint: none"))).toHaveLength(1);
+  });
+
+  it("a sidecar mesh (nothing in Ambient) gets no Ambient finding, whatever its policies", async () => {
+    expect(
+      await ambient(
+        policyWorkload("").replace("istio.io/dataplane-mode: ambient", "istio-injection: enabled"),
+      ),
+    ).toEqual([]);
+    expect(
+      await ambient(
+        docs(
+          ns("bookinfo", "istio-injection: enabled"),
+          ns("test", "team: qa"),
+          reviews(),
+          vs("test", "reviews.bookinfo.svc.cluster.local"),
+        ),
+      ),
+    ).toEqual([]);
   });
 });

@@ -106,6 +106,11 @@ import gwapiDuplicateListener from "./gwapi-duplicate-listener.ts";
 import gwapiDuplicateAddress from "./gwapi-duplicate-address.ts";
 import vsInternalGateway from "./vs-internal-gateway.ts";
 import policyIneffectiveSelector from "./policy-ineffective-selector.ts";
+import ambientSelectorPolicy from "./ambient-selector-policy.ts";
+import ambientPolicyWithoutWaypoint from "./ambient-policy-without-waypoint.ts";
+import ambientRouteNotCaptured from "./ambient-route-not-captured.ts";
+import ambientRouteOtherNamespace from "./ambient-route-other-namespace.ts";
+import ambientSidecarResource from "./ambient-sidecar-resource.ts";
 
 export const SEMANTIC_RULES: readonly Rule[] = [
   vsDestinationHost,
@@ -215,6 +220,11 @@ export const SEMANTIC_RULES: readonly Rule[] = [
   gwapiDuplicateAddress,
   vsInternalGateway,
   policyIneffectiveSelector,
+  ambientSelectorPolicy,
+  ambientPolicyWithoutWaypoint,
+  ambientRouteNotCaptured,
+  ambientRouteOtherNamespace,
+  ambientSidecarResource,
 ];
 
 const meta = (m: RuleMeta): RuleMeta => m;
