@@ -396,6 +396,9 @@ ${version === undefined ? "" : `  annotations: {gateway.networking.k8s.io/bundle
     expect(await rulesHit("gwapi/crd-below-minimum", crd("v1.5.0-dev"))).toEqual([]);
     expect(await rulesHit("gwapi/crd-below-minimum", crd("latest"))).toEqual([]);
     expect(await rulesHit("gwapi/crd-below-minimum", crd(undefined))).toEqual([]);
+  });
+});
+
 describe("Ambient mode: hosts, namespaces and opt-outs", () => {
   /** Findings of all four Ambient rules: `rule: message`. */
   const ambient = async (yaml: string, change: (s: Scope) => Scope = (s) => s) => {
