@@ -98,6 +98,11 @@ import { workloadGroupDuplicateLabels, workloadGroupServiceAccount } from "./wor
 import istioAnnotation from "./istio-annotation.ts";
 import istioInjectionWebhook from "./istio-injection-webhook.ts";
 import authzForeignTrustDomain from "./authz-foreign-trust-domain.ts";
+import ambientSidecarAndAmbient from "./ambient-sidecar-and-ambient.ts";
+import ambientWaypointNotAmbient from "./ambient-waypoint-not-ambient.ts";
+import ambientWaypointNotFound from "./ambient-waypoint-not-found.ts";
+import ambientAuthzWithoutWaypoint from "./ambient-authz-without-waypoint.ts";
+import ambientIneffectiveSidecar from "./ambient-ineffective-sidecar.ts";
 
 export const SEMANTIC_RULES: readonly Rule[] = [
   vsDestinationHost,
@@ -199,6 +204,11 @@ export const SEMANTIC_RULES: readonly Rule[] = [
   argocdSyncOptionConflict,
   argocdChartPinned,
   platformServiceNotFound,
+  ambientSidecarAndAmbient,
+  ambientWaypointNotAmbient,
+  ambientWaypointNotFound,
+  ambientAuthzWithoutWaypoint,
+  ambientIneffectiveSidecar,
 ];
 
 const meta = (m: RuleMeta): RuleMeta => m;
