@@ -213,3 +213,165 @@ ${hook("istio-sidecar-injector-1-30", "1-30")}`;
     expect(await rulesHit("istio/injection-webhook", distinct)).toEqual([]);
   });
 });
+
+describe("Ambient workloads", () => {
+  const ns = (name: string, labels: string) => `apiVersion: v1
+kind: Namespace
+metadata:
+  name: ${name}
+  labels: {${labels}}
+`;
+  const deploy = (name: string, namespace: string, labels = "") => `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ${name}, namespace: ${namespace}}
+spec:
+  selector: {matchLabels: {app: ${name}}}
+  template:
+    metadata: {labels: {app: ${name}${labels ? `, ${labels}` : ""}}}
+    spec:
+      containers: [{name: app, image: "example/${name}:1", ports: [{containerPort: 8080, name: http}]}]
+`;
+  const svc = (name: string, namespace: string, labels = "") => `apiVersion: v1
+kind: Service
+metadata: {name: ${name}, namespace: ${namespace}${labels ? `, labels: {${labels}}` : ""}}
+spec:
+  selector: {app: ${name}}
+  ports: [{name: http, port: 8080}]
+`;
+  const waypoint = (name: string, namespace: string) => `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: ${name}, namespace: ${namespace}}
+spec:
+  gatewayClassName: istio-waypoint
+  listeners: [{name: mesh, port: 15008, protocol: HBONE}]
+`;
+  // Namespace-wide, and L7 (HTTP methods): it needs a waypoint in Ambient.
+  const l7Policy = (namespace: string) => `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: get-only, namespace: ${namespace}}
+spec:
+  rules: [{to: [{operation: {methods: [GET]}}]}]
+`;
+  const docs = (...d: string[]) => d.join("---\n");
+  const complete = (s: Scope): Scope => ({ ...s, complete: true });
+
+  it("a pod that opts out with istio.io/dataplane-mode: none is not in Ambient, whatever its namespace says", async () => {
+    const yaml = docs(
+      ns("shop", "istio.io/dataplane-mode: ambient"),
+      deploy("cart", "shop"),
+      deploy("legacy", "shop", 'istio.io/dataplane-mode: none, sidecar.istio.io/inject: "true"'),
+      deploy("batch", "shop", "istio.io/dataplane-mode: none"),
+      l7Policy("shop"),
+    );
+    const noWaypoint = await rulesHit("ambient/authz-without-waypoint", yaml);
+    expect(noWaypoint).toHaveLength(1);
+    expect(noWaypoint[0]).toContain("Deployment shop/cart");
+    // The opted-out pod keeps its sidecar deliberately.
+    expect(await rulesHit("ambient/sidecar-and-ambient", yaml)).toEqual([]);
+    const injected = docs(
+      ns("shop", "istio.io/dataplane-mode: ambient"),
+      deploy("legacy", "shop", 'sidecar.istio.io/inject: "true"'),
+    );
+    expect(await rulesHit("ambient/sidecar-and-ambient", injected)).toHaveLength(1);
+  });
+
+  it("a namespace-level waypoint serves a Service's workloads unless the Service opts out", async () => {
+    const yaml = docs(
+      ns("shop", "istio.io/dataplane-mode: ambient, istio.io/use-waypoint: waypoint"),
+      waypoint("waypoint", "shop"),
+      svc("cart", "shop"),
+      deploy("cart", "shop"),
+      svc("orders", "shop", "istio.io/use-waypoint: none"),
+      deploy("orders", "shop"),
+      l7Policy("shop"),
+    );
+    const hits = await rulesHit("ambient/authz-without-waypoint", yaml);
+    expect(hits).toHaveLength(1);
+    expect(hits[0]).toContain("Deployment shop/orders");
+    // Opting out is not a reference to a missing waypoint.
+    expect(await rulesHit("ambient/waypoint-not-found", yaml, complete)).toEqual([]);
+  });
+
+  it("a waypoint in another namespace is looked up there (istio.io/use-waypoint-namespace)", async () => {
+    const app = (wpNs: string) =>
+      docs(
+        ns("shop", "istio.io/dataplane-mode: ambient"),
+        waypoint("shared", wpNs),
+        deploy(
+          "cart",
+          "shop",
+          "istio.io/use-waypoint: shared, istio.io/use-waypoint-namespace: mesh-waypoints",
+        ),
+        l7Policy("shop"),
+      );
+    expect(await rulesHit("ambient/waypoint-not-found", app("mesh-waypoints"))).toEqual([]);
+    expect(await rulesHit("ambient/authz-without-waypoint", app("mesh-waypoints"))).toEqual([]);
+    const missing = await rulesHit("ambient/waypoint-not-found", app("shop"));
+    expect(missing).toHaveLength(1);
+    expect(missing[0]).toContain("mesh-waypoints/shared");
+    // The waypoint it names does not exist: no waypoint serves it.
+    expect(await rulesHit("ambient/authz-without-waypoint", app("shop"))).toHaveLength(1);
+  });
+
+  it("in path mode a waypoint is called missing only when the files declare waypoints", async () => {
+    const yaml = docs(
+      ns("shop", "istio.io/dataplane-mode: ambient, istio.io/use-waypoint: waypoint"),
+      deploy("cart", "shop"),
+    );
+    expect(await rulesHit("ambient/waypoint-not-found", yaml)).toEqual([]);
+    expect(await rulesHit("ambient/waypoint-not-found", yaml, complete)).toHaveLength(1);
+  });
+
+  it("injection by revision label, on the namespace or on the pod, is a sidecar", async () => {
+    const nsRev = docs(
+      ns("billing", "istio.io/rev: stable"),
+      deploy("invoices", "billing", "istio.io/dataplane-mode: ambient"),
+    );
+    expect(await rulesHit("ambient/sidecar-and-ambient", nsRev)).toHaveLength(1);
+    const podRev = docs(
+      ns("shop", "istio.io/dataplane-mode: ambient"),
+      deploy("cart", "shop", "istio.io/rev: stable"),
+    );
+    expect(await rulesHit("ambient/sidecar-and-ambient", podRev)).toHaveLength(1);
+    // The revision webhook does not match a pod in a namespace with an istio-injection label.
+    const disabled = docs(
+      ns("shop", "istio-injection: disabled"),
+      deploy("cart", "shop", "istio.io/rev: stable, istio.io/dataplane-mode: ambient"),
+    );
+    expect(await rulesHit("ambient/sidecar-and-ambient", disabled)).toEqual([]);
+    // A pod with a sidecar is not captured: its Sidecar resource is effective.
+    const sidecar = `apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: cart, namespace: shop}
+spec:
+  workloadSelector: {labels: {app: cart}}
+  egress: [{hosts: ["./*"]}]
+`;
+    expect(await rulesHit("ambient/ineffective-sidecar", docs(podRev, sidecar))).toEqual([]);
+    const ambientPod = docs(ns("shop", "istio.io/dataplane-mode: ambient"), deploy("cart", "shop"));
+    expect(await rulesHit("ambient/ineffective-sidecar", docs(ambientPod, sidecar))).toHaveLength(1);
+  });
+
+  it("the Ambient rules are silent on a sidecar mesh, except for a waypoint label, which is the mistake there", async () => {
+    const sidecarMesh = docs(
+      ns("shop", "istio-injection: enabled"),
+      svc("cart", "shop", "istio.io/use-waypoint: waypoint"),
+      deploy("cart", "shop", "istio.io/use-waypoint: waypoint"),
+      l7Policy("shop"),
+      `apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: default, namespace: shop}
+spec:
+  egress: [{hosts: ["./*"]}]
+`,
+    );
+    for (const rule of [
+      "ambient/sidecar-and-ambient",
+      "ambient/waypoint-not-found",
+      "ambient/authz-without-waypoint",
+      "ambient/ineffective-sidecar",
+    ])
+      expect(await rulesHit(rule, sidecarMesh, complete), rule).toEqual([]);
+    expect(await rulesHit("ambient/waypoint-not-ambient", sidecarMesh)).toHaveLength(1);
+  });
+});
