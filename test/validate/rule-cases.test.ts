@@ -352,6 +352,23 @@ spec:
     expect(await rulesHit("ambient/ineffective-sidecar", docs(ambientPod, sidecar))).toHaveLength(1);
   });
 
+  it("a namespace the files do not declare may be in Ambient: a waypoint label there is not called a mistake", async () => {
+    const alone = deploy("cart", "shop", "istio.io/use-waypoint: waypoint");
+    expect(await rulesHit("ambient/waypoint-not-ambient", alone)).toEqual([]);
+    expect(
+      await rulesHit("ambient/waypoint-not-ambient", docs(ns("shop", "team: shop"), alone)),
+    ).toHaveLength(1);
+    // The pod's own dataplane-mode decides without the namespace.
+    const ownAmbient = deploy("cart", "shop", "istio.io/dataplane-mode: ambient");
+    expect(await rulesHit("ambient/authz-without-waypoint", docs(ownAmbient, l7Policy("shop")))).toEqual([]);
+    expect(
+      await rulesHit(
+        "ambient/authz-without-waypoint",
+        docs(ns("shop", "team: shop"), ownAmbient, l7Policy("shop")),
+      ),
+    ).toHaveLength(1);
+  });
+
   it("the Ambient rules are silent on a sidecar mesh, except for a waypoint label, which is the mistake there", async () => {
     const sidecarMesh = docs(
       ns("shop", "istio-injection: enabled"),
