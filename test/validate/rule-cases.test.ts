@@ -238,12 +238,17 @@ spec:
   selector: {app: ${name}}
   ports: [{name: http, port: 8080}]
 `;
-  const waypoint = (name: string, namespace: string) => `apiVersion: gateway.networking.k8s.io/v1
+  const waypoint = (
+    name: string,
+    namespace: string,
+    labels = "",
+    listener = "",
+  ) => `apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
-metadata: {name: ${name}, namespace: ${namespace}}
+metadata: {name: ${name}, namespace: ${namespace}${labels ? `, labels: {${labels}}` : ""}}
 spec:
   gatewayClassName: istio-waypoint
-  listeners: [{name: mesh, port: 15008, protocol: HBONE}]
+  listeners: [{name: mesh, port: 15008, protocol: HBONE${listener ? `, ${listener}` : ""}}]
 `;
   // Namespace-wide, and L7 (HTTP methods): it needs a waypoint in Ambient.
   const l7Policy = (namespace: string) => `apiVersion: security.istio.io/v1
@@ -292,11 +297,11 @@ spec:
     expect(await rulesHit("ambient/waypoint-not-found", yaml, complete)).toEqual([]);
   });
 
-  it("a waypoint in another namespace is looked up there (istio.io/use-waypoint-namespace)", async () => {
-    const app = (wpNs: string) =>
+  it("a waypoint in another namespace is looked up there (istio.io/use-waypoint-namespace), and must admit the namespace", async () => {
+    const app = (wpNs: string, listener = "allowedRoutes: {namespaces: {from: All}}", nsLabels = "") =>
       docs(
-        ns("shop", "istio.io/dataplane-mode: ambient"),
-        waypoint("shared", wpNs),
+        ns("shop", `istio.io/dataplane-mode: ambient${nsLabels}`),
+        waypoint("shared", wpNs, "istio.io/waypoint-for: all", listener),
         deploy(
           "cart",
           "shop",
@@ -311,6 +316,44 @@ spec:
     expect(missing[0]).toContain("mesh-waypoints/shared");
     // The waypoint it names does not exist: no waypoint serves it.
     expect(await rulesHit("ambient/authz-without-waypoint", app("shop"))).toHaveLength(1);
+    // Its listener admits only its own namespace (the default), or namespaces that carry a label.
+    const denied = await rulesHit("ambient/waypoint-not-found", app("mesh-waypoints", ""));
+    expect(denied).toHaveLength(1);
+    expect(denied[0]).toContain("does not admit namespace shop");
+    const selector =
+      "allowedRoutes: {namespaces: {from: Selector, selector: {matchLabels: {waypoints: shared}}}}";
+    expect(await rulesHit("ambient/waypoint-not-found", app("mesh-waypoints", selector))).toHaveLength(1);
+    expect(
+      await rulesHit("ambient/waypoint-not-found", app("mesh-waypoints", selector, ", waypoints: shared")),
+    ).toEqual([]);
+  });
+
+  it("a pod's own waypoint label needs a waypoint for workload traffic; a namespace's serves its Services", async () => {
+    const yaml = (podLabel: string, type: string) =>
+      docs(
+        ns("shop", "istio.io/dataplane-mode: ambient, istio.io/use-waypoint: waypoint"),
+        waypoint("waypoint", "shop", type),
+        svc("cart", "shop"),
+        deploy("cart", "shop", podLabel),
+        l7Policy("shop"),
+      );
+    const wrong = await rulesHit("ambient/waypoint-not-found", yaml("istio.io/use-waypoint: waypoint", ""));
+    expect(wrong).toHaveLength(1);
+    expect(wrong[0]).toContain("for service traffic");
+    for (const type of ["istio.io/waypoint-for: workload", "istio.io/waypoint-for: all"])
+      expect(
+        await rulesHit("ambient/waypoint-not-found", yaml("istio.io/use-waypoint: waypoint", type)),
+      ).toEqual([]);
+    // Inherited from the namespace: the Service's traffic goes through it, nothing is wrong.
+    expect(await rulesHit("ambient/waypoint-not-found", yaml("", ""))).toEqual([]);
+    expect(await rulesHit("ambient/authz-without-waypoint", yaml("", ""))).toEqual([]);
+    // A waypoint for nothing serves nothing.
+    expect(
+      await rulesHit("ambient/waypoint-not-found", yaml("", "istio.io/waypoint-for: none")),
+    ).toHaveLength(1);
+    expect(
+      await rulesHit("ambient/authz-without-waypoint", yaml("", "istio.io/waypoint-for: none")),
+    ).toHaveLength(1);
   });
 
   it("in path mode a waypoint is called missing only when the files declare waypoints", async () => {

@@ -49,7 +49,7 @@ export default defineRule({
       // A namespace the files do not declare may enrol it with a waypoint: unknown, not missing.
       if (namespaceLabels(index, p.r.ns) === undefined && p.labels[USE_WAYPOINT] === undefined) continue;
       // A waypoint this render cannot see (exists undefined) is given the benefit of the doubt.
-      if (waypointsOf(index, p).some((u) => u.exists !== false)) continue;
+      if (waypointsOf(index, p).some((u) => u.status.ok !== false)) continue;
       const applying = l7.filter(([ap]) => ap.ns === p.r.ns && appliesTo(index, ap, p));
       if (!applying.length) continue;
       out.push({

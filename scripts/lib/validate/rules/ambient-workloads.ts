@@ -9,8 +9,11 @@
  *   sets) nor a hostNetwork pod, whatever its labels say: the sidecar wins;
  * - injection by revision: the namespace's `istio.io/rev`, or the pod's own `istio.io/rev` when the
  *   namespace has no `istio-injection` label (the revision webhook's selectors);
- * - a waypoint is chosen by the pod's own `istio.io/use-waypoint`, else by each Service that selects
- *   it (its own label, else the namespace's), else by the namespace's; `none` opts out at any level.
+ * - istiod's waypoint choice (pilot/pkg/serviceregistry/ambient/waypoints.go): traffic to a Service
+ *   goes to the Service's `istio.io/use-waypoint`, else its namespace's; traffic addressed to a pod,
+ *   to the pod's own label, else its namespace's; `none` opts out at its level. The waypoint must
+ *   take that kind of traffic (`istio.io/waypoint-for`, `service` by default) and, from another
+ *   namespace, admit it (its HBONE listener's `allowedRoutes`, `Same` by default).
  */
 import { asArray, asObj, asStringMap, type Resource } from "../resource.ts";
 import type { PodTemplate, ResourceIndex, Workload } from "../resource-index.ts";
@@ -23,14 +26,17 @@ import {
   namespaceLabels,
   USE_WAYPOINT,
   waypointReference,
+  WAYPOINT_CLASS,
   waypoints,
 } from "./ambient-util.ts";
+import { labelSelectorMatches } from "./k8s-image-auto-without-injection.ts";
 import { inMesh, servicesOf } from "./mesh.ts";
 
 const INJECT = "sidecar.istio.io/inject";
 const REV = "istio.io/rev";
 /** Set on a pod by the CNI once ztunnel redirects its traffic (a Pod manifest taken from a cluster). */
 const REDIRECTION = "ambient.istio.io/redirection";
+const WAYPOINT_FOR = "istio.io/waypoint-for";
 
 export interface PodWorkload {
   w: Workload;
@@ -126,40 +132,103 @@ export const inAmbientNamespace = (index: ResourceIndex, p: PodWorkload): boolea
 export const knowsWaypoints = (index: ResourceIndex): boolean =>
   index.complete || waypoints(index).length > 0;
 
-/** Whether the waypoint `ns/name` exists; undefined when this render cannot tell. */
-export function waypointExists(index: ResourceIndex, ref: { name: string; ns: string }): boolean | undefined {
-  if (findWaypoint(index, ref)) return true;
-  if (!knowsWaypoints(index) || index.isOpaque(ref.ns)) return undefined;
-  return false;
+/** The traffic a waypoint takes: its `istio.io/waypoint-for`, else its GatewayClass's, else `service`. */
+export function waypointTrafficType(index: ResourceIndex, gw: Resource): string {
+  const own = asStringMap(asObj(gw.object.metadata).labels)[WAYPOINT_FOR];
+  if (own !== undefined) return own;
+  const cls = index.allOf("GatewayClass").find((c) => c.name === WAYPOINT_CLASS);
+  return asStringMap(asObj(cls?.object.metadata).labels)[WAYPOINT_FOR] ?? "service";
+}
+
+/**
+ * Whether a waypoint admits enrolments from a namespace, as istiod decides it: the `allowedRoutes`
+ * of its HBONE listener (port 15008), `Same` when unset. Undefined when a selector decides over
+ * a namespace the files do not declare.
+ */
+export function waypointAdmits(index: ResourceIndex, gw: Resource, fromNs: string): boolean | undefined {
+  if (gw.ns === fromNs) return true;
+  const hbone = asArray(asObj(gw.object.spec).listeners)
+    .map(asObj)
+    .find((l) => l.protocol === "HBONE" && l.port === 15008);
+  const namespaces = asObj(asObj(hbone?.allowedRoutes).namespaces);
+  const from = namespaces.from ?? "Same";
+  if (from === "All") return true;
+  if (from !== "Selector") return false;
+  const labels = namespaceLabels(index, fromNs);
+  if (labels === undefined) return undefined;
+  return labelSelectorMatches(namespaces.selector ?? {}, {
+    "kubernetes.io/metadata.name": fromNs,
+    ...labels,
+  });
+}
+
+export type WaypointStatus = { ok: true | undefined } | { ok: false; why: string };
+
+/**
+ * Whether the waypoint `ref` serves what enrols it from namespace `fromNs`, for `traffic`: the
+ * Service's traffic, a pod's own (workload-addressed) traffic, or either (a namespace's label).
+ * `ok: undefined` when the render cannot tell.
+ */
+export function resolveWaypoint(
+  index: ResourceIndex,
+  ref: { name: string; ns: string },
+  fromNs: string,
+  traffic: "service" | "workload" | "any",
+): WaypointStatus {
+  const gw = findWaypoint(index, ref);
+  if (!gw) {
+    if (!knowsWaypoints(index) || index.isOpaque(ref.ns)) return { ok: undefined };
+    return {
+      ok: false,
+      why: "which the render does not declare (no Gateway of class istio-waypoint by that name)",
+    };
+  }
+  const admits = waypointAdmits(index, gw, fromNs);
+  if (admits === false)
+    return {
+      ok: false,
+      why: `whose HBONE listener (port 15008) does not admit namespace ${fromNs} (allowedRoutes.namespaces.from is Same unless set to All or a Selector)`,
+    };
+  const type = waypointTrafficType(index, gw);
+  const serves = type === "all" || (type !== "none" && (traffic === "any" || type === traffic));
+  if (!serves)
+    return {
+      ok: false,
+      why: `which is for ${type} traffic (istio.io/waypoint-for), not ${traffic === "any" ? "any" : traffic} traffic`,
+    };
+  return { ok: admits };
 }
 
 export interface WaypointUse {
   ref: { name: string; ns: string };
   /** Where the reference is: "its pod template", "Service demo/api", "Namespace demo". */
   via: string;
-  exists: boolean | undefined;
+  status: WaypointStatus;
 }
 
 /**
- * The waypoints that serve the workload's traffic, as Istio picks them: the pod's own label, else
- * each of its Services' (their own label, else the namespace's), else the namespace's. Empty when
- * it opts out or nothing enrols it.
+ * The waypoints that serve the workload's traffic, as istiod picks them: for the traffic to each of
+ * its Services, the Service's label, else the namespace's (a waypoint for service traffic); for
+ * traffic addressed to the pods, the pod's own label, else the namespace's (a waypoint for workload
+ * traffic). `none` opts out at its level. Empty when nothing enrols it.
  */
 export function waypointsOf(index: ResourceIndex, p: PodWorkload): WaypointUse[] {
   const ns = p.r.ns;
   const nsLabels = namespaceLabels(index, ns);
-  const use = (ref: { name: string; ns: string } | undefined, via: string): WaypointUse[] =>
-    ref ? [{ ref, via, exists: waypointExists(index, ref) }] : [];
-  if (p.labels[USE_WAYPOINT] !== undefined)
-    return use(waypointReference(p.labels, ns, undefined), "its pod template");
-  const services = servicesOf(index.allOf("Service"), ns, p.labels);
-  if (services.length) {
-    return services.flatMap((s) => {
-      const own = asStringMap(asObj(s.object.metadata).labels);
-      if (own[USE_WAYPOINT] !== undefined)
-        return use(waypointReference(own, ns, undefined), `Service ${ns}/${s.name}`);
-      return use(waypointReference(undefined, ns, nsLabels), `Namespace ${ns}`);
-    });
-  }
-  return use(waypointReference(undefined, ns, nsLabels), `Namespace ${ns}`);
+  const out: WaypointUse[] = [];
+  const use = (
+    ref: { name: string; ns: string } | undefined,
+    via: string,
+    traffic: "service" | "workload",
+  ) => {
+    if (ref) out.push({ ref, via, status: resolveWaypoint(index, ref, ns, traffic) });
+  };
+  const pick = (own: Record<string, string>, via: string, traffic: "service" | "workload") => {
+    if (own[USE_WAYPOINT] !== undefined) use(waypointReference(own, ns, undefined), via, traffic);
+    else use(waypointReference(undefined, ns, nsLabels), `Namespace ${ns}`, traffic);
+  };
+  for (const s of servicesOf(index.allOf("Service"), ns, p.labels))
+    pick(asStringMap(asObj(s.object.metadata).labels), `Service ${ns}/${s.name}`, "service");
+  pick(p.labels, "its pod template", "workload");
+  return out;
 }
