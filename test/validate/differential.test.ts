@@ -77,6 +77,18 @@ export const PARTIAL_EXCEPTIONS: Array<{
       return ours.some((f) => f.rule === "vs/gateway-not-found" && sameResource(f, o));
     },
   },
+  ...(["IST0101", "IST0132"] as const).map((code) => ({
+    code,
+    reason:
+      "istioctl's analyzer does not resolve a gateway written as a host name (`name.ns.svc.cluster.local`), which istiod binds as `ns/name` (pilot/pkg/model/config.go, resolveGatewayName); we report the legacy form (vs/gateway-dotted-name) instead of a missing gateway",
+    applies: (m: IstioMessage, ours: readonly ValidationFinding[]) => {
+      const o = parseOrigin(m.origin);
+      return ours.some((f) => {
+        const raw = /names gateway '([^']+)'/.exec(f.message)?.[1];
+        return f.rule === "vs/gateway-dotted-name" && sameResource(f, o) && !!raw && m.message.includes(raw);
+      });
+    },
+  })),
   {
     code: "IST0133",
     reason:

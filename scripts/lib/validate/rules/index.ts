@@ -49,6 +49,8 @@ import vsDestinationHost from "./vs-destination-host.ts";
 import vsDestinationPortRequired from "./vs-destination-port-required.ts";
 import vsDuplicateMatch from "./vs-duplicate-match.ts";
 import vsGatewayNotFound from "./vs-gateway-not-found.ts";
+import vsGatewayDottedName from "./vs-gateway-dotted-name.ts";
+import istioInjectionByDefault from "./istio-injection-by-default.ts";
 import vsHostNotInGateway from "./vs-host-not-in-gateway.ts";
 import vsInvalidRegex from "./vs-invalid-regex.ts";
 import vsJwtClaimRouting from "./vs-jwt-claim-routing.ts";
@@ -108,6 +110,8 @@ export const SEMANTIC_RULES: readonly Rule[] = [
   vsDestinationHost,
   vsSubsetNotFound,
   vsGatewayNotFound,
+  vsGatewayDottedName,
+  istioInjectionByDefault,
   vsHostNotInGateway,
   vsDestinationPortRequired,
   vsZeroWeight,
