@@ -4,7 +4,8 @@
  */
 import { describe, expect, it } from "vitest";
 import type { Scope } from "../../scripts/lib/validate/engine.ts";
-import { pathScope, run } from "./helpers.ts";
+import path from "node:path";
+import { FIXTURES, fileInput, filesUnder, pathScope, run } from "./helpers.ts";
 
 const text = (file: string, body: string) => ({ file, text: body, kind: "manifests" as const });
 
@@ -410,6 +411,36 @@ spec:
         docs(ns("shop", "team: shop"), ownAmbient, l7Policy("shop")),
       ),
     ).toHaveLength(1);
+  });
+
+  it("Bookinfo moved to Ambient: its L7 policies need the waypoint that `istioctl waypoint apply --enroll-namespace` adds", async () => {
+    const dir = path.join(FIXTURES, "bookinfo");
+    const files = (enrol: boolean) => [
+      ...filesUnder(dir)
+        .filter((f) => !f.endsWith("namespaces.yaml"))
+        .map((f) => fileInput(f)),
+      text(
+        "namespaces.yaml",
+        fileInput(path.join(dir, "namespaces.yaml")).text.replace(
+          "istio-injection: enabled",
+          `istio.io/dataplane-mode: ambient${enrol ? "\n    istio.io/use-waypoint: waypoint" : ""}`,
+        ),
+      ),
+      ...(enrol
+        ? [text("waypoint.yaml", waypoint("waypoint", "bookinfo", "istio.io/waypoint-for: service"))]
+        : []),
+    ];
+    const ambientHits = async (enrol: boolean) =>
+      (await run([pathScope(files(enrol))], { rules: ["ambient/*"] })).findings.map(
+        (f) => `${f.rule} ${f.message}`,
+      );
+    const without = await ambientHits(false);
+    const rules = (hits: string[]) => [...new Set(hits.map((m) => m.split(" ")[0]))].sort();
+    // Bookinfo's namespace-wide Sidecar configures sidecars, which Ambient pods do not run.
+    expect(rules(without)).toEqual(["ambient/authz-without-waypoint", "ambient/ineffective-sidecar"]);
+    expect(without.join("\n")).toContain("AuthorizationPolicy bookinfo/productpage-viewer (HTTP methods)");
+    expect(without.filter((m) => m.startsWith("ambient/authz-without-waypoint "))).toHaveLength(4);
+    expect(rules(await ambientHits(true))).toEqual(["ambient/ineffective-sidecar"]);
   });
 
   it("the Ambient rules are silent on a sidecar mesh, except for a waypoint label, which is the mistake there", async () => {
