@@ -110,7 +110,11 @@ import ambientSelectorPolicy from "./ambient-selector-policy.ts";
 import ambientPolicyWithoutWaypoint from "./ambient-policy-without-waypoint.ts";
 import ambientRouteNotCaptured from "./ambient-route-not-captured.ts";
 import ambientRouteOtherNamespace from "./ambient-route-other-namespace.ts";
-import ambientSidecarResource from "./ambient-sidecar-resource.ts";
+import ambientSidecarAndAmbient from "./ambient-sidecar-and-ambient.ts";
+import ambientWaypointNotAmbient from "./ambient-waypoint-not-ambient.ts";
+import ambientWaypointNotFound from "./ambient-waypoint-not-found.ts";
+import ambientAuthzWithoutWaypoint from "./ambient-authz-without-waypoint.ts";
+import ambientIneffectiveSidecar from "./ambient-ineffective-sidecar.ts";
 
 export const SEMANTIC_RULES: readonly Rule[] = [
   vsDestinationHost,
@@ -224,7 +228,11 @@ export const SEMANTIC_RULES: readonly Rule[] = [
   ambientPolicyWithoutWaypoint,
   ambientRouteNotCaptured,
   ambientRouteOtherNamespace,
-  ambientSidecarResource,
+  ambientSidecarAndAmbient,
+  ambientWaypointNotAmbient,
+  ambientWaypointNotFound,
+  ambientAuthzWithoutWaypoint,
+  ambientIneffectiveSidecar,
 ];
 
 const meta = (m: RuleMeta): RuleMeta => m;
