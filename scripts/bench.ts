@@ -1,6 +1,6 @@
 #!/usr/bin/env tsx
 /**
- * pnpm bench [--sizes 1000,10000] [--runs 1] [--no-repo] [--no-behaviour]
+ * pnpm bench [--sizes 1000,10000] [--runs 1] [--no-repo] [--no-behaviour] [--against REF]
  *
  * Generates synthetic meshes (services, service accounts, deployments, VirtualServices,
  * DestinationRules, AuthorizationPolicies, PeerAuthentications) into a temp dir and measures, in
@@ -18,11 +18,15 @@
  * Then the behaviour layer (--no-behaviour skips it): its time per cluster x chapter, cold (the
  * helper runs) and warm (its cached output), the render not counted. Needs the helper
  * (`pnpm tools mesh-sim`); without it, the table says so.
+ * With --against REF (a commit, tag or branch), also this tree's warm `pnpm validate` against
+ * REF's, in the same run: on one synthetic mesh (the largest size) and on each tree's own
+ * repository, runs interleaved so that a busy machine slows both alike. That is how "no slower
+ * than before" is checked: the peer is the project itself, one change earlier.
  * Set VALIDATE_SCHEMA_ROOT=../shared/schemas when offline.
  */
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -154,30 +158,41 @@ async function manifestFiles(dir: string): Promise<string[]> {
   return out.sort();
 }
 
-function measure(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Measure> {
+function measure(
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  cwd: string = ROOT,
+): Promise<Measure> {
   const timed = existsSync(TIME);
   const [bin, argv] = timed ? [TIME, ["-f", "__TIME__ %e %M", cmd, ...args]] : [cmd, args];
   const started = performance.now();
   return new Promise((resolve) => {
-    execFile(bin, argv, { maxBuffer: 1 << 30, env: { ...process.env, ...env } }, (err, stdout, stderr) => {
-      const seconds = (performance.now() - started) / 1000;
-      const m = /__TIME__ ([\d.]+) (\d+)/.exec(stderr);
-      resolve({
-        seconds: m ? Number(m[1]) : seconds,
-        ...(m ? { maxRssMb: Number(m[2]) / 1024 } : {}),
-        code: err ? Number((err as { code?: number }).code ?? 1) : 0,
-        stdout,
-      });
-    });
+    execFile(
+      bin,
+      argv,
+      { cwd, maxBuffer: 1 << 30, env: { ...process.env, ...env } },
+      (err, stdout, stderr) => {
+        const seconds = (performance.now() - started) / 1000;
+        const m = /__TIME__ ([\d.]+) (\d+)/.exec(stderr);
+        resolve({
+          seconds: m ? Number(m[1]) : seconds,
+          ...(m ? { maxRssMb: Number(m[2]) / 1024 } : {}),
+          code: err ? Number((err as { code?: number }).code ?? 1) : 0,
+          stdout,
+        });
+      },
+    );
   });
 }
 
-const HELP = `usage: pnpm bench [--sizes 1000,10000] [--runs 1] [--no-repo] [--no-behaviour]
+const HELP = `usage: pnpm bench [--sizes 1000,10000] [--runs 1] [--no-repo] [--no-behaviour] [--against REF]
 
 Measures kubeconform alone against \`pnpm validate PATH\` (cold, warm, 1% edited) on synthetic
 meshes of each size, then repo mode with and without the platform charts, and with --server
 (--no-repo skips repo mode), then the behaviour layer per cluster x chapter, cold and warm
-(--no-behaviour skips it).
+(--no-behaviour skips it). --against REF also compares this tree's warm \`pnpm validate\` with
+REF's (a commit, tag or branch), on the largest synthetic mesh and on each tree's repository.
 Set VALIDATE_SCHEMA_ROOT=../shared/schemas when offline.`;
 
 runMain(async () => {
@@ -189,6 +204,7 @@ runMain(async () => {
         runs: { type: "string", default: "1" },
         "no-repo": { type: "boolean", default: false },
         "no-behaviour": { type: "boolean", default: false },
+        against: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
     }));
@@ -307,8 +323,77 @@ runMain(async () => {
   console.log(table);
   if (!values["no-repo"]) console.log(`\n${await repoBench(launch, runs)}`);
   if (!values["no-behaviour"]) console.log(`\n${await behaviourBench()}`);
+  if (values.against) console.log(`\n${await againstBench(values.against, Math.max(...sizes), runs)}`);
   return 0;
 });
+
+/**
+ * This tree's warm `pnpm validate` against REF's: REF is checked out into a temp worktree (with
+ * this tree's node_modules), both validate the same synthetic mesh and then their own repository,
+ * each primed once (cold) and then timed warm, alternately.
+ */
+async function againstBench(ref: string, size: number, runs: number): Promise<string> {
+  const git = (args: string[]) =>
+    new Promise<string>((resolve, reject) =>
+      execFile("git", args, { cwd: ROOT }, (err, stdout, stderr) =>
+        err
+          ? reject(new UsageError(`--against ${ref}: git ${args[0]}: ${stderr.trim() || err.message}`))
+          : resolve(stdout.trim()),
+      ),
+    );
+  const commit = await git(["rev-parse", "--verify", `${ref}^{commit}`]);
+  const tmp = await mkdtemp(path.join(os.tmpdir(), "bench-against-"));
+  const other = path.join(tmp, "tree");
+  await git(["worktree", "add", "--detach", other, commit]);
+  try {
+    await symlink(path.join(ROOT, "node_modules"), path.join(other, "node_modules"));
+    const mesh = path.join(tmp, "mesh");
+    await mkdir(mesh);
+    const resources = await generate(mesh, size);
+    const trees = [
+      { label: "this tree", root: ROOT },
+      { label: `${ref} (${commit.slice(0, 12)})`, root: other },
+    ];
+    const launchOf = (root: string) => [
+      path.join(root, "scripts/launch.mjs"),
+      path.join(root, "scripts/validate.ts"),
+    ];
+    const rows = [
+      ["run", ...trees.map((t) => t.label), "ratio"],
+      ["---", "---", "---", "---"],
+    ];
+    for (const [label, args] of [
+      [`\`pnpm validate PATH\`, ${resources} synthetic resources, warm`, [mesh]],
+      ["`pnpm validate` on its own repository, warm", []],
+    ] as const) {
+      const best: Measure[] = [];
+      const caches = trees.map((_, i) => path.join(tmp, `cache-${i}-${args.length}`));
+      const once = (i: number) =>
+        measure(
+          process.execPath,
+          [...launchOf(trees[i]!.root), ...args, "--format", "json"],
+          { VALIDATE_CACHE_DIR: caches[i] },
+          trees[i]!.root,
+        );
+      for (let i = 0; i < trees.length; i++) await once(i); // prime: cold, not counted
+      for (let r = 0; r < runs; r++)
+        for (let i = 0; i < trees.length; i++) {
+          const m = await once(i);
+          if (!best[i] || m.seconds < best[i]!.seconds) best[i] = m;
+        }
+      const [mine, theirs] = best as [Measure, Measure];
+      rows.push([
+        label,
+        ...best.map((m) => `${m.seconds.toFixed(2)} s (${summaryOf(m)})`),
+        (mine.seconds / theirs.seconds).toFixed(2),
+      ]);
+    }
+    return `this tree against ${ref} (best of ${runs}, warm caches):\n${rows.map((r) => `| ${r.join(" | ")} |`).join("\n")}`;
+  } finally {
+    await git(["worktree", "remove", "--force", other]).catch(() => undefined);
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
 
 /** Repo mode on this repository: with the platform charts vs without, cold and warm caches. */
 async function repoBench(launch: string[], runs: number): Promise<string> {

@@ -159,6 +159,41 @@ describe("the helper's input", () => {
       ).key,
     ).not.toBe(key);
   });
+  it("computes the key without signing anything: a cached answer never needs the run's keys", () => {
+    const untouchable = {
+      get signing(): never {
+        throw new Error("signed");
+      },
+      get forging(): never {
+        throw new Error("signed");
+      },
+      get jwks(): never {
+        throw new Error("signed");
+      },
+    };
+    const sim = simInputOf(scope([REQ()]), untouchable, NOW);
+    expect(sim.key).toBe(simInputOf(scope([REQ()]), keys, NOW).key);
+    expect(() => sim.input).toThrow("signed");
+  });
+
+  it("leaves out what the helper does not read (CRDs, other ConfigMaps), so that they neither cost nor change the key", () => {
+    const crd = (desc: string) => ({
+      file: "clusters/primary/rendered/platform/kps/customresourcedefinition-prometheuses.yaml",
+      text: `apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: prometheuses.monitoring.coreos.com\nspec:\n  description: ${desc}\n`,
+    });
+    const svc = {
+      file: "clusters/primary/rendered/apps/demo/service-web.yaml",
+      text: 'apiVersion: v1\nkind: "Service"\nmetadata:\n  name: web\n  namespace: demo\n',
+    };
+    const base = scope([REQ()]);
+    const withCrd = (desc: string) => ({ ...base, files: [...base.files, crd(desc), svc] });
+    const a = simInputOf(withCrd("one"), keys, NOW);
+    expect(a.input.objects).not.toContain("CustomResourceDefinition");
+    expect(a.input.objects).not.toContain("kind: ConfigMap");
+    expect(a.input.objects).toContain('kind: "Service"');
+    expect(simInputOf(withCrd("two"), keys, NOW).key).toBe(a.key);
+    expect(a.key).not.toBe(simInputOf(base, keys, NOW).key);
+  });
 });
 
 describe("findings", () => {

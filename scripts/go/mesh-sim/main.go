@@ -31,6 +31,9 @@ type SimInput struct {
 	Clients       []SimWorkload     `json:"clients"`
 	JWKS          map[string]string `json:"jwks"`
 	Requests      []SimRequest      `json:"requests"`
+	// EnvoyFilters asks for SimOutput.EnvoyFilters: whether each EnvoyFilter's patches change
+	// the configuration generated for the proxies it attaches to (envoyfilter.go).
+	EnvoyFilters bool `json:"envoyFilters,omitempty"`
 }
 
 type SimWorkload struct {
@@ -170,6 +173,8 @@ type SimOutput struct {
 	Version      int              `json:"version"`
 	Results      []SimResult      `json:"results"`
 	ConfigErrors []SimConfigError `json:"configErrors"`
+	// Set when SimInput.EnvoyFilters asked for it: one entry per accepted EnvoyFilter.
+	EnvoyFilters []SimEnvoyFilter `json:"envoyFilters,omitempty"`
 }
 
 func main() {

@@ -102,6 +102,11 @@ func Simulate(t test.Failer, in SimInput) (*SimOutput, error) {
 		out.Results = append(out.Results, s.run(req))
 	}
 	timing(fmt.Sprintf("%d requests through %d proxies", len(in.Requests), len(s.proxies)), start)
+	if in.EnvoyFilters {
+		start = time.Now()
+		out.EnvoyFilters = s.envoyFilters()
+		timing(fmt.Sprintf("%d EnvoyFilters", len(out.EnvoyFilters)), start)
+	}
 	return out, nil
 }
 

@@ -4,7 +4,9 @@
  * generation and simulation, scripts/go/mesh-sim) together with the composed render, and each
  * result is compared with its expectation (compare.ts). A failed expectation is a finding at its
  * line in chapter.yaml with the hop trace as detail; configuration istiod would refuse is a
- * finding at the resource. Outputs are cached by a hash of the input.
+ * finding at the resource. Where the render holds EnvoyFilters, the helper also judges their
+ * patches on the generated configuration; the verdicts go to the caller (onEnvoyFilters), and
+ * `envoyfilter/match-nothing` reports from them. Outputs are cached by a hash of the input.
  */
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
@@ -15,8 +17,14 @@ import type { ExpectRequest } from "../model/types.ts";
 import { ContentCache } from "../fs/content-cache.ts";
 import type { Effective } from "./expectations.ts";
 import { compareResult, formatTrace } from "./compare.ts";
-import { SIM_PROTOCOL_VERSION, type SimInput, type SimOutput, type SimResult } from "./protocol.ts";
-import { makeTestKeys, toSimRequest, type TestKeys } from "./request.ts";
+import {
+  SIM_PROTOCOL_VERSION,
+  type SimEnvoyFilter,
+  type SimInput,
+  type SimOutput,
+  type SimResult,
+} from "./protocol.ts";
+import { lazyTestKeys, simRequestOf, toSimRequest, type TestKeys } from "./request.ts";
 import { TOOL_PINS } from "../tools/pins.ts";
 import { cachedBinaryPath, cacheVersion } from "../tools/resolve.ts";
 import { runSim } from "./sim.ts";
@@ -64,10 +72,24 @@ export interface BehaviourOptions {
   now?: number;
   /** Called once per scope with its duration in ms and whether the cache answered (bench). */
   onScope?: (scope: BehaviourScope, ms: number, cached: boolean) => void;
+  /**
+   * The helper's EnvoyFilter verdicts of a scope whose render holds EnvoyFilters (the
+   * `envoyfilter/match-nothing` rule reads them instead of guessing from the manifests).
+   */
+  onEnvoyFilters?: (scope: BehaviourScope, verdicts: SimEnvoyFilter[]) => void;
 }
 
 /** Directories of the render that are Argo CD's own objects, not the cluster's workloads and config. */
 const NOT_CLUSTER_OBJECTS = /\/rendered\/(argocd|bootstrap)\//;
+
+/**
+ * Whether a rendered file holds something the helper reads (cluster.go's buildCluster): Istio
+ * config, Namespaces, Services and the apps/v1 workloads. The rest of a platform render (CRDs of
+ * many megabytes, dashboards in ConfigMaps) would only be hashed for the cache key and parsed by
+ * the helper to be dropped: over 30 scopes that is hundreds of megabytes per run, cached or not.
+ */
+const READ_BY_HELPER_RE =
+  /^(kind: ["']?(Namespace|Service|Deployment|StatefulSet|DaemonSet)["']?|apiVersion: ["']?[a-z0-9.-]+\.istio\.io\/\S+)\s*$/m;
 
 function docsOf(text: string): Array<Record<string, unknown>> {
   // Only the two kinds scanRender reads: the platform render holds hundreds of other ConfigMaps
@@ -81,6 +103,22 @@ function docsOf(text: string): Array<Record<string, unknown>> {
   return parseAllDocuments(text)
     .map((d) => d.toJS() as unknown)
     .filter((o): o is Record<string, unknown> => !!o && typeof o === "object" && !Array.isArray(o));
+}
+
+// Scopes share most of their files (the platform render repeats chapter after chapter), so each
+// text is tested once per run, not once per scope.
+const readByHelperMemo = new Map<string, boolean>();
+function readByHelper(text: string): boolean {
+  let v = readByHelperMemo.get(text);
+  if (v === undefined) readByHelperMemo.set(text, (v = READ_BY_HELPER_RE.test(text)));
+  return v;
+}
+
+const ENVOY_FILTER = /^kind: EnvoyFilter\s*$/m;
+
+/** Whether the cluster's objects hold an EnvoyFilter: the helper then judges its patches too. */
+export function hasEnvoyFilters(scope: BehaviourScope): boolean {
+  return scope.files.some((f) => !NOT_CLUSTER_OBJECTS.test(f.file) && ENVOY_FILTER.test(f.text));
 }
 
 /** Issuers of the render's RequestAuthentications and the istio ConfigMap's mesh config. */
@@ -108,23 +146,23 @@ export function scanRender(files: readonly BehaviourFile[]): {
   return { issuers: [...issuers].sort(), meshConfig };
 }
 
-/** The helper's input for one scope, and the part of it that decides the output (the cache key). */
+/**
+ * The helper's input for one scope, and the part of it that decides the output (the cache key).
+ * The key is computed first and without tokens; `input` is built (and its tokens signed, which
+ * may generate the run's keys) only when read, that is when the cache has no answer.
+ */
 export function simInputOf(
   scope: BehaviourScope,
   keys: TestKeys | undefined,
   now: number,
-): { input: SimInput; key: string } {
+): { readonly input: SimInput; key: string } {
   const { issuers, meshConfig } = scanRender(scope.files);
+  const defaultIssuer = issuers.length === 1 ? issuers[0] : undefined;
   const objects = scope.files
-    .filter((f) => !NOT_CLUSTER_OBJECTS.test(f.file))
+    .filter((f) => !NOT_CLUSTER_OBJECTS.test(f.file) && readByHelper(f.text))
     .map((f) => f.text.trimEnd())
     .join("\n---\n");
-  const requests = scope.expectations.requests.map((r) =>
-    toSimRequest(r, keys, now, issuers.length === 1 ? issuers[0] : undefined),
-  );
-  const jwks: Record<string, string> = {};
-  if (keys) for (const iss of issuers) jwks[iss] = keys.jwks;
-  const input: SimInput = {
+  const base: Omit<SimInput, "jwks" | "requests"> = {
     version: SIM_PROTOCOL_VERSION,
     clusterDomain: scope.clusterDomain,
     meshConfig: meshConfig ?? (scope.meshConfigValues ? scope.meshConfigValues : null),
@@ -136,23 +174,41 @@ export function simInputOf(
       serviceAccount: c.serviceAccount,
       ...(c.sidecar !== undefined ? { sidecar: c.sidecar } : {}),
     })),
-    jwks,
-    requests,
+    // Only where there is something to judge: the other scopes' inputs, and so their cache keys,
+    // stay what they were.
+    ...(ENVOY_FILTER.test(objects) ? { envoyFilters: true as const } : {}),
   };
   // The key and the tokens change every run; what they are made from does not, and the verdicts
   // depend only on that (a valid, forged or expired token of these claims).
   const stable = {
-    ...input,
-    jwks: Object.keys(jwks),
-    requests: requests.map((r, i) => ({
-      ...r,
-      headers: Object.fromEntries(
-        Object.entries(r.headers).map(([k, v]) => [k, k === "authorization" || k === "cookie" ? "" : v]),
-      ),
-      spec: scope.expectations.requests[i]!.request,
-    })),
+    ...base,
+    jwks: keys ? issuers : [],
+    requests: scope.expectations.requests.map((r) => {
+      const unsigned = simRequestOf(r, () => "");
+      return {
+        ...unsigned,
+        headers: Object.fromEntries(
+          Object.entries(unsigned.headers).map(([k, v]) => [
+            k,
+            k === "authorization" || k === "cookie" ? "" : v,
+          ]),
+        ),
+        spec: r.request,
+      };
+    }),
   };
-  return { input, key: createHash("sha256").update(JSON.stringify(stable)).digest("hex") };
+  const key = createHash("sha256").update(JSON.stringify(stable)).digest("hex");
+  let input: SimInput | undefined;
+  return {
+    key,
+    get input(): SimInput {
+      if (input) return input;
+      const jwks: Record<string, string> = {};
+      if (keys) for (const iss of issuers) jwks[iss] = keys.jwks;
+      const requests = scope.expectations.requests.map((r) => toSimRequest(r, keys, now, defaultIssuer));
+      return (input = { ...base, jwks, requests });
+    },
+  };
 }
 
 /** The helper binary, if it is there; never built from here (a validate run should not take minutes unannounced). */
@@ -263,7 +319,11 @@ function describe(req: ExpectRequest): string {
   return `${req.request.method ?? "GET"} ${req.request.url} from ${from}`;
 }
 
-/** Runs the layer over the scopes that have expectations. */
+/**
+ * Runs the layer over the scopes that have expectations or EnvoyFilters. A scope with only
+ * EnvoyFilters that cannot run (no helper, Istio's releases unrendered) says nothing: the
+ * manifest rule judges its EnvoyFilters then.
+ */
 export async function runBehaviour(
   scopes: readonly BehaviourScope[],
   options: BehaviourOptions = {},
@@ -271,7 +331,10 @@ export async function runBehaviour(
   const env = options.env ?? process.env;
   const withRequests = scopes.filter((s) => s.expectations.requests.length > 0);
   const blind = withRequests.filter((s) => s.unrenderedIstio?.length);
-  const live = withRequests.filter((s) => !s.unrenderedIstio?.length);
+  const live = scopes.filter(
+    (s) => !s.unrenderedIstio?.length && (s.expectations.requests.length > 0 || hasEnvoyFilters(s)),
+  );
+  const liveWithRequests = live.filter((s) => s.expectations.requests.length > 0);
   const notRun: Finding[] = blind.length
     ? [
         finding(
@@ -289,7 +352,8 @@ export async function runBehaviour(
   if (!run) {
     const bin = await findHelper(env);
     if (!bin) {
-      const first = live[0]!.expectations.requests[0]!;
+      if (!liveWithRequests.length) return notRun;
+      const first = liveWithRequests[0]!.expectations.requests[0]!;
       const ci = !!env.CI && env.CI !== "false";
       return [
         ...notRun,
@@ -297,7 +361,7 @@ export async function runBehaviour(
           BEHAVIOUR_RULES.helper,
           ci ? "error" : "warning",
           first.position,
-          `the behaviour layer did not run: the mesh simulation helper is not built, so the ${live.reduce((n, s) => n + s.expectations.requests.length, 0)} expectation(s) of ${live.length} cluster x chapter scope(s) were not checked${ci ? " (an error in CI)" : ""}`,
+          `the behaviour layer did not run: the mesh simulation helper is not built, so the ${liveWithRequests.reduce((n, s) => n + s.expectations.requests.length, 0)} expectation(s) of ${liveWithRequests.length} cluster x chapter scope(s) were not checked${ci ? " (an error in CI)" : ""}`,
           "run `pnpm tools mesh-sim` once (a few minutes cold, cached afterwards), or set MESH_SIM_BIN to a built helper",
         ),
       ];
@@ -315,7 +379,8 @@ export async function runBehaviour(
       )
     : ContentCache.disabled<SimOutput>();
   const needsKeys = live.some((s) => s.expectations.requests.some((r) => r.request.jwt));
-  const keys = needsKeys ? makeTestKeys() : undefined;
+  // Generated only if a helper run needs tokens: a warm run answered by the cache signs nothing.
+  const keys = needsKeys ? lazyTestKeys() : undefined;
   const now = options.now ?? Math.floor(Date.now() / 1000);
   const out: Finding[] = [...notRun];
   // Two helper runs at a time: CI has two cores, more would only queue.
@@ -327,12 +392,12 @@ export async function runBehaviour(
   const one = async (scope: BehaviourScope): Promise<Finding[]> => {
     const out: Finding[] = [];
     const started = performance.now();
-    const { input, key } = simInputOf(scope, keys, now);
-    let output = cache.get(key);
+    const sim = simInputOf(scope, keys, now);
+    let output = cache.get(sim.key);
     const cached = output !== undefined;
     if (!output) {
       try {
-        output = await run(input);
+        output = await run(sim.input);
       } catch (e) {
         out.push(
           finding(
@@ -346,9 +411,10 @@ export async function runBehaviour(
         );
         return out;
       }
-      cache.set(key, output);
+      cache.set(sim.key, output);
     }
     options.onScope?.(scope, performance.now() - started, cached);
+    if (output.envoyFilters) options.onEnvoyFilters?.(scope, output.envoyFilters);
     out.push(...findingsOf(scope, output));
     return out;
   };

@@ -35,6 +35,11 @@ export interface SimInput {
    */
   jwks: Record<string, string>;
   requests: SimRequest[];
+  /**
+   * Also judge every EnvoyFilter (SimOutput.envoyFilters): set only when the objects hold one, so
+   * the inputs (and cached outputs) of the other scopes stay as they were.
+   */
+  envoyFilters?: boolean;
 }
 
 export interface SimWorkload {
@@ -164,8 +169,38 @@ export interface SimConfigError {
   message: string;
 }
 
+/**
+ * One patch of an EnvoyFilter, judged on the configuration Istio generates: each proxy the filter
+ * attaches to gets its listeners, clusters or routes generated with and without this patch.
+ */
+export interface SimEnvoyFilterPatch {
+  /** Index in spec.configPatches. */
+  index: number;
+  applyTo: string;
+  /** match.context ("ANY" when absent). */
+  context: string;
+  /** It changed the generated configuration of at least one attached proxy. */
+  applied: boolean;
+  /** The proxies ("<namespace>/<workload>") whose configuration it changed. */
+  appliedTo: string[];
+  /** Why the helper cannot judge it (BOOTSTRAP, ECDS, a proxy version match): no verdict either way. */
+  notEvaluated?: string;
+  /** For a patch applied nowhere: what each attached proxy's configuration has in its context (ports, filter, cluster, route names). */
+  contains?: string[];
+}
+
+export interface SimEnvoyFilter {
+  namespace: string;
+  name: string;
+  /** Proxies ("<namespace>/<workload>") Istio attaches it to (selector/targetRefs, namespace, root namespace); empty: none. */
+  proxies: string[];
+  patches: SimEnvoyFilterPatch[];
+}
+
 export interface SimOutput {
   version: typeof SIM_PROTOCOL_VERSION;
   results: SimResult[];
   configErrors: SimConfigError[];
+  /** When SimInput.envoyFilters asked: one entry per EnvoyFilter istiod accepts. */
+  envoyFilters?: SimEnvoyFilter[];
 }

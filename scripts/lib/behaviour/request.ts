@@ -28,6 +28,23 @@ export function makeTestKeys(): TestKeys {
   };
 }
 
+/** Test keys made on first use: a run whose every answer is cached never pays for RSA keygen. */
+export function lazyTestKeys(): TestKeys {
+  let keys: TestKeys | undefined;
+  const get = () => (keys ??= makeTestKeys());
+  return {
+    get signing() {
+      return get().signing;
+    },
+    get forging() {
+      return get().forging;
+    },
+    get jwks() {
+      return get().jwks;
+    },
+  };
+}
+
 const b64url = (s: string | Buffer) => Buffer.from(s).toString("base64url");
 
 /** A token for `jwt`; `now` in seconds. `defaultIssuer`: when the claims name none. */
@@ -69,15 +86,22 @@ export function toSimRequest(
   now: number,
   defaultIssuer?: string,
 ): SimRequest {
+  return simRequestOf(req, (jwt) => {
+    if (!keys) throw new Error("a JWT request needs test keys");
+    return signJwt(jwt, keys, now, defaultIssuer);
+  });
+}
+
+/** The SimRequest of one expectation, its token (if any) from `token`. */
+export function simRequestOf(req: ExpectRequest, token: (jwt: ExpectJwt) => string): SimRequest {
   const u = parseRequestUrl(req.request.url);
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(req.request.headers ?? {})) headers[k.toLowerCase()] = v;
   const cookies = Object.entries(req.request.cookies ?? {}).map(([k, v]) => `${k}=${v}`);
   if (req.request.jwt) {
-    if (!keys) throw new Error("a JWT request needs test keys");
-    const token = signJwt(req.request.jwt, keys, now, defaultIssuer);
-    if (req.request.jwt.cookie) cookies.push(`${req.request.jwt.cookie}=${token}`);
-    else headers.authorization = `Bearer ${token}`;
+    const t = token(req.request.jwt);
+    if (req.request.jwt.cookie) cookies.push(`${req.request.jwt.cookie}=${t}`);
+    else headers.authorization = `Bearer ${t}`;
   }
   if (cookies.length) headers.cookie = [headers.cookie, ...cookies].filter(Boolean).join("; ");
   return {

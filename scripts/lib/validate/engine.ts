@@ -29,7 +29,7 @@ import {
   type Resource,
 } from "./resource.ts";
 import { ResourceIndex, WORKLOAD_KINDS, type Platform } from "./resource-index.ts";
-import type { RepoFacts, RuleMeta } from "./rule.ts";
+import type { GeneratedConfig, RepoFacts, RuleMeta } from "./rule.ts";
 import { allRuleMetas, SEMANTIC_RULES } from "./rules/index.ts";
 import { applySuppressions, type Suppressible } from "./suppress.ts";
 import { NO_PROGRESS, type Progress } from "../cli/progress.ts";
@@ -61,6 +61,8 @@ export interface Scope {
   peerGroup?: string;
   /** Repo mode: what the behaviour layer needs of this cluster at this chapter. */
   behaviour?: BehaviourScope;
+  /** Repo mode: what the behaviour layer's helper generated for it, when it ran (rules read it). */
+  generated?: GeneratedConfig;
   /** Repo mode: the cluster, and the chapter's place in the chapter order (the server layer walks them). */
   cluster?: string;
   chapterOrder?: number;
@@ -443,7 +445,11 @@ export async function validateScopes(
       for (const rule of rules) {
         let reports;
         try {
-          reports = rule.check({ index, ...(scope.repo ? { repo: scope.repo } : {}) });
+          reports = rule.check({
+            index,
+            ...(scope.repo ? { repo: scope.repo } : {}),
+            ...(scope.generated ? { generated: scope.generated } : {}),
+          });
         } catch (e) {
           // A bug in the validator, not a finding: its own code, never suppressed (exit 2).
           internal.push({
@@ -471,6 +477,7 @@ export async function validateScopes(
               message: rep.message,
               hint: rep.hint ?? rule.hint,
               resource: refOf(rep.resource),
+              ...(rep.detail ? { detail: rep.detail } : {}),
               ...sourcesOf(rep.resource),
               ...ctx(scope),
             },

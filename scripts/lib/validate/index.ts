@@ -19,7 +19,9 @@ import { checkSchemaLocations, effectiveSchemaLocations } from "./schema-sources
 import { validateCacheRoot } from "./schema-cache.ts";
 import type { Progress } from "../cli/progress.ts";
 import { chartCrdSchemaLocations } from "./chart-crd-schemas.ts";
-import { BEHAVIOUR_RULES, runBehaviour, type SimRunner } from "../behaviour/layer.ts";
+import { BEHAVIOUR_RULES, runBehaviour, type BehaviourScope, type SimRunner } from "../behaviour/layer.ts";
+import type { SimEnvoyFilter } from "../behaviour/protocol.ts";
+import type { Scope } from "./engine.ts";
 import { ruleSelected } from "./engine.ts";
 import type { ServerLayerOptions } from "./server-layer.ts";
 export type { ServerLayerOptions } from "./server-layer.ts";
@@ -154,8 +156,12 @@ export async function validateRepo(root: string, options: ValidateOptions = {}):
   );
   findings.push(...platform.findings);
   // Layer 5 (behaviour): the lessons' promises through Istio's own config generation. Skipped
-  // when a --rule/--layer filter leaves none of its rules.
-  if (Object.values(BEHAVIOUR_RULES).some((code) => ruleSelected(code, filterOf(options)))) {
+  // when a --rule/--layer filter leaves none of its rules (nor envoyfilter/match-nothing, which
+  // reads the helper's EnvoyFilter verdicts when there are some).
+  const envoyFilterVerdicts = new Map<BehaviourScope, SimEnvoyFilter[]>();
+  if (
+    [...Object.values(BEHAVIOUR_RULES), MATCH_NOTHING].some((code) => ruleSelected(code, filterOf(options)))
+  ) {
     const step = options.progress?.start("behaviour layer: simulating the lessons' requests", 1);
     findings.push(
       ...(await runBehaviour(
@@ -164,6 +170,7 @@ export async function validateRepo(root: string, options: ValidateOptions = {}):
           ...(options.env ? { env: options.env } : {}),
           ...(options.cacheRoot ? { cacheRoot: options.cacheRoot } : {}),
           ...(options.simRunner ? { run: options.simRunner } : {}),
+          onEnvoyFilters: (scope, verdicts) => envoyFilterVerdicts.set(scope, verdicts),
         },
       )),
     );
@@ -194,10 +201,22 @@ export async function validateRepo(root: string, options: ValidateOptions = {}):
           ],
         }
       : effective;
-  return validateScopes(scopes, withCharts, filterOf(options), findings, {
+  return validateScopes(withGenerated(scopes, envoyFilterVerdicts), withCharts, filterOf(options), findings, {
     ...engineOptionsOf(options),
     ...(serverOptions ? { server: serverOptions } : {}),
     sourceRoot: root,
+  });
+}
+
+const MATCH_NOTHING = "envoyfilter/match-nothing";
+
+/** The scopes, each with what the helper generated for it (the rules read it), where it ran. */
+function withGenerated(scopes: Scope[], verdicts: ReadonlyMap<BehaviourScope, SimEnvoyFilter[]>): Scope[] {
+  if (!verdicts.size) return scopes;
+  return scopes.map((s) => {
+    const v = s.behaviour && verdicts.get(s.behaviour);
+    if (!v) return s;
+    return { ...s, generated: { envoyFilters: new Map(v.map((ef) => [`${ef.namespace}/${ef.name}`, ef])) } };
   });
 }
 

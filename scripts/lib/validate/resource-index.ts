@@ -12,6 +12,7 @@ import {
   type Obj,
   type Resource,
 } from "./resource.ts";
+import { gatewayApiPods } from "./gwapi-pods.ts";
 
 export interface Workload {
   ns: string;
@@ -28,6 +29,11 @@ export interface Workload {
   resource?: Resource;
   /** Where it came from, for messages ("Deployment workshop/reviews-v1", "release istio-ingress"). */
   origin: string;
+  /**
+   * The pods istiod deploys for this Gateway API Gateway (`ns/name`; `resource` is the Gateway):
+   * modelled, not written in any manifest (gwapi-pods.ts).
+   */
+  gatewayApi?: string;
 }
 
 export interface PlatformGateway {
@@ -222,6 +228,20 @@ export class ResourceIndex {
       const managed = operatorWorkloadOf(r);
       if (managed) this.addWorkload(managed);
     }
+    for (const p of gatewayApiPods(resources)) {
+      const gw = `${p.gateway.ns}/${p.gateway.name}`;
+      this.serviceAccounts.add(`${p.gateway.ns}/${p.serviceAccount}`);
+      this.addWorkload({
+        ns: p.gateway.ns,
+        labels: p.labels,
+        serviceAccount: p.serviceAccount,
+        ports: [],
+        portsUnknown: true,
+        resource: p.gateway,
+        origin: `pods of Gateway ${gw} (Deployment ${p.gateway.ns}/${p.deployment}, created by istiod)`,
+        gatewayApi: gw,
+      });
+    }
     for (const g of platform.gateways) {
       this.namespaces.add(g.namespace);
       this.addWorkload({
@@ -255,8 +275,12 @@ export class ResourceIndex {
     return this.complete || kinds.some((k) => this.kinds.has(k));
   }
 
+  /**
+   * Whether "no workload" can be concluded. The modelled pods of Gateway API Gateways do not count
+   * in path mode: a file with a Gateway and its routes says nothing about the apps' Deployments.
+   */
   knowsWorkloads(): boolean {
-    return this.complete || this.workloads.length > 0;
+    return this.complete || this.workloads.some((w) => w.gatewayApi === undefined);
   }
 
   hasNamespace(ns: string): boolean {

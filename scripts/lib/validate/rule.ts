@@ -3,6 +3,7 @@
  * indexed resource set to reports. The engine turns reports into located findings.
  */
 import type { Severity } from "../findings.ts";
+import type { SimEnvoyFilter } from "../behaviour/protocol.ts";
 import type { PublishedImages } from "./images-workflow.ts";
 import type { YamlPath } from "../yaml-source.ts";
 import type { Resource } from "./resource.ts";
@@ -34,6 +35,8 @@ export interface Report {
   hint?: string;
   /** Overrides the rule's anchors (a rule covering two peer codes). */
   anchors?: string[];
+  /** More than a line can say (what the generated configuration holds), printed under the message. */
+  detail?: string;
 }
 
 /** Facts about the world beyond the resources: the repo, its clusters, Argo CD. */
@@ -58,10 +61,18 @@ export interface RepoFacts {
   meshClusterIDs?: ReadonlySet<string>;
 }
 
+/** What the behaviour layer's helper learnt from Istio's own config generation for this scope. */
+export interface GeneratedConfig {
+  /** Its verdicts on the scope's EnvoyFilters, by "<namespace>/<name>" (only those istiod accepts). */
+  envoyFilters: ReadonlyMap<string, SimEnvoyFilter>;
+}
+
 export interface RuleContext {
   index: ResourceIndex;
   /** Present in repo mode. */
   repo?: RepoFacts;
+  /** Present in repo mode when the mesh simulation helper ran for this cluster x chapter. */
+  generated?: GeneratedConfig;
 }
 
 export interface Rule extends RuleMeta {

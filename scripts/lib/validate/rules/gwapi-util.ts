@@ -50,3 +50,8 @@ export function backendRefs(route: Resource): Ref[] {
 export function gatewayApiGateways(index: ResourceIndex): Resource[] {
   return index.allOf("Gateway").filter((g) => g.group === GWAPI);
 }
+
+/** The Gateway API Gateways of this cluster, not of the mesh's other clusters (each has its own). */
+export function clusterGateways(index: ResourceIndex): Resource[] {
+  return index.of("Gateway").filter((g) => g.group === GWAPI);
+}

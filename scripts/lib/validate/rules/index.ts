@@ -49,6 +49,8 @@ import vsDestinationHost from "./vs-destination-host.ts";
 import vsDestinationPortRequired from "./vs-destination-port-required.ts";
 import vsDuplicateMatch from "./vs-duplicate-match.ts";
 import vsGatewayNotFound from "./vs-gateway-not-found.ts";
+import vsGatewayDottedName from "./vs-gateway-dotted-name.ts";
+import istioInjectionByDefault from "./istio-injection-by-default.ts";
 import vsHostNotInGateway from "./vs-host-not-in-gateway.ts";
 import vsInvalidRegex from "./vs-invalid-regex.ts";
 import vsJwtClaimRouting from "./vs-jwt-claim-routing.ts";
@@ -98,6 +100,21 @@ import { workloadGroupDuplicateLabels, workloadGroupServiceAccount } from "./wor
 import istioAnnotation from "./istio-annotation.ts";
 import istioInjectionWebhook from "./istio-injection-webhook.ts";
 import authzForeignTrustDomain from "./authz-foreign-trust-domain.ts";
+import gwapiCrdServedVersions from "./gwapi-crd-served-versions.ts";
+import gwapiCrdBelowMinimum from "./gwapi-crd-below-minimum.ts";
+import gwapiDuplicateListener from "./gwapi-duplicate-listener.ts";
+import gwapiDuplicateAddress from "./gwapi-duplicate-address.ts";
+import vsInternalGateway from "./vs-internal-gateway.ts";
+import policyIneffectiveSelector from "./policy-ineffective-selector.ts";
+import ambientSelectorPolicy from "./ambient-selector-policy.ts";
+import ambientPolicyWithoutWaypoint from "./ambient-policy-without-waypoint.ts";
+import ambientRouteNotCaptured from "./ambient-route-not-captured.ts";
+import ambientRouteOtherNamespace from "./ambient-route-other-namespace.ts";
+import ambientSidecarAndAmbient from "./ambient-sidecar-and-ambient.ts";
+import ambientWaypointNotAmbient from "./ambient-waypoint-not-ambient.ts";
+import ambientWaypointNotFound from "./ambient-waypoint-not-found.ts";
+import ambientAuthzWithoutWaypoint from "./ambient-authz-without-waypoint.ts";
+import ambientIneffectiveSidecar from "./ambient-ineffective-sidecar.ts";
 import authzJwksFetchUnrestricted from "./authz-jwks-fetch-unrestricted.ts";
 import vsGatewayRouteSkipsSubsets from "./vs-gateway-route-skips-subsets.ts";
 import drMeshMtlsOverridden from "./dr-mesh-mtls-overridden.ts";
@@ -107,6 +124,8 @@ export const SEMANTIC_RULES: readonly Rule[] = [
   vsDestinationHost,
   vsSubsetNotFound,
   vsGatewayNotFound,
+  vsGatewayDottedName,
+  istioInjectionByDefault,
   vsHostNotInGateway,
   vsDestinationPortRequired,
   vsZeroWeight,
@@ -203,6 +222,21 @@ export const SEMANTIC_RULES: readonly Rule[] = [
   argocdSyncOptionConflict,
   argocdChartPinned,
   platformServiceNotFound,
+  gwapiCrdServedVersions,
+  gwapiCrdBelowMinimum,
+  gwapiDuplicateListener,
+  gwapiDuplicateAddress,
+  vsInternalGateway,
+  policyIneffectiveSelector,
+  ambientSelectorPolicy,
+  ambientPolicyWithoutWaypoint,
+  ambientRouteNotCaptured,
+  ambientRouteOtherNamespace,
+  ambientSidecarAndAmbient,
+  ambientWaypointNotAmbient,
+  ambientWaypointNotFound,
+  ambientAuthzWithoutWaypoint,
+  ambientIneffectiveSidecar,
   authzJwksFetchUnrestricted,
   vsGatewayRouteSkipsSubsets,
   drMeshMtlsOverridden,

@@ -1,6 +1,7 @@
 import { defineRule, type Report } from "../rule.ts";
 import { asArray, asObj, describe, type Resource } from "../resource.ts";
 import { hostMatches, serverHost, vsGateways } from "../istio.ts";
+import { GWAPI } from "./gwapi-util.ts";
 
 export default defineRule({
   code: "vs/host-not-in-gateway",
@@ -12,7 +13,12 @@ export default defineRule({
     "For a VirtualService bound to a Gateway, each of its hosts must match a host of one of that Gateway's servers (wildcards and `namespace/host` forms included); otherwise the gateway never routes that host to it.",
   hint: "add the host to a server of the Gateway, or bind the VirtualService to the Gateway that serves the host",
   check({ index }) {
-    const byRef = new Map<string, Resource>(index.allOf("Gateway").map((g) => [`${g.ns}/${g.name}`, g]));
+    const byRef = new Map<string, Resource>(
+      index
+        .allOf("Gateway")
+        .filter((g) => g.group !== GWAPI)
+        .map((g) => [`${g.ns}/${g.name}`, g]),
+    );
     const out: Report[] = [];
     for (const vs of index.of("VirtualService")) {
       const bound = vsGateways(vs)
