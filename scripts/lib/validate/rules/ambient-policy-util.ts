@@ -12,7 +12,6 @@ import type { ResourceIndex, Workload } from "../resource-index.ts";
 import { policySelector } from "../istio.ts";
 import {
   isAmbientNamespace,
-  isAmbientWorkload,
   isEnrolledForWaypoint,
   isServiceRef,
   l7AuthorizationReason,
@@ -25,7 +24,8 @@ import {
   WAYPOINT_CLASS,
 } from "./ambient-util.ts";
 import { GWAPI } from "./gwapi-util.ts";
-import { inMesh, servicesOf } from "./mesh.ts";
+import { capturedByAmbient, podWorkloadOf } from "./ambient-workloads.ts";
+import { servicesOf } from "./mesh.ts";
 
 const labelsOf = (r: Resource): Record<string, string> => asStringMap(asObj(r.object.metadata).labels);
 
@@ -78,21 +78,17 @@ export function whatZtunnelLacks(kind: string): string {
   }
 }
 
-/** Pods of a waypoint (istiod labels the waypoint Deployments it creates so). */
-export const isWaypointWorkload = (w: Workload): boolean =>
-  w.labels["gateway.istio.io/managed"] === "istio.io-mesh-controller";
-
 /**
- * Whether ztunnel, not a proxy of the pod's own, carries a workload's traffic: it is in Ambient
- * (ambient-util) and has no Envoy of its own. Pods with a sidecar (Istio does not capture them in
- * Ambient), the gateway chart's pods and gateways declared by configuration (no manifest here),
- * WorkloadEntries (VMs run a sidecar) and waypoints run Envoy, which applies selector policies
- * itself.
+ * Whether ztunnel, not a proxy of the pod's own, carries a workload's traffic: the workload rules'
+ * model (ambient-workloads.ts, `capturedByAmbient`), so that the policy rules and the workload rules
+ * never disagree about a pod. Pods with a sidecar (Istio does not capture them in Ambient), gateway
+ * and waypoint pods, gateways declared by configuration (no manifest here), WorkloadEntries (VMs run
+ * a sidecar) and the mesh's other clusters' pods run Envoy or are not this cluster's: selector
+ * policies are theirs to apply.
  */
 export function capturedByZtunnel(index: ResourceIndex, w: Workload): boolean {
-  if (!w.resource || w.resource.kind === "WorkloadEntry" || isWaypointWorkload(w)) return false;
-  if (!isAmbientWorkload(index, w)) return false;
-  return !inMesh(index, w.resource);
+  const p = podWorkloadOf(index, w);
+  return p !== undefined && capturedByAmbient(index, p);
 }
 
 /** The workloads a policy's selector matches in its namespace; undefined without a selector. */

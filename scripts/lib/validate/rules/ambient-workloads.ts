@@ -77,6 +77,15 @@ export function podWorkloads(index: ResourceIndex): PodWorkload[] {
   return out;
 }
 
+const byWorkload = new WeakMap<ResourceIndex, Map<Workload, PodWorkload>>();
+
+/** The PodWorkload of an index's workload; undefined for those podWorkloads leaves out. */
+export function podWorkloadOf(index: ResourceIndex, w: Workload): PodWorkload | undefined {
+  let m = byWorkload.get(index);
+  if (!m) byWorkload.set(index, (m = new Map(podWorkloads(index).map((p) => [p.w, p]))));
+  return m.get(w);
+}
+
 /**
  * Gateway pods (the gateway chart's `image: auto` proxy, the `gateway` injection template, pods
  * istiod deploys for a Gateway API Gateway): a proxy, but not a sidecar, and not an Ambient workload.
