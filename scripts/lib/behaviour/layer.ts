@@ -92,6 +92,10 @@ const READ_BY_HELPER_RE =
   /^(kind: ["']?(Namespace|Service|Deployment|StatefulSet|DaemonSet)["']?|apiVersion: ["']?[a-z0-9.-]+\.istio\.io\/\S+)\s*$/m;
 
 function docsOf(text: string): Array<Record<string, unknown>> {
+  return (factsOf(text).docs ??= parseWanted(text));
+}
+
+function parseWanted(text: string): Array<Record<string, unknown>> {
   // Only the two kinds scanRender reads: the platform render holds hundreds of other ConfigMaps
   // (dashboards among them), and parsing them all would cost more than the cached run it precedes.
   const wanted =
@@ -105,20 +109,37 @@ function docsOf(text: string): Array<Record<string, unknown>> {
     .filter((o): o is Record<string, unknown> => !!o && typeof o === "object" && !Array.isArray(o));
 }
 
-// Scopes share most of their files (the platform render repeats chapter after chapter), so each
-// text is tested once per run, not once per scope.
-const readByHelperMemo = new Map<string, boolean>();
-function readByHelper(text: string): boolean {
-  let v = readByHelperMemo.get(text);
-  if (v === undefined) readByHelperMemo.set(text, (v = READ_BY_HELPER_RE.test(text)));
-  return v;
-}
-
+/**
+ * What the layer needs to know of one file's text, worked out once per run: scopes share most of
+ * their files (the platform render repeats chapter after chapter), and testing and hashing them
+ * again for each of 40 scopes was most of a warm run's time in this layer. Bounded, so that a
+ * long-lived process (the test runner) does not keep every text it ever saw.
+ */
 const ENVOY_FILTER = /^kind: EnvoyFilter\s*$/m;
+
+interface TextFacts {
+  readByHelper: boolean;
+  envoyFilter: boolean;
+  /** sha256 of the text as the helper gets it (trimmed), for the cache key. */
+  digest?: string;
+  docs?: Array<Record<string, unknown>>;
+}
+const textFacts = new Map<string, TextFacts>();
+function factsOf(text: string): TextFacts {
+  let f = textFacts.get(text);
+  if (!f) {
+    if (textFacts.size >= 50_000) textFacts.clear();
+    f = { readByHelper: READ_BY_HELPER_RE.test(text), envoyFilter: ENVOY_FILTER.test(text) };
+    textFacts.set(text, f);
+  }
+  return f;
+}
+const digestOf = (text: string): string =>
+  (factsOf(text).digest ??= createHash("sha256").update(text.trimEnd()).digest("hex"));
 
 /** Whether the cluster's objects hold an EnvoyFilter: the helper then judges its patches too. */
 export function hasEnvoyFilters(scope: BehaviourScope): boolean {
-  return scope.files.some((f) => !NOT_CLUSTER_OBJECTS.test(f.file) && ENVOY_FILTER.test(f.text));
+  return scope.files.some((f) => !NOT_CLUSTER_OBJECTS.test(f.file) && factsOf(f.text).envoyFilter);
 }
 
 /** Issuers of the render's RequestAuthentications and the istio ConfigMap's mesh config. */
@@ -158,15 +179,11 @@ export function simInputOf(
 ): { readonly input: SimInput; key: string } {
   const { issuers, meshConfig } = scanRender(scope.files);
   const defaultIssuer = issuers.length === 1 ? issuers[0] : undefined;
-  const objects = scope.files
-    .filter((f) => !NOT_CLUSTER_OBJECTS.test(f.file) && readByHelper(f.text))
-    .map((f) => f.text.trimEnd())
-    .join("\n---\n");
-  const base: Omit<SimInput, "jwks" | "requests"> = {
+  const kept = scope.files.filter((f) => !NOT_CLUSTER_OBJECTS.test(f.file) && factsOf(f.text).readByHelper);
+  const base: Omit<SimInput, "jwks" | "requests" | "objects"> = {
     version: SIM_PROTOCOL_VERSION,
     clusterDomain: scope.clusterDomain,
     meshConfig: meshConfig ?? (scope.meshConfigValues ? scope.meshConfigValues : null),
-    objects,
     clients: scope.expectations.clients.map((c) => ({
       namespace: c.namespace,
       name: c.name,
@@ -176,12 +193,13 @@ export function simInputOf(
     })),
     // Only where there is something to judge: the other scopes' inputs, and so their cache keys,
     // stay what they were.
-    ...(ENVOY_FILTER.test(objects) ? { envoyFilters: true as const } : {}),
+    ...(kept.some((f) => factsOf(f.text).envoyFilter) ? { envoyFilters: true as const } : {}),
   };
   // The key and the tokens change every run; what they are made from does not, and the verdicts
   // depend only on that (a valid, forged or expired token of these claims).
   const stable = {
     ...base,
+    objects: kept.map((f) => digestOf(f.text)),
     jwks: keys ? issuers : [],
     requests: scope.expectations.requests.map((r) => {
       const unsigned = simRequestOf(r, () => "");
@@ -206,7 +224,8 @@ export function simInputOf(
       const jwks: Record<string, string> = {};
       if (keys) for (const iss of issuers) jwks[iss] = keys.jwks;
       const requests = scope.expectations.requests.map((r) => toSimRequest(r, keys, now, defaultIssuer));
-      return (input = { ...base, jwks, requests });
+      const objects = kept.map((f) => f.text.trimEnd()).join("\n---\n");
+      return (input = { ...base, objects, jwks, requests });
     },
   };
 }

@@ -2,7 +2,6 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { $ } from "zx";
 import { FindingsError } from "../findings.ts";
 import type { HelmRelease } from "../model/helmfile.ts";
 import { resolveTool } from "../tools/resolve.ts";
@@ -32,6 +31,9 @@ export function helmTemplateDeps(repoRoot: string): RenderDeps {
           HELM_CACHE_HOME: path.join(dir, "cache"),
           HELM_CONFIG_HOME: path.join(dir, "config"),
         };
+        // zx is loaded when a chart is really rendered: most runs (path mode, a warm repo mode) never
+        // do, and evaluating it costs every CLI start about 30 ms.
+        const { $ } = await import("zx");
         const { stdout } = await $({ quiet: true, env })`${helm} ${args}`;
         return stdout;
       } catch (e) {

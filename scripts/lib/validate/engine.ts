@@ -433,6 +433,8 @@ export async function validateScopes(
     const rules = SEMANTIC_RULES.filter((r) => ruleSelected(r.code, filter));
     const groups = new Map<string, Scope[]>();
     for (const s of scopes) if (s.peerGroup) groups.set(s.peerGroup, [...(groups.get(s.peerGroup) ?? []), s]);
+    // VALIDATE_RULE_TIMES=1: each rule's total time on stderr, for finding the slow one.
+    const ruleTimes = process.env.VALIDATE_RULE_TIMES ? new Map<string, number>() : undefined;
     for (const scope of scopes) {
       const own = scopeResources.get(scope) ?? [];
       if (own.length === 0) continue;
@@ -444,12 +446,15 @@ export async function validateScopes(
       const index = new ResourceIndex([...own, ...peers], scope.platform, scope.complete);
       for (const rule of rules) {
         let reports;
+        const started = ruleTimes ? performance.now() : 0;
         try {
           reports = rule.check({
             index,
             ...(scope.repo ? { repo: scope.repo } : {}),
             ...(scope.generated ? { generated: scope.generated } : {}),
           });
+          if (ruleTimes)
+            ruleTimes.set(rule.code, (ruleTimes.get(rule.code) ?? 0) + performance.now() - started);
         } catch (e) {
           // A bug in the validator, not a finding: its own code, never suppressed (exit 2).
           internal.push({
@@ -488,6 +493,9 @@ export async function validateScopes(
         }
       }
     }
+    if (ruleTimes)
+      for (const [code, ms] of [...ruleTimes].sort((a, b) => b[1] - a[1]).slice(0, 20))
+        process.stderr.write(`rule time: ${ms.toFixed(1).padStart(8)} ms  ${code}\n`);
 
     // The server layer: every scope's objects, applied to a real API server.
     if (options.server && SERVER_RULES.some((c) => ruleSelected(c, filter))) {

@@ -20,6 +20,13 @@ export default defineRule({
   hint: "label the namespace (or the pod) `istio.io/dataplane-mode: ambient`, or remove `istio.io/use-waypoint`",
   check({ index }) {
     const out: Report[] = [];
+    // Most renders enrol nothing: then there is nothing to look at, pod by pod.
+    const enrols = (labels: Record<string, string> | undefined) => labels?.[USE_WAYPOINT] !== undefined;
+    if (
+      !index.workloads.some((w) => enrols(w.labels)) &&
+      !index.allOf("Namespace").some((n) => enrols(namespaceLabels(index, n.name)))
+    )
+      return out;
     const byNamespace = new Map<string, string[]>();
     const localNamespaces = new Set(index.of("Namespace").map((n) => n.name));
     for (const p of podWorkloads(index)) {

@@ -17,6 +17,7 @@ export default defineRule({
   hint: "replace the selector by `targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: <gateway>}]`",
   check({ index }) {
     const out: Report[] = [];
+    if (!index.workloads.some((w) => w.labels[GATEWAY_NAME_LABEL] !== undefined)) return out;
     for (const kind of KINDS) {
       for (const r of index.of(kind)) {
         if (hasTargetRef(r)) continue;
