@@ -83,11 +83,8 @@ export const PEER_CODES: Readonly<Record<string, readonly [string, string]>> = {
     "checks the certificate inside the Secret, which is never committed; that the Secret or Certificate exists is `gw/credential-not-found` (IST0101)",
   ],
   IST0162: ["GatewayPortNotDefinedOnService", ""],
-  IST0163: [
-    "InvalidExternalControlPlaneConfig",
-    "about an external control plane's webhook URL; the workshop runs istiod in the primary cluster",
-  ],
-  IST0164: ["ExternalControlPlaneAddressIsNotAHostname", "about an external control plane (see IST0163)"],
+  IST0163: ["InvalidExternalControlPlaneConfig", ""],
+  IST0164: ["ExternalControlPlaneAddressIsNotAHostname", ""],
   IST0165: ["ReferencedInternalGateway", ""],
   IST0166: ["IneffectiveSelector", ""],
   IST0167: ["IneffectivePolicy", ""],

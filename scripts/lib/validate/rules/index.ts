@@ -51,6 +51,7 @@ import vsDuplicateMatch from "./vs-duplicate-match.ts";
 import vsGatewayNotFound from "./vs-gateway-not-found.ts";
 import vsGatewayDottedName from "./vs-gateway-dotted-name.ts";
 import istioInjectionByDefault from "./istio-injection-by-default.ts";
+import istioWebhookAddress from "./istio-webhook-address.ts";
 import vsHostNotInGateway from "./vs-host-not-in-gateway.ts";
 import vsInvalidRegex from "./vs-invalid-regex.ts";
 import vsJwtClaimRouting from "./vs-jwt-claim-routing.ts";
@@ -126,6 +127,7 @@ export const SEMANTIC_RULES: readonly Rule[] = [
   vsGatewayNotFound,
   vsGatewayDottedName,
   istioInjectionByDefault,
+  istioWebhookAddress,
   vsHostNotInGateway,
   vsDestinationPortRequired,
   vsZeroWeight,
