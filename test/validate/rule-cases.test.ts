@@ -905,3 +905,30 @@ data:
     expect(await rulesHit(rule, cm("remote-2"), inMesh)).toHaveLength(1);
   });
 });
+
+describe("authz/jwks-fetch-unrestricted: who fetches the JWKS", () => {
+  const istiod = (mode: string) => `apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: {name: jwt, namespace: demo}
+spec:
+  jwtRules: [{issuer: https://issuer.example.com, jwksUri: https://issuer.example.com/jwks.json}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: istiod, namespace: istio-system, labels: {app: istiod}}
+spec:
+  selector: {matchLabels: {app: istiod}}
+  template:
+    metadata: {labels: {app: istiod}}
+    spec:
+      containers:
+        - name: discovery
+          image: docker.io/istio/pilot:1.30.3
+          env: [{name: PILOT_JWT_ENABLE_REMOTE_JWKS, value: ${mode}}]
+`;
+  it("istiod fetches in istiod and hybrid mode, so the list matters; in envoy mode it fetches nothing", async () => {
+    for (const mode of ["istiod", "hybrid", '"false"'])
+      expect(await rulesHit("authz/jwks-fetch-unrestricted", istiod(mode)), mode).toHaveLength(1);
+    expect(await rulesHit("authz/jwks-fetch-unrestricted", istiod("envoy"))).toEqual([]);
+  });
+});

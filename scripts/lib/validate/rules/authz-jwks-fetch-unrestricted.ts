@@ -4,6 +4,7 @@ import { podTemplate } from "../resource-index.ts";
 import { prefixError } from "../inject-validation.ts";
 
 const ENV = "BLOCKED_CIDRS_IN_JWKS_URIS";
+const FETCH_MODE = "PILOT_JWT_ENABLE_REMOTE_JWKS";
 
 /**
  * istiod parses the list with net.ParseCIDR after trimming each item, and skips (with a log line)
@@ -23,7 +24,7 @@ export default defineRule({
   anchors: ["IST0175"],
   title: "istiod restricts where it fetches JWKS from when RequestAuthentications exist",
   description:
-    "istiod fetches the `jwksUri` of every RequestAuthentication (unless the proxies fetch it themselves, PILOT_JWT_ENABLE_REMOTE_JWKS), so whoever may write a RequestAuthentication can make istiod open HTTP connections to any address its network reaches: the cloud metadata endpoint, the API server, other private services. istiod 1.30 refuses connections to the CIDRs listed in its `BLOCKED_CIDRS_IN_JWKS_URIS` environment variable; with RequestAuthentications in the render and an istiod Deployment (label `app: istiod`) without it, istioctl reports IST0175. Items of the list that are not CIDRs are skipped by istiod and block nothing; they are reported too. A value from `valueFrom` counts as set.",
+    "istiod fetches the `jwksUri` of every RequestAuthentication (unless the proxies fetch it themselves, PILOT_JWT_ENABLE_REMOTE_JWKS), so whoever may write a RequestAuthentication can make istiod open HTTP connections to any address its network reaches: the cloud metadata endpoint, the API server, other private services. istiod 1.30 refuses connections to the CIDRs listed in its `BLOCKED_CIDRS_IN_JWKS_URIS` environment variable; with RequestAuthentications in the render and an istiod Deployment (label `app: istiod`) without it, istioctl reports IST0175. Items of the list that are not CIDRs are skipped by istiod and block nothing; they are reported too. A value from `valueFrom` counts as set. Unlike istioctl, an istiod with `PILOT_JWT_ENABLE_REMOTE_JWKS: envoy` is not reported: in that mode the proxies fetch every JWKS and istiod none.",
   hint: "set pilot.env.BLOCKED_CIDRS_IN_JWKS_URIS in the istiod values (the private, loopback and link-local ranges the JWKS servers are not in)",
   check({ index }) {
     const ras = index.of("RequestAuthentication");
@@ -39,16 +40,19 @@ export default defineRule({
       if (!t) continue;
       let found: { value: string; path: Array<string | number> } | undefined;
       let fromRef = false;
+      let proxiesFetch = false;
       asArray(t.spec.containers).forEach((c, ci) =>
         asArray(asObj(c).env).forEach((e, ei) => {
           const env = asObj(e);
+          if (env.name === FETCH_MODE && asString(env.value) === "envoy") proxiesFetch = true;
           if (env.name !== ENV) return;
           const value = asString(env.value);
           if (value) found = { value, path: [...t.path, "containers", ci, "env", ei, "value"] };
           else if (env.valueFrom) fromRef = true;
         }),
       );
-      if (fromRef && !found) continue;
+      // In `envoy` mode istiod fetches no JWKS at all (the proxies do); istioctl warns there too.
+      if (proxiesFetch || (fromRef && !found)) continue;
       if (!found) {
         out.push({
           resource: d,
