@@ -19,6 +19,28 @@ export interface Destination {
 const destinationCache = new WeakMap<object, readonly Destination[]>();
 const gatewayCache = new WeakMap<object, ReadonlyArray<{ ref: string; raw: string; index: number }>>();
 
+/** A route of a VirtualService: one entry of `spec.http`, `spec.tcp` or `spec.tls`. */
+export interface VsRoute {
+  section: "http" | "tcp" | "tls";
+  /** Its index in the section. */
+  index: number;
+  /** The route entry itself (match, route, mirror...). */
+  rule: Obj;
+  /** Its weighted destinations (`route`). */
+  destinations: Obj[];
+}
+
+/** Every route of a VirtualService, http, tcp and tls in that order. */
+export function vsRoutes(vs: Resource): VsRoute[] {
+  const spec = asObj(vs.object.spec);
+  return (["http", "tcp", "tls"] as const).flatMap((section) =>
+    asArray(spec[section]).map((r, index) => {
+      const rule = asObj(r);
+      return { section, index, rule, destinations: asArray(rule.route).map(asObj) };
+    }),
+  );
+}
+
 /** Every destination of a VirtualService: route destinations of http/tcp/tls, mirrors. */
 export function destinations(vs: Resource): readonly Destination[] {
   let out = destinationCache.get(vs.object);
@@ -27,7 +49,6 @@ export function destinations(vs: Resource): readonly Destination[] {
 }
 
 function computeDestinations(vs: Resource): Destination[] {
-  const spec = asObj(vs.object.spec);
   const out: Destination[] = [];
   const add = (d: unknown, path: YamlPath, via: string, route: number, weight?: unknown) => {
     const o = asObj(d);
@@ -44,19 +65,16 @@ function computeDestinations(vs: Resource): Destination[] {
       route,
     });
   };
-  for (const section of ["http", "tcp", "tls"] as const) {
-    asArray(spec[section]).forEach((r, i) => {
-      const ro = asObj(r);
-      asArray(ro.route).forEach((d, j) =>
-        add(asObj(d).destination, [section, i, "route", j, "destination"], section, i, asObj(d).weight),
+  for (const { section, index: i, rule: ro, destinations: route } of vsRoutes(vs)) {
+    route.forEach((d, j) =>
+      add(d.destination, [section, i, "route", j, "destination"], section, i, d.weight),
+    );
+    if (section === "http") {
+      if (ro.mirror) add(ro.mirror, [section, i, "mirror"], "mirror", i);
+      asArray(ro.mirrors).forEach((m, j) =>
+        add(asObj(m).destination, [section, i, "mirrors", j, "destination"], "mirror", i),
       );
-      if (section === "http") {
-        if (ro.mirror) add(ro.mirror, [section, i, "mirror"], "mirror", i);
-        asArray(ro.mirrors).forEach((m, j) =>
-          add(asObj(m).destination, [section, i, "mirrors", j, "destination"], "mirror", i),
-        );
-      }
-    });
+    }
   }
   return out.map((d) => ({ ...d, path: ["spec", ...d.path] }));
 }

@@ -1,5 +1,6 @@
 import { defineRule, type Report } from "../rule.ts";
-import { asArray, asObj, asString, describe } from "../resource.ts";
+import { asObj, asString, describe } from "../resource.ts";
+import { vsRoutes } from "../istio.ts";
 
 export default defineRule({
   code: "vs/repeated-destination",
@@ -13,23 +14,19 @@ export default defineRule({
   check({ index }) {
     const out: Report[] = [];
     for (const vs of index.of("VirtualService")) {
-      const spec = asObj(vs.object.spec);
-      for (const section of ["http", "tcp", "tls"]) {
-        asArray(spec[section]).forEach((r, i) => {
-          const route = asArray(asObj(r).route);
-          if (route.length < 2) return;
-          const seen = new Set<string>();
-          route.forEach((d, j) => {
-            const dest = asObj(asObj(d).destination);
-            const host = asString(dest.host);
-            if (!host) return;
-            const key = `${index.fqdn(host, vs.ns)}|${asString(dest.subset) ?? ""}|${String(asObj(dest.port).number ?? "")}`;
-            if (!seen.has(key)) return void seen.add(key);
-            out.push({
-              resource: vs,
-              path: ["spec", section, i, "route", j, "destination"],
-              message: `${describe(vs)} ${section}[${i}] routes to ${host}${dest.subset ? ` subset ${String(dest.subset)}` : ""} twice`,
-            });
+      for (const { section, index: i, destinations: route } of vsRoutes(vs)) {
+        if (route.length < 2) continue;
+        const seen = new Set<string>();
+        route.forEach((d, j) => {
+          const dest = asObj(d.destination);
+          const host = asString(dest.host);
+          if (!host) return;
+          const key = `${index.fqdn(host, vs.ns)}|${asString(dest.subset) ?? ""}|${String(asObj(dest.port).number ?? "")}`;
+          if (!seen.has(key)) return void seen.add(key);
+          out.push({
+            resource: vs,
+            path: ["spec", section, i, "route", j, "destination"],
+            message: `${describe(vs)} ${section}[${i}] routes to ${host}${dest.subset ? ` subset ${String(dest.subset)}` : ""} twice`,
           });
         });
       }

@@ -1,5 +1,6 @@
 import { defineRule, type Report } from "../rule.ts";
-import { asArray, asObj, describe } from "../resource.ts";
+import { describe } from "../resource.ts";
+import { vsRoutes } from "../istio.ts";
 
 export default defineRule({
   code: "vs/single-weight",
@@ -13,18 +14,14 @@ export default defineRule({
   check({ index }) {
     const out: Report[] = [];
     for (const vs of index.of("VirtualService")) {
-      const spec = asObj(vs.object.spec);
-      for (const section of ["http", "tcp", "tls"]) {
-        asArray(spec[section]).forEach((r, i) => {
-          const route = asArray(asObj(r).route);
-          if (route.length !== 1) return;
-          const w = asObj(route[0]).weight;
-          if (typeof w !== "number" || w === 100 || w === 0) return;
-          out.push({
-            resource: vs,
-            path: ["spec", section, i, "route", 0, "weight"],
-            message: `${describe(vs)} ${section}[${i}] has one destination with weight ${w}; it gets all the traffic`,
-          });
+      for (const { section, index: i, destinations: route } of vsRoutes(vs)) {
+        if (route.length !== 1) continue;
+        const w = route[0]!.weight;
+        if (typeof w !== "number" || w === 100 || w === 0) continue;
+        out.push({
+          resource: vs,
+          path: ["spec", section, i, "route", 0, "weight"],
+          message: `${describe(vs)} ${section}[${i}] has one destination with weight ${w}; it gets all the traffic`,
         });
       }
     }

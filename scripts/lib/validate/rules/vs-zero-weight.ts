@@ -1,5 +1,6 @@
 import { defineRule, type Report } from "../rule.ts";
-import { asArray, asObj, describe } from "../resource.ts";
+import { describe } from "../resource.ts";
+import { vsRoutes } from "../istio.ts";
 
 export default defineRule({
   code: "vs/zero-weight",
@@ -13,23 +14,19 @@ export default defineRule({
   check({ index }) {
     const out: Report[] = [];
     for (const vs of index.of("VirtualService")) {
-      const spec = asObj(vs.object.spec);
-      for (const section of ["http", "tcp", "tls"]) {
-        asArray(spec[section]).forEach((r, i) => {
-          const route = asArray(asObj(r).route).map(asObj);
-          // A single destination gets all traffic whatever its weight.
-          if (route.length < 2) return;
-          const weights = route.map((d) => d.weight);
-          if (!weights.some((w) => typeof w === "number")) return;
-          const total = weights.reduce<number>((s, w) => s + (typeof w === "number" ? w : 0), 0);
-          if (total === 0) {
-            out.push({
-              resource: vs,
-              path: ["spec", section, i, "route"],
-              message: `${describe(vs)} ${section}[${i}] has destination weights adding up to 0`,
-            });
-          }
-        });
+      for (const { section, index: i, destinations: route } of vsRoutes(vs)) {
+        // A single destination gets all traffic whatever its weight.
+        if (route.length < 2) continue;
+        const weights = route.map((d) => d.weight);
+        if (!weights.some((w) => typeof w === "number")) continue;
+        const total = weights.reduce<number>((s, w) => s + (typeof w === "number" ? w : 0), 0);
+        if (total === 0) {
+          out.push({
+            resource: vs,
+            path: ["spec", section, i, "route"],
+            message: `${describe(vs)} ${section}[${i}] has destination weights adding up to 0`,
+          });
+        }
       }
     }
     return out;
