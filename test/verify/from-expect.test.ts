@@ -2,7 +2,6 @@
  * verify's mapping of chapter.yaml `expect:` onto live requests, against the real chapter files,
  * and the request part sent for real to a local HTTP server standing in for the ingress gateway.
  */
-import { spawnSync } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
@@ -13,6 +12,7 @@ import type { TLSSocket } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_DEMO_USERS, parseDemoUsers } from "../../apps/auth-service/src/config.ts";
 import { effectiveExpectations } from "../../scripts/lib/behaviour/expectations.ts";
+import { makeCa, signLeaf } from "../../scripts/lib/net/certs.ts";
 import { loadRepoOrThrow, type RepoModel } from "../../scripts/lib/model/repo.ts";
 import { DEMO_USERS, planExpectations, type Planned } from "../../scripts/lib/verify/from-expect.ts";
 import { ingressFetch } from "../../scripts/lib/verify/ingress-fetch.ts";
@@ -245,30 +245,8 @@ describe("over TLS, as curl --resolve: the Host is the server name, the certific
   const seen: Array<string | false | null> = [];
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), "verify-tls-"));
-    const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"];
-    for (const args of [
-      ["req", "-x509", ...ec, "-keyout", "ca.key", "-out", "ca.crt", "-subj", "/CN=workshop-ca"],
-      [
-        "req",
-        "-x509",
-        ...ec,
-        "-CA",
-        "ca.crt",
-        "-CAkey",
-        "ca.key",
-        "-keyout",
-        "gw.key",
-        "-out",
-        "gw.crt",
-        "-subj",
-        "/CN=portal.workshop.example",
-        "-addext",
-        "subjectAltName=DNS:portal.workshop.example",
-      ],
-    ]) {
-      const r = spawnSync("openssl", args, { cwd: dir, encoding: "utf8" });
-      expect(r.status, r.stderr).toBe(0);
-    }
+    makeCa(dir, "workshop-ca", 1);
+    signLeaf(dir, "gw", "/CN=portal.workshop.example", "subjectAltName=DNS:portal.workshop.example", 1);
     ca = await readFile(path.join(dir, "ca.crt"), "utf8");
     server = createHttpsServer(
       { key: await readFile(path.join(dir, "gw.key")), cert: await readFile(path.join(dir, "gw.crt")) },

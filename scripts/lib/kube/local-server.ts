@@ -14,6 +14,7 @@ import { createWriteStream, rmSync } from "node:fs";
 import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { makeCa, openssl, signLeaf } from "../net/certs.ts";
 import { freePort } from "../net/free-port.ts";
 import { TOOL_PINS } from "../tools/pins.ts";
 import { resolveTool, ToolError } from "../tools/resolve.ts";
@@ -38,42 +39,17 @@ export interface StartOptions {
   readyTimeoutMs?: number;
 }
 
-function openssl(args: string[], cwd: string): void {
-  const r = spawnSync("openssl", args, { cwd, encoding: "utf8" });
-  if (r.error || r.status !== 0)
-    throw new Error(
-      `openssl ${args[0]} failed (${r.error?.message ?? r.stderr.trim().split("\n").slice(-2).join(" ")}); the server layer needs the openssl command to make its certificates`,
-    );
-}
-
 /** CA, serving certificate for 127.0.0.1, an admin client certificate (system:masters), an SA key. */
 function makeCerts(dir: string): void {
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"];
-  openssl(["req", "-x509", ...ec, "-keyout", "ca.key", "-out", "ca.crt", "-subj", "/CN=validate-ca"], dir);
-  // Both leaf certificates are signed by the CA; they differ in name, subject and extension.
-  const signed = (name: string, subject: string, extension: string) =>
-    openssl(
-      [
-        "req",
-        "-x509",
-        ...ec,
-        "-CA",
-        "ca.crt",
-        "-CAkey",
-        "ca.key",
-        "-keyout",
-        `${name}.key`,
-        "-out",
-        `${name}.crt`,
-      ].concat(["-subj", subject, "-addext", extension]),
-      dir,
-    );
-  signed(
+  makeCa(dir, "validate-ca", 2);
+  signLeaf(
+    dir,
     "server",
     "/CN=kube-apiserver",
     "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc",
+    2,
   );
-  signed("admin", "/O=system:masters/CN=validate-admin", "extendedKeyUsage=clientAuth");
+  signLeaf(dir, "admin", "/O=system:masters/CN=validate-admin", "extendedKeyUsage=clientAuth", 2);
   openssl(["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "sa.key"], dir);
 }
 
