@@ -8,6 +8,7 @@ import {
   asString,
   asStringMap,
   isObj,
+  labelsOf,
   visibleIn,
   type Obj,
   type Resource,
@@ -192,6 +193,7 @@ export class ResourceIndex {
   private readonly seExact = new Map<string, Resource[]>();
   private readonly seWildcard: Array<{ suffix: string; resource: Resource }> = [];
   private readonly namespaces = new Set<string>();
+  private readonly namespaceLabelsByName = new Map<string, Record<string, string>>();
   private readonly serviceAccounts = new Set<string>();
   private readonly workloadsByNs = new Map<string, Workload[]>();
   private readonly kinds = new Set<string>();
@@ -211,7 +213,11 @@ export class ResourceIndex {
         push(this.localByKind, r.kind, r);
       }
       if (r.ns) this.namespaces.add(r.ns);
-      if (r.kind === "Namespace") this.namespaces.add(r.name);
+      if (r.kind === "Namespace") {
+        this.namespaces.add(r.name);
+        // The first declaration wins: this cluster's own Namespace comes before a peer's.
+        if (!this.namespaceLabelsByName.has(r.name)) this.namespaceLabelsByName.set(r.name, labelsOf(r));
+      }
       if (r.kind === "ServiceAccount") this.serviceAccounts.add(`${r.ns}/${r.name}`);
       if (r.kind === "Service") this.services.set(`${r.name}.${r.ns}.svc.${platform.clusterDomain}`, r);
       if (r.kind === "ServiceEntry") {
@@ -281,6 +287,11 @@ export class ResourceIndex {
    */
   knowsWorkloads(): boolean {
     return this.complete || this.workloads.some((w) => w.gatewayApi === undefined);
+  }
+
+  /** The labels of a Namespace the resources declare; undefined when none declares it. */
+  namespaceLabels(ns: string): Record<string, string> | undefined {
+    return this.namespaceLabelsByName.get(ns);
   }
 
   hasNamespace(ns: string): boolean {

@@ -70,6 +70,11 @@ export function asStringMap(v: unknown): Record<string, string> {
 }
 
 /** Whether a parsed document is a Kubernetes object at all (apiVersion and kind are strings). */
+/** `metadata.labels` of a resource (empty when it has none). */
+export function labelsOf(r: Resource): Record<string, string> {
+  return asStringMap(asObj(r.object.metadata).labels);
+}
+
 export function looksLikeResource(v: unknown): v is Obj {
   return isObj(v) && typeof v.apiVersion === "string" && typeof v.kind === "string";
 }

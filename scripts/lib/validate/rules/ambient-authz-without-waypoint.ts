@@ -5,7 +5,6 @@ import {
   anyAmbient,
   isServiceRef,
   l7AuthorizationReason,
-  namespaceLabels,
   targetRefsOf,
   USE_WAYPOINT,
 } from "./ambient-util.ts";
@@ -47,7 +46,7 @@ export default defineRule({
     for (const p of podWorkloads(index)) {
       if (!capturedByAmbient(index, p)) continue;
       // A namespace the files do not declare may enrol it with a waypoint: unknown, not missing.
-      if (namespaceLabels(index, p.r.ns) === undefined && p.labels[USE_WAYPOINT] === undefined) continue;
+      if (index.namespaceLabels(p.r.ns) === undefined && p.labels[USE_WAYPOINT] === undefined) continue;
       // A waypoint this render cannot see (exists undefined) is given the benefit of the doubt.
       if (waypointsOf(index, p).some((u) => u.status.ok !== false)) continue;
       const applying = l7.filter(([ap]) => ap.ns === p.r.ns && appliesTo(index, ap, p));

@@ -1,7 +1,7 @@
 import { defineRule, type Report } from "../rule.ts";
 import { asObj, asStringMap, describe } from "../resource.ts";
 import { selects } from "../resource-index.ts";
-import { anyAmbient, DATAPLANE_MODE, namespaceLabels } from "./ambient-util.ts";
+import { anyAmbient, DATAPLANE_MODE } from "./ambient-util.ts";
 import { capturedByAmbient, isGatewayPod, podWorkloads, sidecarSource } from "./ambient-workloads.ts";
 
 export default defineRule({
@@ -31,7 +31,7 @@ export default defineRule({
         });
         continue;
       }
-      const labels = namespaceLabels(index, sc.ns);
+      const labels = index.namespaceLabels(sc.ns);
       if (labels?.[DATAPLANE_MODE] !== "ambient") continue;
       // istioctl: an injection label on the namespace means it is not (only) in Ambient.
       if (labels["istio-injection"] === "enabled" || (labels["istio.io/rev"] ?? "") !== "") continue;

@@ -7,7 +7,7 @@
  * the refinements the rule descriptions state (pods with their own proxy, ingress Gateways).
  */
 import type { YamlPath } from "../../yaml-source.ts";
-import { asArray, asObj, asString, asStringMap, type Resource } from "../resource.ts";
+import { asArray, asObj, asString, labelsOf, type Resource } from "../resource.ts";
 import type { ResourceIndex, Workload } from "../resource-index.ts";
 import { policySelector } from "../istio.ts";
 import {
@@ -17,7 +17,6 @@ import {
   l7AuthorizationReason,
   l7DestinationRuleReason,
   l7TelemetryReason,
-  namespaceLabels,
   targetRefsOf,
   vsNeedsWaypoint,
   waypointReference,
@@ -26,8 +25,6 @@ import {
 import { GWAPI } from "./gwapi-util.ts";
 import { capturedByAmbient, podWorkloadOf } from "./ambient-workloads.ts";
 import { servicesOf } from "./mesh.ts";
-
-const labelsOf = (r: Resource): Record<string, string> => asStringMap(asObj(r.object.metadata).labels);
 
 /** An L7 policy in an Ambient namespace, with why it needs a waypoint. */
 export interface L7Policy {
@@ -107,7 +104,7 @@ export function selectedWorkloads(
  * uses the Service's waypoint).
  */
 export function workloadEnrolled(index: ResourceIndex, w: Workload): boolean {
-  const nsLabels = namespaceLabels(index, w.ns);
+  const nsLabels = index.namespaceLabels(w.ns);
   if (isEnrolledForWaypoint(w.labels, nsLabels)) return true;
   return servicesOf(index.allOf("Service"), w.ns, w.labels).some((s) =>
     isEnrolledForWaypoint(labelsOf(s), nsLabels),
@@ -119,7 +116,7 @@ export function workloadEnrolled(index: ResourceIndex, w: Workload): boolean {
  * pod in it, is enrolled (a waypoint applies the namespace-wide Telemetry of the Services it serves).
  */
 export function namespaceServed(index: ResourceIndex, ns: string): boolean {
-  const nsLabels = namespaceLabels(index, ns);
+  const nsLabels = index.namespaceLabels(ns);
   if (isEnrolledForWaypoint(undefined, nsLabels)) return true;
   for (const kind of ["Service", "ServiceEntry"])
     if (index.allOf(kind).some((r) => r.ns === ns && isEnrolledForWaypoint(labelsOf(r), nsLabels)))
@@ -129,12 +126,12 @@ export function namespaceServed(index: ResourceIndex, ns: string): boolean {
 
 /** Whether a Service or ServiceEntry is enrolled with a waypoint (its label, else its namespace's). */
 export const resourceEnrolled = (index: ResourceIndex, r: Resource): boolean =>
-  isEnrolledForWaypoint(labelsOf(r), namespaceLabels(index, r.ns));
+  isEnrolledForWaypoint(labelsOf(r), index.namespaceLabels(r.ns));
 
 /** Whether anything in the render (a Namespace, Service, ServiceEntry or pod) names this waypoint. */
 export function waypointInUse(index: ResourceIndex, gw: Resource): boolean {
   const names = (own: Record<string, string> | undefined, ns: string) => {
-    const ref = waypointReference(own, ns, namespaceLabels(index, ns));
+    const ref = waypointReference(own, ns, index.namespaceLabels(ns));
     return ref !== undefined && ref.name === gw.name && ref.ns === gw.ns;
   };
   if (index.allOf("Namespace").some((n) => names(undefined, n.name))) return true;
@@ -176,8 +173,7 @@ export function checkTargetRefs(index: ResourceIndex, r: Resource): TargetRefChe
       if (!gw) continue;
       out.resolved = true;
       if (asString(asObj(gw.object.spec).gatewayClassName) !== WAYPOINT_CLASS) continue;
-      if (waypointInUse(index, gw) || isEnrolledForWaypoint(undefined, namespaceLabels(index, r.ns)))
-        continue;
+      if (waypointInUse(index, gw) || isEnrolledForWaypoint(undefined, index.namespaceLabels(r.ns))) continue;
       out.missing.push({
         path: ref.path,
         what: `waypoint Gateway ${gw.ns}/${gw.name}, which no namespace, Service or pod uses (\`istio.io/use-waypoint: ${gw.name}\`), so no traffic goes through it`,

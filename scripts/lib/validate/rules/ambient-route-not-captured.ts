@@ -1,6 +1,6 @@
 import { defineRule, type Report } from "../rule.ts";
 import { describe } from "../resource.ts";
-import { anyAmbient, isAmbientNamespace, isEnrolledForWaypoint, namespaceLabels } from "./ambient-util.ts";
+import { anyAmbient, isAmbientNamespace, isEnrolledForWaypoint } from "./ambient-util.ts";
 import { l7HostConfigs, resolveHosts } from "./ambient-policy-util.ts";
 
 /** Kiali's codes per kind: the Service is not captured; no host resolves and the namespace is not enrolled. */
@@ -34,7 +34,7 @@ export default defineRule({
         });
       }
       if (res.ambient.length || res.accounted || !isAmbientNamespace(index, c.r.ns)) continue;
-      if (isEnrolledForWaypoint(undefined, namespaceLabels(index, c.r.ns))) continue;
+      if (isEnrolledForWaypoint(undefined, index.namespaceLabels(c.r.ns))) continue;
       out.push({
         resource: c.r,
         path: c.hosts[0]?.path ?? ["spec"],

@@ -9,7 +9,7 @@
  *   (`none` opts out), in its own namespace unless `istio.io/use-waypoint-namespace` says another;
  * - a waypoint is a Gateway API Gateway of class `istio-waypoint` (istiod deploys its pods).
  */
-import { asArray, asObj, asString, asStringMap, type Obj, type Resource } from "../resource.ts";
+import { asArray, asObj, asString, labelsOf, type Obj, type Resource } from "../resource.ts";
 import type { ResourceIndex, Workload } from "../resource-index.ts";
 import { GWAPI } from "./gwapi-util.ts";
 
@@ -18,24 +18,9 @@ export const USE_WAYPOINT = "istio.io/use-waypoint";
 export const USE_WAYPOINT_NAMESPACE = "istio.io/use-waypoint-namespace";
 export const WAYPOINT_CLASS = "istio-waypoint";
 
-const labelsOf = (r: Resource): Record<string, string> => asStringMap(asObj(r.object.metadata).labels);
-
-const nsCache = new WeakMap<ResourceIndex, Map<string, Record<string, string> | undefined>>();
-
-/** The labels of a namespace the render declares; undefined when it does not declare it. */
-export function namespaceLabels(index: ResourceIndex, ns: string): Record<string, string> | undefined {
-  let cache = nsCache.get(index);
-  if (!cache) {
-    cache = new Map();
-    for (const n of index.allOf("Namespace")) cache.set(n.name, labelsOf(n));
-    nsCache.set(index, cache);
-  }
-  return cache.get(ns);
-}
-
 /** Whether a namespace is in Ambient mode (its `istio.io/dataplane-mode` label). */
 export function isAmbientNamespace(index: ResourceIndex, ns: string): boolean {
-  return namespaceLabels(index, ns)?.[DATAPLANE_MODE] === "ambient";
+  return index.namespaceLabels(ns)?.[DATAPLANE_MODE] === "ambient";
 }
 
 /** Whether the render has anything in Ambient mode at all: the rules are silent on sidecar meshes. */

@@ -1,6 +1,6 @@
 import { defineRule, type Report } from "../rule.ts";
 import { describe } from "../resource.ts";
-import { DATAPLANE_MODE, isEnrolledForWaypoint, namespaceLabels, USE_WAYPOINT } from "./ambient-util.ts";
+import { DATAPLANE_MODE, isEnrolledForWaypoint, USE_WAYPOINT } from "./ambient-util.ts";
 import {
   capturedByAmbient,
   isGatewayPod,
@@ -24,7 +24,7 @@ export default defineRule({
     const enrols = (labels: Record<string, string> | undefined) => labels?.[USE_WAYPOINT] !== undefined;
     if (
       !index.workloads.some((w) => enrols(w.labels)) &&
-      !index.allOf("Namespace").some((n) => enrols(namespaceLabels(index, n.name)))
+      !index.allOf("Namespace").some((n) => enrols(index.namespaceLabels(n.name)))
     )
       return out;
     const byNamespace = new Map<string, string[]>();
@@ -33,7 +33,7 @@ export default defineRule({
       if (isGatewayPod(p) || !runsPods(p)) continue;
       const own = p.labels[USE_WAYPOINT] !== undefined;
       if (!own && p.labels[DATAPLANE_MODE] === "none") continue;
-      const nsLabels = namespaceLabels(index, p.r.ns);
+      const nsLabels = index.namespaceLabels(p.r.ns);
       // A namespace the files do not declare may well be in Ambient: only the pod's own label decides then.
       if (nsLabels === undefined && p.labels[DATAPLANE_MODE] === undefined) continue;
       if (!isEnrolledForWaypoint(p.labels, nsLabels)) continue;
@@ -48,7 +48,7 @@ export default defineRule({
       out.push({
         resource: p.r,
         path: own ? [...p.metaPath, "labels", USE_WAYPOINT] : [...p.metaPath],
-        message: `${describe(p.r)} is enrolled with waypoint ${own ? `"${p.labels[USE_WAYPOINT]}"` : `"${namespaceLabels(index, p.r.ns)?.[USE_WAYPOINT]}" by its namespace`}, but ${why}: the waypoint never sees its traffic`,
+        message: `${describe(p.r)} is enrolled with waypoint ${own ? `"${p.labels[USE_WAYPOINT]}"` : `"${index.namespaceLabels(p.r.ns)?.[USE_WAYPOINT]}" by its namespace`}, but ${why}: the waypoint never sees its traffic`,
       });
     }
     for (const ns of index.of("Namespace")) {
@@ -57,7 +57,7 @@ export default defineRule({
       out.push({
         resource: ns,
         path: ["metadata", "labels", USE_WAYPOINT],
-        message: `${describe(ns)} enrols its workloads with waypoint "${namespaceLabels(index, ns.name)?.[USE_WAYPOINT]}", but these are not in Ambient, so the waypoint never sees their traffic: ${list.join(", ")}`,
+        message: `${describe(ns)} enrols its workloads with waypoint "${index.namespaceLabels(ns.name)?.[USE_WAYPOINT]}", but these are not in Ambient, so the waypoint never sees their traffic: ${list.join(", ")}`,
       });
     }
     return out;

@@ -23,7 +23,6 @@ import {
   findWaypoint,
   isAmbientNamespace,
   isAmbientWorkload,
-  namespaceLabels,
   USE_WAYPOINT,
   waypointReference,
   WAYPOINT_CLASS,
@@ -116,7 +115,7 @@ export function sidecarSource(
   if (own !== undefined) return own === "true" ? "pod" : undefined;
   if (inMesh(index, p.r)) return "namespace";
   // The revision webhook matches a pod's `istio.io/rev` in a namespace without `istio-injection`.
-  const ns = namespaceLabels(index, p.r.ns);
+  const ns = index.namespaceLabels(p.r.ns);
   if ((p.labels[REV] ?? "") !== "" && ns?.["istio-injection"] === undefined) return "pod";
   return undefined;
 }
@@ -163,7 +162,7 @@ export function waypointAdmits(index: ResourceIndex, gw: Resource, fromNs: strin
   const from = namespaces.from ?? "Same";
   if (from === "All") return true;
   if (from !== "Selector") return false;
-  const labels = namespaceLabels(index, fromNs);
+  const labels = index.namespaceLabels(fromNs);
   if (labels === undefined) return undefined;
   return labelSelectorMatches(namespaces.selector ?? {}, {
     "kubernetes.io/metadata.name": fromNs,
@@ -223,7 +222,7 @@ export interface WaypointUse {
  */
 export function waypointsOf(index: ResourceIndex, p: PodWorkload): WaypointUse[] {
   const ns = p.r.ns;
-  const nsLabels = namespaceLabels(index, ns);
+  const nsLabels = index.namespaceLabels(ns);
   const out: WaypointUse[] = [];
   const use = (
     ref: { name: string; ns: string } | undefined,

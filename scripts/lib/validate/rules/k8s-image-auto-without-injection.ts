@@ -1,5 +1,5 @@
 import { defineRule, type Report } from "../rule.ts";
-import { asArray, asObj, asString, asStringMap, describe, isObj } from "../resource.ts";
+import { asArray, asObj, asString, describe, isObj } from "../resource.ts";
 import { podTemplate } from "../resource-index.ts";
 import { namespaceInjection } from "./mesh.ts";
 
@@ -68,11 +68,7 @@ export default defineRule({
         }
         let injected: boolean;
         if (webhooks.length) {
-          const nsObj = index.allOf("Namespace").find((n) => n.name === r.ns);
-          const nsLabels = {
-            "kubernetes.io/metadata.name": r.ns,
-            ...asStringMap(asObj(nsObj?.object.metadata).labels),
-          };
+          const nsLabels = { "kubernetes.io/metadata.name": r.ns, ...index.namespaceLabels(r.ns) };
           injected = webhooks.some(
             (w) =>
               labelSelectorMatches(w.namespaceSelector, nsLabels) &&

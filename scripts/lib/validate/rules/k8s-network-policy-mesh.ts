@@ -1,5 +1,5 @@
 import { defineRule, type Report } from "../rule.ts";
-import { asArray, asObj, asStringMap, describe, type Obj, type Resource } from "../resource.ts";
+import { asArray, asObj, describe, type Obj, type Resource } from "../resource.ts";
 import { destinations, gatewayWorkloads, targetPortOf, vsGateways } from "../istio.ts";
 import type { ResourceIndex, Workload } from "../resource-index.ts";
 import { labelSelectorMatches } from "./k8s-image-auto-without-injection.ts";
@@ -15,9 +15,9 @@ function isIngressPolicy(np: Resource): boolean {
   return types.length ? types.includes("Ingress") : true;
 }
 
-function namespaceLabels(index: ResourceIndex, ns: string): Record<string, string> {
-  const n = index.allOf("Namespace").find((x) => x.name === ns);
-  return { "kubernetes.io/metadata.name": ns, ...asStringMap(asObj(n?.object.metadata).labels) };
+/** A namespace's labels as a namespaceSelector sees them (with the name label Kubernetes adds). */
+function selectableLabels(index: ResourceIndex, ns: string): Record<string, string> {
+  return { "kubernetes.io/metadata.name": ns, ...index.namespaceLabels(ns) };
 }
 
 function peerAdmits(index: ResourceIndex, np: Resource, peer: Obj, src: Source): boolean {
@@ -26,7 +26,7 @@ function peerAdmits(index: ResourceIndex, np: Resource, peer: Obj, src: Source):
   const nsSel = peer.namespaceSelector;
   if (nsSel === undefined) {
     if (src.ns !== np.ns) return false;
-  } else if (!labelSelectorMatches(nsSel, namespaceLabels(index, src.ns))) return false;
+  } else if (!labelSelectorMatches(nsSel, selectableLabels(index, src.ns))) return false;
   return peer.podSelector === undefined || labelSelectorMatches(peer.podSelector, src.labels);
 }
 

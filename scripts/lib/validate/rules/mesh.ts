@@ -17,9 +17,8 @@ export function namespaceInjection(index: ResourceIndex, ns: string): boolean | 
 }
 
 function computeInjection(index: ResourceIndex, ns: string): boolean | undefined {
-  const nsObj = index.allOf("Namespace").find((n) => n.name === ns);
-  if (!nsObj) return undefined;
-  const labels = asStringMap(asObj(nsObj.object.metadata).labels);
+  const labels = index.namespaceLabels(ns);
+  if (!labels) return undefined;
   if (labels["istio-injection"] !== undefined) return labels["istio-injection"] === "enabled";
   return labels["istio.io/rev"] !== undefined && labels["istio.io/rev"] !== "";
 }
